@@ -1,0 +1,24 @@
+"""atmn: sign in to Autumn from the command line and keep working API keys in `.env`.
+
+Heavy parts (the HTTP client, authlib) are imported only when first used, so that
+`atmn --version` and `atmn --help` stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["AsyncAutumnClient", "AutumnClient", "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from atmn_auth.client import AsyncAutumnClient, AutumnClient
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("AutumnClient", "AsyncAutumnClient"):
+        from atmn_auth import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'atmn_auth' has no attribute {name!r}")

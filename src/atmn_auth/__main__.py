@@ -1,0 +1,3 @@
+from atmn_auth.cli import main
+
+main()

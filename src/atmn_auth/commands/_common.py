@@ -1,0 +1,44 @@
+"""Options shared by every subcommand: `-p`, `-l` and `--headless` work before or after it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from atmn_auth.config import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    prod: bool = False
+    local: bool = False
+    headless: bool = False
+
+
+def env_options(func: F) -> F:
+    """Adds `-p/--prod`, `-l/--local` and `--headless` to a subcommand."""
+    func = click.option("--headless", "sub_headless", is_flag=True, hidden=True)(func)
+    func = click.option("-l", "--local", "sub_local", is_flag=True, help="Use the local server.")(
+        func
+    )
+    func = click.option("-p", "--prod", "sub_prod", is_flag=True, help="Use the live key.")(func)
+    return func
+
+
+def resolve_options(
+    ctx: click.Context, sub_prod: bool, sub_local: bool, sub_headless: bool
+) -> tuple[Settings, GlobalOptions]:
+    """Merges the group's flags with the subcommand's and reads the `ATMN_*` overrides."""
+    parent = ctx.find_object(GlobalOptions) or GlobalOptions()
+    opts = GlobalOptions(
+        prod=parent.prod or sub_prod,
+        local=parent.local or sub_local,
+        headless=parent.headless or sub_headless,
+    )
+    return load_settings(prod=opts.prod, local=opts.local, environ=os.environ), opts

@@ -1,0 +1,17 @@
+"""`atmn login`."""
+
+from __future__ import annotations
+
+import click
+
+from atmn_auth.commands._common import env_options, resolve_options
+from atmn_auth.errors import AtmnError
+
+
+@click.command(name="login")
+@env_options
+@click.pass_context
+def login(ctx: click.Context, sub_prod: bool, sub_local: bool, sub_headless: bool) -> None:
+    """(not built yet)"""
+    resolve_options(ctx, sub_prod, sub_local, sub_headless)
+    raise AtmnError("not built yet")
