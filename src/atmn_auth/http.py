@@ -1,0 +1,125 @@
+"""The one place that builds HTTP clients for talking to an Autumn backend.
+
+Every request has a timeout, never follows a redirect (a redirect to another host
+must not carry a bearer token or a code anywhere), and caps how much of a response
+body it will read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from atmn_auth import __version__
+from atmn_auth.errors import AtmnError
+
+if TYPE_CHECKING:
+    import httpx2
+
+USER_AGENT = f"atmn-auth/{__version__}"
+DEFAULT_TIMEOUT = 10.0
+MAX_BODY_BYTES = 1 << 20  # 1 MiB: no legitimate answer of the contract comes close
+
+
+def make_client(base_url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) -> httpx2.Client:
+    import httpx2
+
+    return httpx2.Client(
+        base_url=base_url,
+        timeout=httpx2.Timeout(timeout),
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        trust_env=False,
+        **kwargs,
+    )
+
+
+class BackendError(AtmnError):
+    """The server answered, but not as the contract says; `status` is its HTTP status."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BackendUnreachable(AtmnError):
+    """No answer: connection refused, DNS failure or timeout (`timed_out` tells which)."""
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+def send(client: httpx2.Client, method: str, url: str, **kwargs: Any) -> httpx2.Response:
+    """Sends one request, reading at most `MAX_BODY_BYTES` of the answer.
+
+    Network failures become `BackendUnreachable` with a one-line message.
+    """
+    import httpx2
+
+    try:
+        request = client.build_request(method, url, **kwargs)
+        response = client.send(request, stream=True)
+        try:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body.extend(chunk)
+                if len(body) > MAX_BODY_BYTES:
+                    raise BackendError(
+                        f"{request.url.host} sent an answer over {MAX_BODY_BYTES} bytes; "
+                        "refusing to read it",
+                        status=response.status_code,
+                    )
+        finally:
+            response.close()
+    except httpx2.TimeoutException as exc:
+        raise BackendUnreachable(
+            f"{_where(client, url)} did not answer in time ({type(exc).__name__})",
+            timed_out=True,
+        ) from None
+    except httpx2.TransportError as exc:
+        raise BackendUnreachable(f"cannot reach {_where(client, url)}: {exc}") from None
+    return httpx2.Response(
+        status_code=response.status_code,
+        headers=response.headers,
+        content=bytes(body),
+        request=request,
+    )
+
+
+def _where(client: httpx2.Client, url: str) -> str:
+    try:
+        full = client.build_request("GET", url).url
+        return f"{full.scheme}://{full.netloc.decode()}"
+    except Exception:
+        return url
+
+
+def json_object(response: httpx2.Response, what: str) -> dict[str, Any]:
+    """The body as a JSON object, or a one-line `BackendError` saying what came instead."""
+    try:
+        data = response.json()
+    except ValueError:
+        ctype = response.headers.get("content-type", "unknown type")
+        raise BackendError(
+            f"{what}: the server answered HTTP {response.status_code} with {ctype}, not JSON",
+            status=response.status_code,
+        ) from None
+    if not isinstance(data, dict):
+        raise BackendError(
+            f"{what}: the server answered with JSON that is not an object",
+            status=response.status_code,
+        )
+    return data
+
+
+def server_message(response: httpx2.Response) -> str:
+    """The server's own `message` (contract §3), else a short description of the answer."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        msg = data.get("message") or data.get("error_description") or data.get("error")
+        if isinstance(msg, str) and msg.strip():
+            return " ".join(msg.split())[:300]
+    return f"HTTP {response.status_code}"
