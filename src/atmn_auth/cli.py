@@ -6,7 +6,6 @@ what it uses (authlib, httpx2, questionary) inside its own body.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -56,4 +55,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -1,17 +1,84 @@
-"""`atmn login`."""
+"""`atmn login`: the click layer over `atmn_auth.login.run_login`."""
 
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
 
 import click
 
 from atmn_auth.commands._common import env_options, resolve_options
-from atmn_auth.errors import AtmnError
 
 
 @click.command(name="login")
 @env_options
+@click.option("--org", metavar="ID_OR_SLUG", help="The organization to mint keys for.")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of the nearest .env.",
+)
+@click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening it.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300,
+    show_default=True,
+    help="Seconds to wait for the browser.",
+)
+@click.option("--force", is_flag=True, help="Sign in even when the current key still works.")
+@click.option("--debug", is_flag=True, help="Print each step (secrets redacted) to stderr.")
 @click.pass_context
-def login(ctx: click.Context, sub_prod: bool, sub_local: bool, sub_headless: bool) -> None:
-    """(not built yet)"""
-    resolve_options(ctx, sub_prod, sub_local, sub_headless)
-    raise AtmnError("not built yet")
+def login(
+    ctx: click.Context,
+    sub_prod: bool,
+    sub_local: bool,
+    sub_headless: bool,
+    org: str | None,
+    env_file: Path | None,
+    no_browser: bool,
+    timeout: float,
+    force: bool,
+    debug: bool,
+) -> None:
+    """Sign in through the browser and write fresh keys to the nearest .env."""
+    settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
+
+    from atmn_auth.browser import open_in_browser
+    from atmn_auth.login import AlreadySignedIn, Console, LoginOptions, run_login
+    from atmn_auth.prompts import QuestionaryPrompter
+    from atmn_auth.report import print_login_result
+
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+
+    def info(line: str) -> None:
+        click.echo(line, err=True)
+
+    def trace(line: str) -> None:
+        if debug:
+            click.echo(f"debug: {line}", err=True)
+
+    console = Console(
+        info=info,
+        interactive=interactive,
+        prompter=QuestionaryPrompter() if interactive else None,
+        opener=open_in_browser,
+        paste_stream=sys.stdin if interactive else None,
+        debug=trace,
+    )
+    options = LoginOptions(
+        env_file=env_file,
+        org=org,
+        open_browser=not (no_browser or opts.headless),
+        timeout=timeout,
+        force=force,
+    )
+    try:
+        result = run_login(
+            settings, cwd=Path.cwd(), environ=os.environ, options=options, console=console
+        )
+    except AlreadySignedIn as done:
+        click.echo(done.message)
+        return
+    print_login_result(result, settings, cwd=Path.cwd(), environ=os.environ, echo=click.echo)

@@ -1,0 +1,264 @@
+"""OAuth 2.0 authorization code + PKCE against an Autumn backend, on authlib's client.
+
+`discover` finds the endpoints (RFC 8414 when `ATMN_OAUTH_ISSUER` is set, else the
+contract's fixed paths, enriched by the stand-in's metadata when it serves one);
+`start_authorization` makes a fresh verifier and state and the URL to open;
+`check_callback` judges what came back to the redirect URI; `exchange_code` gets tokens.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from atmn_auth.config import AUTHORIZE_PATH, SCOPES, TOKEN_PATH, Settings
+from atmn_auth.errors import AtmnError
+from atmn_auth.http import BackendError, json_object, make_client, send
+
+# Each verifier and state is 48 characters of [A-Za-z0-9] from `secrets`: ~285 bits.
+_SECRET_LENGTH = 48
+_WELL_KNOWN = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+
+
+class OAuthFlowError(AtmnError):
+    """The sign-in did not complete; the message says what the server or browser said."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    issuer: str | None
+    authorization_endpoint: str
+    token_endpoint: str
+    revocation_endpoint: str | None
+    iss_supported: bool
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    url: str
+    state: str
+    verifier: str
+    redirect_uri: str
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str | None
+    expires_in: int | None
+    scope: str | None
+
+
+def discover(settings: Settings, *, timeout: float = 10.0) -> ServerInfo:
+    """The endpoints to use for `settings`."""
+    if settings.issuer:
+        return _discover_issuer(settings.issuer, timeout=timeout)
+    backend = settings.backend_url
+    meta = _fetch_metadata(backend + _WELL_KNOWN[0], timeout=timeout)
+    issuer = meta.get("issuer") if meta else None
+    revocation = meta.get("revocation_endpoint") if meta else None
+    return ServerInfo(
+        issuer=issuer if isinstance(issuer, str) and issuer else None,
+        authorization_endpoint=backend + AUTHORIZE_PATH,
+        token_endpoint=backend + TOKEN_PATH,
+        revocation_endpoint=revocation if isinstance(revocation, str) else None,
+        iss_supported=bool(meta and meta.get("authorization_response_iss_parameter_supported")),
+    )
+
+
+def _discover_issuer(issuer: str, *, timeout: float) -> ServerInfo:
+    base = issuer.rstrip("/")
+    meta: dict[str, Any] | None = None
+    for suffix in _WELL_KNOWN:
+        meta = _fetch_metadata(base + suffix, timeout=timeout)
+        if meta is not None:
+            break
+    if meta is None:
+        raise OAuthFlowError(
+            f"ATMN_OAUTH_ISSUER is {issuer}, but it serves no OAuth metadata "
+            f"at {base}{_WELL_KNOWN[0]} or {base}{_WELL_KNOWN[1]}"
+        )
+    if meta.get("issuer") != issuer:
+        raise OAuthFlowError(
+            f"the OAuth metadata names issuer {meta.get('issuer')!r}, "
+            f"not ATMN_OAUTH_ISSUER {issuer!r}; refusing to sign in"
+        )
+    auth_ep, token_ep = meta.get("authorization_endpoint"), meta.get("token_endpoint")
+    if not isinstance(auth_ep, str) or not isinstance(token_ep, str):
+        raise OAuthFlowError(f"the OAuth metadata of {issuer} lacks its endpoints")
+    methods = meta.get("code_challenge_methods_supported")
+    if isinstance(methods, list) and "S256" not in methods:
+        raise OAuthFlowError(f"{issuer} does not support PKCE with S256; refusing to sign in")
+    revocation = meta.get("revocation_endpoint")
+    return ServerInfo(
+        issuer=issuer,
+        authorization_endpoint=auth_ep,
+        token_endpoint=token_ep,
+        revocation_endpoint=revocation if isinstance(revocation, str) else None,
+        iss_supported=bool(meta.get("authorization_response_iss_parameter_supported")),
+    )
+
+
+def _fetch_metadata(url: str, *, timeout: float) -> dict[str, Any] | None:
+    """The metadata document at `url`, or None when the server has none there (any 4xx)."""
+    with make_client(url, timeout=timeout) as client:
+        response = send(client, "GET", url)
+    if 400 <= response.status_code < 500:
+        return None
+    if response.status_code != 200:
+        raise BackendError(
+            f"OAuth metadata at {url}: HTTP {response.status_code}", status=response.status_code
+        )
+    return json_object(response, f"OAuth metadata at {url}")
+
+
+def _oauth_client(settings: Settings, redirect_uri: str, timeout: float) -> Any:
+    import httpx2
+    from authlib.integrations.httpx_client import OAuth2Client
+
+    return OAuth2Client(
+        client_id=settings.client_id,
+        token_endpoint_auth_method="none",
+        scope=" ".join(SCOPES),
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+        timeout=httpx2.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def new_state() -> str:
+    """A fresh `state` for one sign-in attempt (the callback server needs it first)."""
+    import secrets
+    import string
+
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(_SECRET_LENGTH))
+
+
+def start_authorization(
+    settings: Settings, server: ServerInfo, redirect_uri: str, state: str
+) -> AuthRequest:
+    """A fresh PKCE verifier, and the authorization URL carrying its challenge and `state`."""
+    from authlib.common.security import generate_token
+
+    verifier = generate_token(_SECRET_LENGTH)
+    with _oauth_client(settings, redirect_uri, 10.0) as client:
+        url, _ = client.create_authorization_url(
+            server.authorization_endpoint,
+            state=state,
+            code_verifier=verifier,
+            prompt="consent",
+        )
+    return AuthRequest(url=url, state=state, verifier=verifier, redirect_uri=redirect_uri)
+
+
+def check_callback(params: Mapping[str, str], request: AuthRequest, server: ServerInfo) -> str:
+    """The authorization code, once `params` pass every check, in the contract's order:
+    the server's error, the state (constant time), the issuer (RFC 9207), then the code.
+    """
+    error = params.get("error")
+    if error:
+        description = params.get("error_description", "").strip()
+        said = f"{error}: {description}" if description else error
+        if error == "access_denied":
+            raise OAuthFlowError(f"sign-in was denied in the browser ({said})")
+        raise OAuthFlowError(f"the server refused the sign-in ({said})")
+    state = params.get("state", "")
+    if not hmac.compare_digest(state.encode(), request.state.encode()):
+        raise OAuthFlowError("the answer to the browser is not from this sign-in (state mismatch)")
+    iss = params.get("iss")
+    if server.issuer and (server.iss_supported or iss is not None):
+        if iss is None:
+            raise OAuthFlowError(
+                f"the authorization response lacks `iss`, which {server.issuer} promises "
+                "(RFC 9207); refusing to continue"
+            )
+        if iss != server.issuer:
+            raise OAuthFlowError(
+                f"the authorization response comes from issuer {iss!r}, not {server.issuer!r}; "
+                "refusing to continue"
+            )
+    code = params.get("code")
+    if not code:
+        raise OAuthFlowError("the browser came back without an authorization code")
+    return code
+
+
+def exchange_code(
+    settings: Settings,
+    server: ServerInfo,
+    request: AuthRequest,
+    code: str,
+    *,
+    timeout: float = 10.0,
+) -> Tokens:
+    """Trades the code (with its verifier and the same redirect URI) for tokens."""
+    import httpx2
+    from authlib.integrations.base_client import OAuthError
+
+    with _oauth_client(settings, request.redirect_uri, timeout) as client:
+        try:
+            token = client.fetch_token(
+                server.token_endpoint,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=request.verifier,
+                redirect_uri=request.redirect_uri,
+            )
+        except OAuthError as exc:
+            detail = f"{exc.error}: {exc.description}" if exc.description else str(exc.error)
+            raise OAuthFlowError(f"the server refused the authorization code ({detail})") from None
+        except httpx2.TimeoutException:
+            raise OAuthFlowError("the token endpoint did not answer in time") from None
+        except httpx2.TransportError as exc:
+            raise OAuthFlowError(f"cannot reach the token endpoint: {exc}") from None
+        except ValueError:
+            raise OAuthFlowError(
+                "the token endpoint answered with something that is not JSON"
+            ) from None
+    access = token.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise OAuthFlowError("the token endpoint answered without an access token")
+    token_type = str(token.get("token_type", "Bearer"))
+    if token_type.lower() != "bearer":
+        raise OAuthFlowError(f"the token endpoint issued a {token_type!r} token, not Bearer")
+    refresh = token.get("refresh_token")
+    expires = token.get("expires_in")
+    scope = token.get("scope")
+    return Tokens(
+        access_token=access,
+        refresh_token=refresh if isinstance(refresh, str) else None,
+        expires_in=int(expires)
+        if isinstance(expires, int | float | str) and str(expires).isdigit()
+        else None,
+        scope=scope if isinstance(scope, str) else None,
+    )
+
+
+def revoke_tokens(settings: Settings, server: ServerInfo, tokens: Tokens) -> None:
+    """Best effort: tells the server we are done with the OAuth tokens (RFC 7009).
+
+    The CLI keeps no OAuth token once the keys are minted, so none should stay valid.
+    """
+    if not server.revocation_endpoint:
+        return
+    with make_client(server.revocation_endpoint, timeout=5.0) as client:
+        for token, hint in (
+            (tokens.refresh_token, "refresh_token"),
+            (tokens.access_token, "access_token"),
+        ):
+            if not token:
+                continue
+            try:
+                send(
+                    client,
+                    "POST",
+                    server.revocation_endpoint,
+                    data={"token": token, "token_type_hint": hint, "client_id": settings.client_id},
+                )
+            except AtmnError:
+                return

@@ -1,0 +1,73 @@
+"""What `atmn login` prints at the end: who, where, which keys (redacted), what next."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from atmn_auth.config import Settings
+from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR
+from atmn_auth.login import LoginResult
+from atmn_auth.redact import redact
+
+
+def print_login_result(
+    result: LoginResult,
+    settings: Settings,
+    *,
+    cwd: Path,
+    environ: Mapping[str, str],
+    echo: Callable[[str], None],
+) -> None:
+    org = result.organization
+    if org is not None:
+        echo(f"Signed in to {org.name} ({org.slug}).")
+    else:
+        echo("Signed in.")
+    verb = "Created" if result.created_file else "Updated"
+    echo(f"{verb} {result.env_file}:")
+    echo(f"  {SANDBOX_VAR:<24} {redact(result.keys.sandbox_key)}  (sandbox)")
+    echo(f"  {LIVE_VAR:<24} {redact(result.keys.live_key)}  (live)")
+    for warning in login_warnings(result, cwd=cwd, environ=environ):
+        echo(f"Warning: {warning}")
+    flag = " -p" if settings.prod else ""
+    echo(f"Next: `atmn{flag} env` shows the key in force; your code reads {settings.key_var}.")
+
+
+def login_warnings(result: LoginResult, *, cwd: Path, environ: Mapping[str, str]) -> list[str]:
+    """Things that would make the new keys not be the ones in use, or end up in git."""
+    from atmn_auth.gitignore import is_git_ignored
+    from atmn_auth.resolution import resolve_key
+
+    warnings: list[str] = []
+    if is_git_ignored(result.env_file) is False:
+        warnings.append(
+            f"{result.env_file} is not ignored by git; add `.env` to .gitignore so the keys "
+            "are never committed."
+        )
+    minted = {SANDBOX_VAR: result.keys.sandbox_key, LIVE_VAR: result.keys.live_key}
+    for var, value in minted.items():
+        resolution = resolve_key(var, cwd=cwd, environ=environ)
+        nearer = True  # .env files are listed nearest first: only those before ours shadow it
+        for definition in resolution.definitions:
+            if definition.path == result.env_file:
+                nearer = False
+            if definition.value == value:
+                continue
+            if definition.source == "environment":
+                warnings.append(
+                    f"{var} is also set in your shell's environment "
+                    f"({redact(definition.value)}), which wins over {result.env_file}: "
+                    f"run `unset {var}`."
+                )
+            elif definition.source == "env.local":
+                warnings.append(
+                    f"{var} is also set in {definition.path} ({redact(definition.value)}); "
+                    "frameworks that load .env.local use that one: remove it there."
+                )
+            elif nearer and definition.path is not None and definition.path != result.env_file:
+                warnings.append(
+                    f"{var} is also set in {definition.path} ({redact(definition.value)}), "
+                    f"which is nearer than {result.env_file}: remove it there."
+                )
+    return warnings
