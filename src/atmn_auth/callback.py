@@ -1,0 +1,622 @@
+"""The loopback server the browser is redirected to at the end of `atmn login`.
+
+It listens on 127.0.0.1 (and ::1 where the host has it) on the first free callback port,
+never on a public interface. Only a GET to `/` whose `state` matches settles the flow;
+everything else gets an error page and the flow keeps waiting. The pages it serves never
+contain the code or the state, and nothing is logged (a query string would leak the code).
+Users whose browser cannot reach this machine (SSH) can paste the address instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hmac
+import html
+import http.client
+import os
+import select
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from types import TracebackType
+from typing import Any, Literal, TextIO
+from urllib.parse import parse_qsl
+
+from atmn_auth.config import CALLBACK_PORTS
+from atmn_auth.errors import AtmnError
+
+MAX_REQUEST_LINE = 8 * 1024
+MAX_HEADER_BYTES = 16 * 1024
+MAX_QUERY_FIELDS = 32
+MAX_PASTE_LINE = 16 * 1024
+_POLL = 0.1  # how often waiting loops look up (Ctrl-C, close, stop)
+_TAKEN = {errno.EADDRINUSE, errno.EACCES}
+
+
+class PortsTakenError(AtmnError):
+    """No callback port is free on loopback."""
+
+
+class CallbackTimeout(AtmnError):
+    """The browser (or a paste) did not answer in time."""
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """The query parameters of the request that settled the flow, and where it came from."""
+
+    params: dict[str, str]
+    via: Literal["browser", "paste"]
+
+
+def format_duration(seconds: float) -> str:
+    """`5 minutes`, `1 minute 30 seconds`, `0.3 seconds`."""
+    if seconds < 60 and seconds != int(seconds):
+        return f"{seconds:.1f}".rstrip("0").rstrip(".") + " seconds"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [
+        f"{n} {unit}{'' if n == 1 else 's'}"
+        for n, unit in ((hours, "hour"), (minutes, "minute"), (secs, "second"))
+        if n
+    ]
+    return " ".join(parts) or "0 seconds"
+
+
+def _describe_ports(ports: Sequence[int]) -> str:
+    if len(ports) == 1:
+        return f"callback port {ports[0]} is"
+    if list(ports) == list(range(ports[0], ports[0] + len(ports))):
+        return f"all callback ports {ports[0]}\N{EN DASH}{ports[-1]} are"
+    return f"all callback ports {', '.join(map(str, ports))} are"
+
+
+# --- the flow: who settles it -------------------------------------------------------------
+
+Verdict = Literal["settles", "wrong_state", "incomplete"]
+
+
+class _Flow:
+    """The expected state, and the first result that matched it."""
+
+    def __init__(self, expected_state: str) -> None:
+        self._expected = expected_state.encode()
+        self._lock = threading.Lock()
+        self.result: CallbackResult | None = None
+        self.done = threading.Event()
+
+    def judge(self, params: dict[str, str]) -> Verdict:
+        state = params.get("state")
+        if state is None or not hmac.compare_digest(state.encode(), self._expected):
+            return "wrong_state"
+        if not params.get("code") and not params.get("error"):
+            return "incomplete"
+        return "settles"
+
+    def claim(self, params: dict[str, str], via: Literal["browser", "paste"]) -> bool:
+        """Record the result if it is the first; the caller sets `done` when it is ready."""
+        with self._lock:
+            if self.result is not None:
+                return False
+            self.result = CallbackResult(params=dict(params), via=via)
+            return True
+
+
+def _parse_query(query: str) -> dict[str, str] | None:
+    """The query's parameters, or None when malformed (too many fields, a repeated name)."""
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        return None
+    params = dict(pairs)
+    return params if len(params) == len(pairs) else None
+
+
+# --- pages --------------------------------------------------------------------------------
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem;"
+    "color:#222;line-height:1.5}h1{font-size:1.4rem}code{background:#eee;padding:0 .2rem}"
+)
+
+
+def _csp() -> str:
+    import base64
+    import hashlib
+
+    digest = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+    return (
+        f"default-src 'none'; style-src 'sha256-{digest}'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+_CSP = _csp()
+_RETURN = "Return to your terminal."
+_PAGES: dict[int, tuple[str, str]] = {
+    400: ("Bad request", "This request is not one the Autumn CLI can use."),
+    404: ("Not found", "There is nothing here."),
+    405: ("Method not allowed", "Only the sign-in redirect is served here."),
+    414: ("Address too long", "This address is too long to be a sign-in redirect."),
+    431: ("Headers too large", "This request's headers are too large."),
+}
+
+
+def _page(title: str, body_html: str) -> bytes:
+    return (
+        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)} · Autumn CLI</title><style>{_STYLE}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1><p>{body_html}</p></body></html>\n"
+    ).encode()
+
+
+# --- the HTTP side ------------------------------------------------------------------------
+
+
+class _BoundedReader:
+    """`rfile` with a byte budget for the request line plus headers (then 431)."""
+
+    def __init__(self, raw: Any, budget: int) -> None:
+        self._raw = raw
+        self._left = budget
+
+    def readline(self, limit: int = -1) -> bytes:
+        if self._left <= 0:
+            raise http.client.LineTooLong("header section")
+        size = self._left if limit < 0 else min(limit, self._left)
+        line: bytes = self._raw.readline(size)
+        self._left -= len(line)
+        return line
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _LoopbackServer
+    protocol_version = "HTTP/1.0"
+    default_request_version = "HTTP/1.0"  # so even a malformed request gets headers back
+    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        self._drain = False
+        super().setup()
+        self.connection.settimeout(self.server.owner.connection_timeout)
+        self.rfile = _BoundedReader(self.rfile, MAX_REQUEST_LINE + MAX_HEADER_BYTES)  # type: ignore[assignment]
+
+    def handle(self) -> None:
+        # timeouts, resets, a socket closed by close(): nothing to tell anyone
+        with contextlib.suppress(OSError, ValueError):
+            self._handle_one()
+
+    def _handle_one(self) -> None:
+        self.close_connection = True
+        self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+        if not self.raw_requestline:
+            return
+        if len(self.raw_requestline) > MAX_REQUEST_LINE:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            return
+        if not self.parse_request():  # sends 400/431/505 itself
+            return
+        if not self._host_ok():
+            self.send_error(400)
+        elif self.command != "GET":
+            self.send_error(405)
+        else:
+            self._get()
+
+    def _host_ok(self) -> bool:
+        hosts = self.headers.get_all("Host") or []
+        return len(hosts) == 1 and hosts[0].strip().lower() in self.server.owner.allowed_hosts
+
+    def _get(self) -> None:
+        path, _, query = self.path.partition("?")
+        if path != "/":
+            self.send_error(404)
+            return
+        params = _parse_query(query.partition("#")[0])
+        if params is None:
+            self.send_error(400)
+            return
+        flow = self.server.owner.flow
+        verdict = flow.judge(params)
+        if verdict == "wrong_state":
+            self._send_page(
+                400,
+                "Not this sign-in",
+                "This address does not belong to the sign-in the Autumn CLI is waiting for. "
+                "If <code>atmn login</code> is still running, finish in the tab it opened. "
+                + _RETURN,
+            )
+        elif verdict == "incomplete":
+            self._send_page(
+                400, "Sign-in incomplete", "The redirect carried no authorization. " + _RETURN
+            )
+        elif not flow.claim(params, "browser"):
+            self._send_page(200, "Already handled", "This sign-in was already handled. " + _RETURN)
+        else:
+            try:
+                self._send_settled(params)
+            finally:
+                flow.done.set()
+
+    def _send_settled(self, params: dict[str, str]) -> None:
+        error = params.get("error")
+        if error is None:
+            self._send_page(
+                200,
+                "Sign-in approved",
+                "Sign-in approved. You can close this tab and return to your terminal to "
+                "finish signing in to the Autumn CLI.",
+            )
+        else:
+            self._send_page(
+                200,
+                "Sign-in not completed",
+                f"The Autumn server answered <code>{html.escape(error[:100])}</code>, so "
+                "the sign-in did not go through. Return to your terminal.",
+            )
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        title, text = _PAGES.get(code, ("Error", "This request cannot be served."))
+        self._drain = code in (414, 431)
+        extra = {"Allow": "GET"} if code == 405 else {}
+        self._send_page(code, title, html.escape(text) + " " + _RETURN, extra)
+
+    def _send_page(
+        self, code: int, title: str, body_html: str, extra: dict[str, str] | None = None
+    ) -> None:
+        body = _page(title, body_html)
+        self.send_response(code)
+        headers = {
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Length": str(len(body)),
+            "Cache-Control": "no-store",
+            "Pragma": "no-cache",
+            "Referrer-Policy": "no-referrer",
+            "Content-Security-Policy": _CSP,
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Connection": "close",
+            **(extra or {}),
+        }
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+            if self._drain:
+                self._drain_input()
+        except OSError:
+            pass
+
+    def _drain_input(self) -> None:
+        """After 414/431, read what the client is still sending so it sees the answer."""
+        self.connection.shutdown(socket.SHUT_WR)
+        self.connection.settimeout(0.5)
+        left = 256 * 1024
+        while left > 0 and (chunk := self.connection.recv(min(left, 65536))):
+            left -= len(chunk)
+
+    def version_string(self) -> str:
+        return "atmn"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # a logged request line would carry the authorization code
+
+
+class _LoopbackServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 64
+    allow_reuse_address = os.name != "nt"  # Windows' SO_REUSEADDR would let others share
+
+    def __init__(
+        self, family: socket.AddressFamily, address: str, port: int, owner: CallbackServer
+    ):
+        self.address_family = family
+        self.owner = owner
+        super().__init__((address, port), _Handler, bind_and_activate=False)
+        try:
+            self.server_bind()
+            self.server_activate()
+        except BaseException:
+            self.server_close()
+            raise
+
+    def server_bind(self) -> None:
+        if self.address_family == socket.AF_INET6:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if os.name == "nt":  # pragma: no cover - Windows only
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined]
+        super().server_bind()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.owner._track(request, add=True)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.owner._track(request, add=False)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # never print a traceback (or a request) to the user's terminal
+
+
+# --- pasted addresses ---------------------------------------------------------------------
+
+
+def _read_pastes(
+    stream: TextIO,
+    on_line: Callable[[str], bool],
+    stop: threading.Event,
+) -> None:
+    """Feed lines to `on_line` until it returns True, `stop` is set, or the stream ends.
+
+    A stream with a file descriptor is polled, so the thread stops reading when the wait is
+    over and later input (a prompt, say) is not swallowed.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if fd < 0 or os.name == "nt":
+        for line in iter(stream.readline, ""):
+            if stop.is_set() or on_line(line):
+                return
+        return
+    buffer = b""
+    while not stop.is_set():
+        try:
+            ready, _, _ = select.select([fd], [], [], _POLL)
+            if not ready:
+                continue
+            chunk = os.read(fd, 4096)
+        except OSError:
+            return
+        if not chunk:
+            return
+        buffer += chunk
+        while b"\n" in buffer:
+            raw, buffer = buffer.split(b"\n", 1)
+            if on_line(raw.decode(errors="replace")):
+                return
+        if len(buffer) > MAX_PASTE_LINE:
+            buffer = b""
+
+
+def _pasted_params(line: str) -> dict[str, str] | None:
+    """The query parameters of a pasted URL or query string; None if it is neither."""
+    text = line.strip().strip("<>\"'")
+    if "?" in text:
+        text = text.split("?", 1)[1]
+    elif "=" not in text:
+        return None
+    return _parse_query(text.partition("#")[0])
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+class CallbackServer:
+    """Receives the OAuth redirect on `http://{host_name}:{port}/` (loopback only).
+
+    Use as a context manager: `with CallbackServer(state) as cb: ... cb.wait(300)`.
+    """
+
+    connection_timeout: float = 5.0  # per-connection socket timeout (idle or slow clients)
+
+    def __init__(
+        self,
+        expected_state: str,
+        *,
+        ports: Sequence[int] = CALLBACK_PORTS,
+        host_name: str = "localhost",
+    ) -> None:
+        if not expected_state:
+            raise ValueError("expected_state must not be empty")
+        if not ports:
+            raise ValueError("ports must not be empty")
+        self.flow = _Flow(expected_state)
+        self._ports = tuple(ports)
+        self._host_name = host_name
+        self._servers: list[_LoopbackServer] = []
+        self._threads: list[threading.Thread] = []
+        self._connections: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.port = 0
+        self.redirect_uri = ""
+        self.allowed_hosts: frozenset[str] = frozenset()
+
+    # lifecycle
+
+    def start(self) -> None:
+        """Listen on the first port free on 127.0.0.1 (and on ::1, when the host has it)."""
+        if self._servers or self._closed:
+            raise RuntimeError("a CallbackServer starts once")
+        v6_taken = 0
+        for port in self._ports:
+            try:
+                v4 = _LoopbackServer(socket.AF_INET, "127.0.0.1", port, self)
+            except OSError as exc:
+                if exc.errno in _TAKEN:
+                    continue
+                raise AtmnError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
+            try:
+                v6 = _bind_v6(port, self)
+            except OSError:  # ::1 taken by someone else: the browser might reach them there
+                v4.server_close()
+                v6_taken += 1
+                continue
+            self._servers = [v4] if v6 is None else [v4, v6]
+            self.port = port
+            break
+        else:
+            where = "127.0.0.1" if v6_taken == 0 else "127.0.0.1 or ::1"
+            raise PortsTakenError(
+                f"{_describe_ports(self._ports)} in use on {where}; "
+                "is another `atmn login` running?"
+            )
+        self.redirect_uri = f"http://{self._host_name}:{self.port}/"
+        names = {"localhost", "127.0.0.1", "[::1]", self._host_name.lower()}
+        self.allowed_hosts = frozenset(f"{name}:{self.port}" for name in names)
+        for server in self._servers:
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": _POLL},
+                name="atmn-callback-server",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    @property
+    def bound_addresses(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of every listening socket."""
+        return tuple(s.socket.getsockname()[:2] for s in self._servers)
+
+    def close(self) -> None:
+        """Stop listening and close every socket, open connections included (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            connections = list(self._connections)
+            self._connections.clear()
+        for server in self._servers:
+            if self._threads:
+                server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=1.0)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+    def __enter__(self) -> CallbackServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add and self._closed:
+                conn.close()
+            elif add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    # waiting
+
+    def wait(
+        self,
+        timeout: float,
+        *,
+        paste_stream: TextIO | None = None,
+        on_rejected_paste: Callable[[str], None] | None = None,
+    ) -> CallbackResult:
+        """The first settling result; CallbackTimeout after `timeout` seconds.
+
+        Ctrl-C (KeyboardInterrupt) propagates within a fraction of a second. With
+        `paste_stream`, a pasted redirect URL (or its query string) carrying the right state
+        settles the flow too; other lines call `on_rejected_paste` with a short reason (never
+        the line itself) and the wait goes on.
+        """
+        if not self._servers:
+            raise RuntimeError("CallbackServer.wait() before start()")
+        stop = threading.Event()
+        reader = None
+        if paste_stream is not None and self.flow.result is None:
+            reader = threading.Thread(
+                target=_read_pastes,
+                args=(paste_stream, self._paste_handler(on_rejected_paste), stop),
+                name="atmn-callback-paste",
+                daemon=True,
+            )
+            reader.start()
+        try:
+            return self._wait_for_result(timeout)
+        finally:
+            stop.set()
+            if reader is not None:
+                reader.join(timeout=2 * _POLL)
+
+    def _wait_for_result(self, timeout: float) -> CallbackResult:
+        deadline = time.monotonic() + timeout
+        while not self.flow.done.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CallbackTimeout(
+                    f"no answer from the browser within {format_duration(timeout)}"
+                )
+            self.flow.done.wait(min(_POLL, left))
+        assert self.flow.result is not None
+        return self.flow.result
+
+    def _paste_handler(self, on_rejected: Callable[[str], None] | None) -> Callable[[str], bool]:
+        def on_line(line: str) -> bool:
+            if not line.strip():
+                return False
+            params = _pasted_params(line)
+            verdict = "wrong_state" if params is None else self.flow.judge(params)
+            if params is not None and verdict == "settles":
+                if self.flow.claim(params, "paste"):
+                    self.flow.done.set()
+                return True
+            if on_rejected is not None:
+                on_rejected(_REJECTIONS["not_url" if params is None else verdict])
+            return False
+
+        return on_line
+
+
+_REJECTIONS = {
+    "not_url": "that is not a sign-in address: paste the whole address from the browser",
+    "wrong_state": "that address is not from this sign-in",
+    "incomplete": "that address carries no authorization code",
+}
+
+
+def _bind_v6(port: int, owner: CallbackServer) -> _LoopbackServer | None:
+    """A server on [::1]:port; None when this host has no IPv6 loopback.
+
+    Raises OSError when ::1 has the port taken.
+    """
+    if not socket.has_ipv6:
+        return None
+    try:
+        return _LoopbackServer(socket.AF_INET6, "::1", port, owner)
+    except OSError as exc:
+        if exc.errno in _TAKEN:
+            raise
+        return None  # EADDRNOTAVAIL, EAFNOSUPPORT…: no usable ::1 here
+
+
+__all__ = [
+    "CallbackResult",
+    "CallbackServer",
+    "CallbackTimeout",
+    "PortsTakenError",
+    "format_duration",
+]
