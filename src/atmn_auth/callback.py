@@ -16,6 +16,7 @@ import html
 import http.client
 import os
 import select
+import selectors
 import socket
 import socketserver
 import threading
@@ -432,7 +433,7 @@ class CallbackServer:
         self._ports = tuple(ports)
         self._host_name = host_name
         self._servers: list[_LoopbackServer] = []
-        self._threads: list[threading.Thread] = []
+        self._acceptor: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -472,15 +473,32 @@ class CallbackServer:
         self.redirect_uri = f"http://{self._host_name}:{self.port}/"
         names = {"localhost", "127.0.0.1", "[::1]", self._host_name.lower()}
         self.allowed_hosts = frozenset(f"{name}:{self.port}" for name in names)
-        for server in self._servers:
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": _POLL},
-                name="atmn-callback-server",
-                daemon=True,
-            )
-            thread.start()
-            self._threads.append(thread)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, name="atmn-callback", daemon=True
+        )
+        self._acceptor.start()
+
+    def _accept_loop(self) -> None:
+        """Accept on both loopback sockets until close() writes to the wake-up pair."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._wake_r, selectors.EVENT_READ, None)
+            for server in self._servers:
+                server.socket.setblocking(False)  # a vanished client must not block accept()
+                selector.register(server.socket, selectors.EVENT_READ, server)
+            while True:
+                for key, _ in selector.select():
+                    server = key.data
+                    if server is None:
+                        return
+                    try:
+                        conn, address = server.socket.accept()
+                    except OSError:
+                        continue
+                    try:
+                        server.process_request(conn, address)  # a thread per connection
+                    except Exception:  # e.g. no thread could be started: drop this client
+                        server.shutdown_request(conn)
 
     @property
     def bound_addresses(self) -> tuple[tuple[str, int], ...]:
@@ -495,12 +513,13 @@ class CallbackServer:
             self._closed = True
             connections = list(self._connections)
             self._connections.clear()
+        if self._acceptor is not None:
+            self._wake_w.send(b"x")
+            self._acceptor.join()
+            self._wake_r.close()
+            self._wake_w.close()
         for server in self._servers:
-            if self._threads:
-                server.shutdown()
             server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=1.0)
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
