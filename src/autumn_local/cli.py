@@ -1,5 +1,250 @@
-"""`autumn-local` (not built yet)."""
+"""`autumn-local`: run the stand-in server and look after its accounts and keys."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from . import __version__, store
+from .config import (
+    DEFAULT_ACCESS_TOKEN_TTL,
+    DEFAULT_CODE_TTL,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    FEATURES,
+    default_data_dir,
+)
+from .db import connect
+
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory (default: the user data directory for autumn-local).",
+)
 
 
+@contextmanager
+def database(data_dir: Path | None) -> Iterator[sqlite3.Connection]:
+    conn = connect(data_dir or default_data_dir())
+    try:
+        store.seed(conn)
+        yield conn
+    finally:
+        conn.close()
+
+
+def fail(message: str) -> None:
+    click.echo(f"autumn-local: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="autumn-local")
 def main() -> None:
-    raise SystemExit("autumn-local: not built yet")
+    """A local stand-in for Autumn's sign-in and API-key server."""
+
+
+@main.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+@data_option
+@click.option("--issuer", default=None, help="Issuer URL (default: http://localhost:PORT).")
+@click.option(
+    "--code-ttl",
+    default=DEFAULT_CODE_TTL,
+    show_default=True,
+    type=float,
+    help="Authorization code lifetime, seconds.",
+)
+@click.option(
+    "--access-token-ttl",
+    default=DEFAULT_ACCESS_TOKEN_TTL,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Access token lifetime, seconds.",
+)
+@click.option(
+    "--disable",
+    "disabled",
+    multiple=True,
+    type=click.Choice(FEATURES),
+    help="Turn off an extension, to behave like hosted Autumn (repeatable).",
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    issuer: str | None,
+    code_ttl: float,
+    access_token_ttl: int,
+    disabled: tuple[str, ...],
+) -> None:
+    """Serve the sign-in pages, OAuth endpoints and API until Ctrl-C."""
+    from .server import build
+
+    try:
+        running = build(
+            data_dir or default_data_dir(),
+            host=host,
+            port=port,
+            issuer=issuer.rstrip("/") if issuer else None,
+            code_ttl=code_ttl,
+            access_token_ttl=access_token_ttl,
+            disabled=disabled,
+        )
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(running.banner())
+    if disabled:
+        click.echo(f"extensions disabled: {', '.join(sorted(disabled))}")
+    sys.stdout.flush()
+    try:
+        running.serve_forever()
+    finally:
+        running.wsgi_server.server_close()
+        click.echo("autumn-local stopped")
+
+
+@main.command("demo-user")
+@data_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def demo_user(data_dir: Path | None, as_json: bool) -> None:
+    """Print the demo account's email and password."""
+    with database(data_dir) as conn:
+        demo = store.demo_account(conn)
+    if as_json:
+        click.echo(json.dumps({"email": demo.email, "password": demo.password}))
+    else:
+        click.echo(f"email:    {demo.email}\npassword: {demo.password}")
+
+
+@main.command()
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--timeout", default=2.0, show_default=True, type=float)
+def ping(port: int, timeout: float) -> None:
+    """Exit 0 when an autumn-local server answers on 127.0.0.1:PORT, 1 otherwise."""
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except (OSError, ValueError):
+        click.echo(f"no autumn-local server on 127.0.0.1:{port}", err=True)
+        sys.exit(1)
+    if body.get("service") != "autumn-local":
+        click.echo(f"something else answers on 127.0.0.1:{port}", err=True)
+        sys.exit(1)
+    click.echo(f"autumn-local is up on 127.0.0.1:{port} (issuer {body.get('issuer')})")
+
+
+@main.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--password", required=True, help="The new user's password.")
+@click.option("--org", "orgs", multiple=True, help="Slug of an organization to join (repeatable).")
+@data_option
+def users_add(email: str, password: str, orgs: tuple[str, ...], data_dir: Path | None) -> None:
+    """Add a user, optionally as a member of organizations."""
+    with database(data_dir) as conn:
+        try:
+            user = store.add_user(conn, email, password, list(orgs))
+        except store.StoreError as exc:
+            fail(str(exc))
+            return
+    click.echo(f"added user {user.email} ({user.id})")
+
+
+@main.group()
+def orgs() -> None:
+    """Manage organizations."""
+
+
+@orgs.command("add")
+@click.argument("slug")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--member", "members", multiple=True, help="Email of a member (repeatable).")
+@data_option
+def orgs_add(slug: str, name: str, members: tuple[str, ...], data_dir: Path | None) -> None:
+    """Add an organization, optionally with members."""
+    with database(data_dir) as conn:
+        try:
+            org = store.add_org(conn, slug, name, list(members))
+        except store.StoreError as exc:
+            fail(str(exc))
+            return
+    click.echo(f"added organization {org.slug} ({org.id})")
+
+
+@main.group()
+def keys() -> None:
+    """List and revoke secret keys (shown redacted: prefix and last 4)."""
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@data_option
+def keys_list(as_json: bool, data_dir: Path | None) -> None:
+    """List every key minted, newest last."""
+    with database(data_dir) as conn:
+        all_keys = store.list_keys(conn)
+    if as_json:
+        click.echo(json.dumps([k.as_json() for k in all_keys], indent=2))
+        return
+    if not all_keys:
+        click.echo("no keys")
+    for k in all_keys:
+        d = k.as_json()
+        state = f"revoked {d['revoked_at']}" if k.revoked_at else "active"
+        click.echo(f"{k.id}  {k.redacted}  {k.env:7}  {k.org_slug:12}  {d['created_at']}  {state}")
+
+
+@keys.command("revoke")
+@click.argument("key_id", required=False)
+@click.option("--last4", default=None, help="Revoke the active keys ending in these 4 characters.")
+@click.option("--all", "everything", is_flag=True, help="Revoke every active key.")
+@data_option
+def keys_revoke(
+    key_id: str | None, last4: str | None, everything: bool, data_dir: Path | None
+) -> None:
+    """Revoke keys: one by id, by their last 4 characters, or all."""
+    if sum((key_id is not None, last4 is not None, everything)) != 1:
+        raise click.UsageError("give exactly one of KEY_ID, --last4 or --all")
+    with database(data_dir) as conn:
+        count = store.revoke_keys(conn, key_id=key_id, last4=last4, everything=everything)
+    if count == 0 and not everything:
+        fail("no matching active key")
+    click.echo(f"revoked {count} key{'s' if count != 1 else ''}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@data_option
+def stats(as_json: bool, data_dir: Path | None) -> None:
+    """Counts: authorizations granted, tokens issued, key pairs minted, keys revoked."""
+    with database(data_dir) as conn:
+        counts = store.stats(conn)
+    if as_json:
+        click.echo(json.dumps(counts))
+    else:
+        for name, value in counts.items():
+            click.echo(f"{name.replace('_', ' ')}: {value}")

@@ -1,0 +1,124 @@
+"""The JSON API: organizations and key minting (access token), `/v1` calls (secret key)."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from flask import Blueprint, Response, abort, jsonify, make_response, request
+
+from . import store
+from .context import config, db
+from .models import Token
+from .secrets_util import KEY_PATTERN
+
+
+class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
+    def authenticate_token(self, token_string: str) -> Token | None:
+        record = store.token_by_access(db(), token_string)
+        return None if record is None else Token(record)
+
+
+class JsonResourceProtector(ResourceProtector):  # type: ignore[misc]
+    """Bearer access tokens; failures as `{"message", "code"}` like the rest of the API."""
+
+    def raise_error_response(self, error: OAuth2Error) -> NoReturn:
+        status = error.status_code
+        if error.error in ("missing_authorization", "invalid_token", "unsupported_token_type"):
+            status = 401
+        message = error.description or "Invalid or missing access token"
+        response = make_response(jsonify(message=message, code=error.error), status)
+        for name, value in error.get_headers():
+            if name.lower() == "www-authenticate":
+                response.headers[name] = value
+        abort(response)
+
+
+require_token = JsonResourceProtector()
+require_token.register_token_validator(AccessTokenValidator())
+
+cli_bp = Blueprint("cli_api", __name__)
+v1_bp = Blueprint("v1_api", __name__)
+
+
+def json_error(status: int, message: str, code: str) -> Response:
+    return make_response(jsonify(message=message, code=code), status)
+
+
+@cli_bp.get("/cli/organizations")
+def organizations() -> Response:
+    if not config().enabled("organizations"):
+        abort(404)
+    with require_token.acquire("organisation:read") as token:
+        orgs = store.user_orgs(db(), token.record.user_id)
+    return jsonify(list=[org.as_json() for org in orgs])
+
+
+@cli_bp.post("/cli/api-keys")
+def mint_keys() -> Response:
+    with require_token.acquire("apiKeys:create") as token:
+        record: store.TokenRecord = token.record
+    body: Any = request.get_json(silent=True) if request.data else {}
+    if not isinstance(body, dict):
+        return json_error(400, "The request body must be a JSON object.", "invalid_body")
+    org_id = body.get("org_id") or record.org_id
+    if not org_id:
+        return json_error(400, "No organization found. Please select an organization.", "no_org")
+    if not isinstance(org_id, str):
+        return json_error(400, "org_id must be a string.", "invalid_body")
+    conn = db()
+    if not store.is_member(conn, record.user_id, org_id):
+        return json_error(403, "You are not a member of this organization.", "not_a_member")
+    sandbox_key, prod_key = store.mint_key_pair(
+        conn, user_id=record.user_id, org_id=org_id, client_id=record.client_id
+    )
+    return jsonify(
+        sandbox_key=sandbox_key,
+        prod_key=prod_key,
+        org_id=org_id,
+        user_id=record.user_id,
+        client_id=record.client_id,
+        scopes=record.scope.split(),
+    )
+
+
+def invalid_key() -> Response:
+    return json_error(401, "Invalid secret key", "invalid_secret_key")
+
+
+def presented_key() -> store.ApiKey | None:
+    auth = request.headers.get("Authorization", "")
+    scheme, _, secret = auth.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not KEY_PATTERN.match(secret):
+        return None
+    return store.active_key(db(), secret)
+
+
+@cli_bp.delete("/cli/api-keys/current")
+def revoke_current_key() -> Response:
+    if not config().enabled("revoke-key"):
+        abort(404)
+    key = presented_key()
+    if key is None:
+        return invalid_key()
+    store.revoke_keys(db(), key_id=key.id)
+    return Response(status=204)
+
+
+@v1_bp.get("/v1/organization/me")
+def organization_me() -> Response:
+    key = presented_key()
+    if key is None:
+        return invalid_key()
+    return jsonify(id=key.org_id, name=key.org_name, slug=key.org_slug, env=key.env)
+
+
+@v1_bp.get("/v1/customers")
+def customers() -> Response:
+    key = presented_key()
+    if key is None:
+        return invalid_key()
+    return jsonify(list=[], total=0, env=key.env)

@@ -1,0 +1,34 @@
+"""How a server is set up: where its data lives, its issuer, lifetimes, disabled extensions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+#: Extensions `--disable` can turn off, to behave like hosted Autumn.
+FEATURES = ("organizations", "metadata", "iss", "revoke-key")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_CODE_TTL = 60.0
+DEFAULT_ACCESS_TOKEN_TTL = 15 * 60
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("autumn-local"))
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    data_dir: Path
+    issuer: str
+    code_ttl: float = DEFAULT_CODE_TTL
+    access_token_ttl: int = DEFAULT_ACCESS_TOKEN_TTL
+    disabled: frozenset[str] = field(default_factory=frozenset)
+
+    def enabled(self, feature: str) -> bool:
+        if feature not in FEATURES:
+            raise ValueError(f"unknown feature {feature!r}")
+        return feature not in self.disabled

@@ -1,0 +1,562 @@
+"""Reading and writing the stand-in's records. Keys, tokens and codes are stored only as SHA-256."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .db import transaction
+from .secrets_util import (
+    check_password,
+    hash_password,
+    new_id,
+    new_secret_key,
+    sha256_hex,
+)
+
+CLI_CLIENT_ID = "hAWUopQqLnsSwuRgeRzIBzKslwXmQUSr"
+CLI_CLIENT_NAME = "Autumn CLI"
+CALLBACK_PORTS = range(31448, 31453)
+CLI_REDIRECT_URIS = [
+    f"http://{host}:{port}/" for port in CALLBACK_PORTS for host in ("localhost", "127.0.0.1")
+]
+SCOPES = [
+    *(f"customers:{a}" for a in ("create", "read", "list", "update", "delete")),
+    *(f"features:{a}" for a in ("create", "read", "list", "update", "delete")),
+    *(f"plans:{a}" for a in ("create", "read", "list", "update", "delete")),
+    "rewards:read",
+    "rewards:write",
+    "apiKeys:create",
+    "apiKeys:read",
+    "organisation:read",
+]
+DEMO_EMAIL = "demo@autumn.local"
+DEMO_ORGS = (("acme", "Acme"), ("globex", "Globex"))
+
+
+class StoreError(Exception):
+    """A request the records cannot satisfy (unknown user, duplicate slug, ...)."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    last_org_id: str | None
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    slug: str
+    name: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "slug": self.slug}
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    client_id: str
+    name: str
+    redirect_uris: list[str]
+    scopes: list[str]
+
+
+@dataclass(frozen=True)
+class CodeRecord:
+    id: int
+    client_id: str
+    user_id: str
+    org_id: str | None
+    redirect_uri: str
+    scope: str
+    code_challenge: str
+    code_challenge_method: str
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    id: int
+    client_id: str
+    user_id: str
+    org_id: str | None
+    scope: str
+    issued_at: float
+    expires_in: int
+    access_revoked: bool
+    refresh_revoked: bool
+    has_refresh_token: bool
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    prefix: str
+    last4: str
+    env: str
+    name: str
+    org_id: str
+    org_slug: str
+    org_name: str
+    user_id: str
+    created_at: float
+    revoked_at: float | None
+
+    @property
+    def redacted(self) -> str:
+        return f"{self.prefix}…{self.last4}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "key": self.redacted,
+            "env": self.env,
+            "name": self.name,
+            "org_id": self.org_id,
+            "org_slug": self.org_slug,
+            "created_at": _iso(self.created_at),
+            "revoked": self.revoked_at is not None,
+            "revoked_at": _iso(self.revoked_at) if self.revoked_at is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    email: str
+    password: str
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- settings and seeding ------------------------------------------------------------------
+
+
+def get_setting(conn: sqlite3.Connection, name: str) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+    return None if row is None else str(row["value"])
+
+
+def get_or_create_setting(conn: sqlite3.Connection, name: str, make: str) -> str:
+    conn.execute("INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)", (name, make))
+    value = get_setting(conn, name)
+    assert value is not None
+    return value
+
+
+def seed(conn: sqlite3.Connection) -> DemoAccount:
+    """Register the CLI client and, on first start, the demo user and organizations."""
+    with transaction(conn):
+        conn.execute(
+            "INSERT OR REPLACE INTO clients (client_id, name, redirect_uris, scopes)"
+            " VALUES (?, ?, ?, ?)",
+            (CLI_CLIENT_ID, CLI_CLIENT_NAME, json.dumps(CLI_REDIRECT_URIS), " ".join(SCOPES)),
+        )
+        password = get_setting(conn, "demo_password")
+        if password is not None:
+            return DemoAccount(DEMO_EMAIL, password)
+        password = "demo-" + secrets.token_urlsafe(9)
+        conn.execute("INSERT INTO settings (name, value) VALUES ('demo_password', ?)", (password,))
+        org_ids = [_insert_org(conn, slug, name) for slug, name in DEMO_ORGS]
+        user_id = _insert_user(conn, DEMO_EMAIL, password)
+        for org_id in org_ids:
+            conn.execute(
+                "INSERT INTO memberships (user_id, org_id) VALUES (?, ?)", (user_id, org_id)
+            )
+    return DemoAccount(DEMO_EMAIL, password)
+
+
+def demo_account(conn: sqlite3.Connection) -> DemoAccount:
+    return seed(conn)
+
+
+# --- users and organizations --------------------------------------------------------------
+
+
+def _insert_user(conn: sqlite3.Connection, email: str, password: str) -> str:
+    user_id = new_id("user_")
+    salt, digest = hash_password(password)
+    try:
+        conn.execute(
+            "INSERT INTO users (id, email, password_salt, password_hash, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (user_id, email, salt, digest, time.time()),
+        )
+    except sqlite3.IntegrityError:
+        raise StoreError(f"a user with email {email} already exists") from None
+    return user_id
+
+
+def _insert_org(conn: sqlite3.Connection, slug: str, name: str) -> str:
+    org_id = new_id("org_")
+    try:
+        conn.execute(
+            "INSERT INTO organizations (id, slug, name, created_at) VALUES (?, ?, ?, ?)",
+            (org_id, slug, name, time.time()),
+        )
+    except sqlite3.IntegrityError:
+        raise StoreError(f"an organization with slug {slug} already exists") from None
+    return org_id
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(id=row["id"], email=row["email"], last_org_id=row["last_org_id"])
+
+
+def _org(row: sqlite3.Row) -> Organization:
+    return Organization(id=row["id"], slug=row["slug"], name=row["name"])
+
+
+def get_user(conn: sqlite3.Connection, user_id: str) -> User | None:
+    row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+    return None if row is None else _user(row)
+
+
+def authenticate(conn: sqlite3.Connection, email: str, password: str) -> User | None:
+    row = conn.execute("SELECT * FROM users WHERE email = ?", (email.strip(),)).fetchone()
+    if row is None:
+        # Spend the same time as a real check so unknown emails are not revealed by timing.
+        check_password(password, "00" * 16, "00" * 32)
+        return None
+    if not check_password(password, row["password_salt"], row["password_hash"]):
+        return None
+    return _user(row)
+
+
+def org_by_slug(conn: sqlite3.Connection, slug: str) -> Organization | None:
+    row = conn.execute("SELECT * FROM organizations WHERE slug = ?", (slug,)).fetchone()
+    return None if row is None else _org(row)
+
+
+def get_org(conn: sqlite3.Connection, org_id: str) -> Organization | None:
+    row = conn.execute("SELECT * FROM organizations WHERE id = ?", (org_id,)).fetchone()
+    return None if row is None else _org(row)
+
+
+def user_orgs(conn: sqlite3.Connection, user_id: str) -> list[Organization]:
+    rows = conn.execute(
+        "SELECT o.* FROM organizations o JOIN memberships m ON m.org_id = o.id"
+        " WHERE m.user_id = ? ORDER BY o.created_at, o.slug",
+        (user_id,),
+    ).fetchall()
+    return [_org(r) for r in rows]
+
+
+def is_member(conn: sqlite3.Connection, user_id: str, org_id: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM memberships WHERE user_id = ? AND org_id = ?", (user_id, org_id)
+    ).fetchone()
+    return row is not None
+
+
+def set_last_org(conn: sqlite3.Connection, user_id: str, org_id: str) -> None:
+    conn.execute("UPDATE users SET last_org_id = ? WHERE id = ?", (org_id, user_id))
+
+
+def add_user(conn: sqlite3.Connection, email: str, password: str, org_slugs: list[str]) -> User:
+    with transaction(conn):
+        orgs = [_require_org(conn, slug) for slug in org_slugs]
+        user_id = _insert_user(conn, email, password)
+        for org in orgs:
+            conn.execute(
+                "INSERT INTO memberships (user_id, org_id) VALUES (?, ?)", (user_id, org.id)
+            )
+    user = get_user(conn, user_id)
+    assert user is not None
+    return user
+
+
+def add_org(
+    conn: sqlite3.Connection, slug: str, name: str, member_emails: list[str]
+) -> Organization:
+    with transaction(conn):
+        user_ids = [_require_user(conn, email) for email in member_emails]
+        org_id = _insert_org(conn, slug, name)
+        for user_id in user_ids:
+            conn.execute(
+                "INSERT INTO memberships (user_id, org_id) VALUES (?, ?)", (user_id, org_id)
+            )
+    return Organization(id=org_id, slug=slug, name=name)
+
+
+def _require_org(conn: sqlite3.Connection, slug: str) -> Organization:
+    org = org_by_slug(conn, slug)
+    if org is None:
+        raise StoreError(f"no organization with slug {slug}")
+    return org
+
+
+def _require_user(conn: sqlite3.Connection, email: str) -> str:
+    row = conn.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()
+    if row is None:
+        raise StoreError(f"no user with email {email}")
+    return str(row["id"])
+
+
+# --- OAuth clients, codes and tokens ------------------------------------------------------
+
+
+def get_client(conn: sqlite3.Connection, client_id: str) -> ClientRecord | None:
+    row = conn.execute("SELECT * FROM clients WHERE client_id = ?", (client_id,)).fetchone()
+    if row is None:
+        return None
+    return ClientRecord(
+        client_id=row["client_id"],
+        name=row["name"],
+        redirect_uris=list(json.loads(row["redirect_uris"])),
+        scopes=str(row["scopes"]).split(),
+    )
+
+
+def save_code(
+    conn: sqlite3.Connection,
+    *,
+    code: str,
+    client_id: str,
+    user_id: str,
+    org_id: str | None,
+    redirect_uri: str,
+    scope: str,
+    code_challenge: str,
+    code_challenge_method: str,
+    ttl: float,
+) -> None:
+    now = time.time()
+    conn.execute(
+        "INSERT INTO authorization_codes (code_hash, client_id, user_id, org_id, redirect_uri,"
+        " scope, code_challenge, code_challenge_method, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            sha256_hex(code),
+            client_id,
+            user_id,
+            org_id,
+            redirect_uri,
+            scope,
+            code_challenge,
+            code_challenge_method,
+            now,
+            now + ttl,
+        ),
+    )
+
+
+def claim_code(conn: sqlite3.Connection, code: str, client_id: str) -> CodeRecord | None:
+    """The code's record, marking it used; None if unknown, expired or already used.
+
+    A second use of a code revokes every token issued from it (RFC 6749 §4.1.2).
+    """
+    now = time.time()
+    with transaction(conn):
+        row = conn.execute(
+            "SELECT * FROM authorization_codes WHERE code_hash = ? AND client_id = ?",
+            (sha256_hex(code), client_id),
+        ).fetchone()
+        if row is None:
+            return None
+        if row["used_at"] is not None:
+            conn.execute(
+                "UPDATE tokens SET access_revoked_at = coalesce(access_revoked_at, ?),"
+                " refresh_revoked_at = coalesce(refresh_revoked_at, ?) WHERE code_id = ?",
+                (now, now, row["id"]),
+            )
+            return None
+        conn.execute("UPDATE authorization_codes SET used_at = ? WHERE id = ?", (now, row["id"]))
+        if row["expires_at"] <= now:
+            return None
+    return CodeRecord(
+        id=row["id"],
+        client_id=row["client_id"],
+        user_id=row["user_id"],
+        org_id=row["org_id"],
+        redirect_uri=row["redirect_uri"],
+        scope=row["scope"],
+        code_challenge=row["code_challenge"],
+        code_challenge_method=row["code_challenge_method"],
+    )
+
+
+def save_token(
+    conn: sqlite3.Connection,
+    *,
+    access_token: str,
+    refresh_token: str | None,
+    client_id: str,
+    user_id: str,
+    org_id: str | None,
+    code_id: int | None,
+    scope: str,
+    expires_in: int,
+) -> None:
+    conn.execute(
+        "INSERT INTO tokens (client_id, user_id, org_id, code_id, scope, access_token_hash,"
+        " refresh_token_hash, issued_at, expires_in) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            client_id,
+            user_id,
+            org_id,
+            code_id,
+            scope,
+            sha256_hex(access_token),
+            sha256_hex(refresh_token) if refresh_token else None,
+            time.time(),
+            expires_in,
+        ),
+    )
+
+
+def _token(row: sqlite3.Row) -> TokenRecord:
+    return TokenRecord(
+        id=row["id"],
+        client_id=row["client_id"],
+        user_id=row["user_id"],
+        org_id=row["org_id"],
+        scope=row["scope"],
+        issued_at=row["issued_at"],
+        expires_in=row["expires_in"],
+        access_revoked=row["access_revoked_at"] is not None,
+        refresh_revoked=row["refresh_revoked_at"] is not None,
+        has_refresh_token=row["refresh_token_hash"] is not None,
+    )
+
+
+def token_by_access(conn: sqlite3.Connection, access_token: str) -> TokenRecord | None:
+    row = conn.execute(
+        "SELECT * FROM tokens WHERE access_token_hash = ?", (sha256_hex(access_token),)
+    ).fetchone()
+    return None if row is None else _token(row)
+
+
+def token_by_refresh(conn: sqlite3.Connection, refresh_token: str) -> TokenRecord | None:
+    row = conn.execute(
+        "SELECT * FROM tokens WHERE refresh_token_hash = ?", (sha256_hex(refresh_token),)
+    ).fetchone()
+    return None if row is None else _token(row)
+
+
+def revoke_token(conn: sqlite3.Connection, token_id: int, *, access: bool, refresh: bool) -> None:
+    now = time.time()
+    if access:
+        conn.execute(
+            "UPDATE tokens SET access_revoked_at = coalesce(access_revoked_at, ?) WHERE id = ?",
+            (now, token_id),
+        )
+    if refresh:
+        conn.execute(
+            "UPDATE tokens SET refresh_revoked_at = coalesce(refresh_revoked_at, ?) WHERE id = ?",
+            (now, token_id),
+        )
+
+
+# --- API keys -----------------------------------------------------------------------------
+
+
+def mint_key_pair(
+    conn: sqlite3.Connection, *, user_id: str, org_id: str, client_id: str
+) -> tuple[str, str]:
+    """A new (sandbox key, live key) pair for `org_id`; only their hashes are kept."""
+    now = time.time()
+    name = f"CLI Key - {_iso(now)}"
+    pair_id = new_id("pair_")
+    keys: dict[str, str] = {}
+    with transaction(conn):
+        for env in ("sandbox", "live"):
+            secret = new_secret_key(env)
+            keys[env] = secret
+            conn.execute(
+                "INSERT INTO api_keys (id, pair_id, key_hash, prefix, last4, env, name, org_id,"
+                " user_id, client_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    new_id("key_"),
+                    pair_id,
+                    sha256_hex(secret),
+                    secret[:-42],
+                    secret[-4:],
+                    env,
+                    name,
+                    org_id,
+                    user_id,
+                    client_id,
+                    now,
+                ),
+            )
+    return keys["sandbox"], keys["live"]
+
+
+_KEY_SELECT = (
+    "SELECT k.*, o.slug AS org_slug, o.name AS org_name FROM api_keys k"
+    " JOIN organizations o ON o.id = k.org_id"
+)
+
+
+def _key(row: sqlite3.Row) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        prefix=row["prefix"],
+        last4=row["last4"],
+        env=row["env"],
+        name=row["name"],
+        org_id=row["org_id"],
+        org_slug=row["org_slug"],
+        org_name=row["org_name"],
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def active_key(conn: sqlite3.Connection, secret: str) -> ApiKey | None:
+    row = conn.execute(
+        _KEY_SELECT + " WHERE k.key_hash = ? AND k.revoked_at IS NULL", (sha256_hex(secret),)
+    ).fetchone()
+    return None if row is None else _key(row)
+
+
+def list_keys(conn: sqlite3.Connection) -> list[ApiKey]:
+    rows = conn.execute(_KEY_SELECT + " ORDER BY k.created_at, k.env DESC").fetchall()
+    return [_key(r) for r in rows]
+
+
+def revoke_keys(
+    conn: sqlite3.Connection,
+    *,
+    key_id: str | None = None,
+    last4: str | None = None,
+    everything: bool = False,
+) -> int:
+    """Revoke matching active keys; returns how many were revoked."""
+    now = time.time()
+    args: tuple[str, ...]
+    if key_id is not None:
+        where, args = "id = ?", (key_id,)
+    elif last4 is not None:
+        where, args = "last4 = ?", (last4,)
+    elif everything:
+        where, args = "1 = 1", ()
+    else:
+        raise ValueError("say which keys to revoke")
+    cur = conn.execute(
+        f"UPDATE api_keys SET revoked_at = ? WHERE revoked_at IS NULL AND {where}",  # noqa: S608
+        (now, *args),
+    )
+    return cur.rowcount
+
+
+def stats(conn: sqlite3.Connection) -> dict[str, int]:
+    def count(sql: str) -> int:
+        return int(conn.execute(sql).fetchone()[0])
+
+    return {
+        "authorizations_granted": count("SELECT count(*) FROM authorization_codes"),
+        "tokens_issued": count("SELECT count(*) FROM tokens"),
+        "key_pairs_minted": count("SELECT count(DISTINCT pair_id) FROM api_keys"),
+        "keys_revoked": count("SELECT count(*) FROM api_keys WHERE revoked_at IS NOT NULL"),
+        "users": count("SELECT count(*) FROM users"),
+        "organizations": count("SELECT count(*) FROM organizations"),
+    }

@@ -1,0 +1,1 @@
+"""Helpers for tests: a scripted browser for the sign-in pages, and server fixtures' objects."""

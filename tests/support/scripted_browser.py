@@ -1,0 +1,248 @@
+"""A "browser" that does what a person does on the Autumn sign-in pages, over plain HTTP.
+
+Given an authorize URL it follows redirects one by one (keeping cookies), signs in on the
+sign-in page, picks the organization on the consent page, presses Approve or Deny, and finally
+GETs the loopback redirect URI it is sent to, so that a CLI's callback server receives it.
+
+In-process:  run(url, email=..., password=..., org="acme", action="approve") -> httpx2.Response
+
+As a command for Python's `webbrowser` (see browser_env):
+    BROWSER="<python> /abs/path/scripted_browser.py %s"
+reading SCRIPTED_BROWSER_EMAIL, SCRIPTED_BROWSER_PASSWORD, SCRIPTED_BROWSER_ORG (slug,
+optional), SCRIPTED_BROWSER_ACTION (approve|deny) and SCRIPTED_BROWSER_LOG (optional file:
+one line per run, without any code, state or token). Exits 0 once the redirect URI answered.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx2
+
+MAX_STEPS = 20
+
+
+class BrowserError(Exception):
+    """The pages did not go the way a person would expect."""
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    fields: dict[str, str] = field(default_factory=dict)
+    selects: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    has_password: bool = False
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(Form(a.get("action", ""), a.get("method", "get").lower()))
+            return
+        if not self.forms:
+            return
+        form = self.forms[-1]
+        if tag == "input" and a.get("name"):
+            if a.get("type") == "password":
+                form.has_password = True
+            form.fields[a["name"]] = a.get("value", "")
+        elif tag == "select" and a.get("name"):
+            self._select = a["name"]
+            form.selects[self._select] = []
+        elif tag == "option" and self._select is not None:
+            form.selects[self._select].append(a)
+        elif tag == "button":
+            form.buttons.append(a)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+
+
+def parse_forms(html: str) -> list[Form]:
+    parser = _FormParser()
+    parser.feed(html)
+    return parser.forms
+
+
+@dataclass
+class Outcome:
+    """What happened: the final response and a log-safe description of the steps."""
+
+    response: httpx2.Response
+    steps: list[str]
+    redirect_uri: str | None = None
+    params: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        where = self.redirect_uri or str(self.response.url.copy_with(query=None))
+        params = ",".join(self.params) or "-"
+        status = self.response.status_code
+        return f"{' > '.join(self.steps)} => {where} params={params} status={status}"
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port
+
+
+def browse(
+    url: str,
+    *,
+    email: str,
+    password: str,
+    org: str | None = None,
+    action: str = "approve",
+    follow_callback: bool = True,
+    client: httpx2.Client | None = None,
+) -> Outcome:
+    """Drive the pages from `url` to the client's redirect URI; see the module docstring."""
+    if action not in ("approve", "deny"):
+        raise ValueError("action must be 'approve' or 'deny'")
+    own_client = client is None
+    http = client or httpx2.Client(follow_redirects=False, timeout=10.0)
+    server_origin = _origin(url)
+    steps: list[str] = []
+    signed_in = False
+    try:
+        response = http.get(url)
+        for _ in range(MAX_STEPS):
+            if response.is_redirect:
+                target = urljoin(str(response.url), response.headers["location"])
+                if _origin(target) == server_origin:
+                    steps.append("redirect")
+                    response = http.get(target)
+                    continue
+                query = urlsplit(target).query
+                names = [p.split("=", 1)[0] for p in query.split("&") if p]
+                redirect_uri = target.split("?", 1)[0]
+                if not follow_callback:
+                    return Outcome(response, steps, redirect_uri, names)
+                steps.append("callback")
+                final = http.get(target)
+                return Outcome(final, steps, redirect_uri, names)
+            if response.status_code not in (200, 401):
+                return Outcome(response, steps)
+            forms = parse_forms(response.text)
+            if not forms:
+                return Outcome(response, steps)
+            form = forms[0]
+            target = urljoin(str(response.url), form.action or str(response.url))
+            data = dict(form.fields)
+            if form.has_password:
+                if signed_in or response.status_code == 401:
+                    raise BrowserError("sign-in was refused (wrong email or password?)")
+                data.update(email=email, password=password)
+                steps.append("sign-in")
+                signed_in = True
+                response = http.post(target, data=data)
+                continue
+            if "org_id" in form.selects:
+                options = form.selects["org_id"]
+                chosen = _choose_org(options, org)
+                data["org_id"] = chosen
+                data["action"] = action
+                steps.append(f"{action} org={org or 'default'}")
+                response = http.post(target, data=data)
+                continue
+            return Outcome(response, steps)
+        raise BrowserError("too many steps")
+    finally:
+        if own_client:
+            http.close()
+
+
+def _choose_org(options: list[dict[str, str]], slug: str | None) -> str:
+    if slug is None:
+        for option in options:
+            if "selected" in option:
+                return option.get("value", "")
+        return options[0].get("value", "") if options else ""
+    for option in options:
+        if option.get("data-slug") == slug:
+            return option.get("value", "")
+    raise BrowserError(f"organization {slug!r} is not offered on the consent page")
+
+
+def run(
+    url: str,
+    *,
+    email: str,
+    password: str,
+    org: str | None = None,
+    action: str = "approve",
+    follow_callback: bool = True,
+) -> httpx2.Response:
+    """The final response: the redirect URI's answer, or the 302 to it when not following."""
+    return browse(
+        url,
+        email=email,
+        password=password,
+        org=org,
+        action=action,
+        follow_callback=follow_callback,
+    ).response
+
+
+def browser_env(server: Any, **overrides: str) -> dict[str, str]:
+    """BROWSER and SCRIPTED_BROWSER_* variables for a subprocess that opens a browser.
+
+    Overrides by short name: email, password, org, action, log.
+    """
+    settings: dict[str, str] = {
+        "email": server.email,
+        "password": server.password,
+        "action": "approve",
+    }
+    settings.update({k: str(v) for k, v in overrides.items()})
+    unknown = set(settings) - {"email", "password", "org", "action", "log"}
+    if unknown:
+        raise TypeError(f"unknown browser_env settings: {sorted(unknown)}")
+    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(__file__).resolve()))} %s"
+    env = {"BROWSER": command}
+    env.update({f"SCRIPTED_BROWSER_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: scripted_browser.py URL", file=sys.stderr)
+        return 2
+    log_path = os.environ.get("SCRIPTED_BROWSER_LOG")
+    try:
+        outcome = browse(
+            argv[1],
+            email=os.environ["SCRIPTED_BROWSER_EMAIL"],
+            password=os.environ["SCRIPTED_BROWSER_PASSWORD"],
+            org=os.environ.get("SCRIPTED_BROWSER_ORG") or None,
+            action=os.environ.get("SCRIPTED_BROWSER_ACTION", "approve"),
+        )
+        line = outcome.describe()
+        ok = outcome.redirect_uri is not None
+    except (BrowserError, httpx2.HTTPError, KeyError) as exc:
+        line = f"failed: {type(exc).__name__}: {exc}"
+        ok = False
+    if log_path:
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+    print(f"scripted browser: {line}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
