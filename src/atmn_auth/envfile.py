@@ -325,9 +325,10 @@ def update_env_file(
         text = _read_text(target)
         created = text is None
         new_text, update = render_update(text or "", set_values, remove)
-        update.path, update.target, update.created = Path(path), target, created
+        update.path, update.target = Path(path), target
         if created and not update.added:
             return update  # removing from a file that does not exist: nothing to do
+        update.created = created
         if not created and new_text == text:
             return update
         _check_writable(target, exists=not created)
