@@ -1,0 +1,519 @@
+"""`AutumnClient` and `AsyncAutumnClient`: httpx2 clients for Autumn's API that recover from
+a rejected key by themselves where a person can approve a new sign-in.
+
+    from atmn_auth import AutumnClient
+
+    with AutumnClient() as autumn:
+        customers = autumn.get("/v1/customers").json()["list"]
+
+The key is the one `atmn` itself reads (the process environment first, then the nearest
+`.env`), sent as a Bearer token to the selected environment's backend and to nothing
+else. When Autumn answers 401, `AutumnAuth` signs in again through the `atmn login`
+flow (see `atmn_auth.reauth`), stores the new keys in the `.env` the rejected key came
+from, and replays the request once, body included. Threads (or tasks) that hit the same
+401 together wait for that one sign-in and then retry with its key.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import AsyncGenerator, Generator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import httpx2
+
+from atmn_auth import reauth
+from atmn_auth.config import Settings, load_settings
+from atmn_auth.errors import AtmnError
+from atmn_auth.http import DEFAULT_TIMEOUT, USER_AGENT, server_message
+from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR
+from atmn_auth.redact import redact
+
+__all__ = [
+    "AsyncAutumnClient",
+    "AutumnAuth",
+    "AutumnClient",
+    "KeyRejectedError",
+    "MissingKeyError",
+    "OrganizationChangedError",
+]
+
+ORGANIZATION_PATH = "/v1/organization/me"
+
+
+class MissingKeyError(AtmnError):
+    """No key for the selected environment in the process environment or any `.env`."""
+
+
+class KeyRejectedError(AtmnError, httpx2.HTTPStatusError):
+    """Autumn answered 401 and the key could not be replaced; `response` is that answer."""
+
+    def __init__(self, message: str, *, response: httpx2.Response) -> None:
+        httpx2.HTTPStatusError.__init__(self, message, request=response.request, response=response)
+        self.message = message
+
+
+class OrganizationChangedError(KeyRejectedError):
+    """The new sign-in is for another organization than the rejected key; nothing was kept."""
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """The key in use and where it came from (`path` is None for the process environment)."""
+
+    var: str
+    key: str
+    source: str
+    path: Path | None
+
+    @property
+    def from_environment(self) -> bool:
+        return self.source == "environment" or self.path is None
+
+    def where(self) -> str:
+        return "the process environment" if self.from_environment else str(self.path)
+
+    def __repr__(self) -> str:
+        return f"KeySource(var={self.var!r}, key={redact(self.key)!r}, where={self.where()!r})"
+
+
+def resolve_key_source(settings: Settings, *, cwd: Path, environ: Mapping[str, str]) -> KeySource:
+    """The key `atmn` would use here; `MissingKeyError` when there is none."""
+    from atmn_auth.resolution import resolve_key
+
+    resolution = resolve_key(settings.key_var, cwd=cwd, environ=environ)
+    winner = resolution.winner
+    if winner is None or not winner.value:
+        raise MissingKeyError(
+            f"{settings.key_var} is not set (looked in the process environment and the "
+            f"nearest .env from {cwd}); run `{reauth.login_command(settings)}`"
+        )
+    return KeySource(var=settings.key_var, key=winner.value, source=winner.source, path=winner.path)
+
+
+class _KeyKeeper:
+    """The key in use, the organizations keys belong to, and the one-at-a-time recovery.
+
+    Shared by every request of one client. `recover` is blocking and thread-safe; the
+    async client runs it in a worker thread behind an async lock.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: KeySource,
+        *,
+        cwd: Path,
+        environ: Mapping[str, str],
+        reauthenticator: reauth.Reauthenticator,
+        allow_org_change: bool,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.cwd = cwd
+        self.environ = environ
+        self.reauthenticator = reauthenticator
+        self.allow_org_change = allow_org_change
+        self.backend = httpx2.URL(settings.backend_url)
+        self._lock = threading.Lock()
+        self._async_lock: anyio.Lock | None = None
+        self._orgs: dict[str, reauth.OrgRef | None] = {}  # key -> org (None: cannot know)
+        self._failures: dict[str, str] = {}  # key -> why recovering from it failed
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def key(self) -> str:
+        return self.source.key
+
+    def applies_to(self, url: httpx2.URL) -> bool:
+        """Only the backend gets the key, whatever absolute URL a caller passes."""
+        return (url.scheme, url.host, url.port) == (
+            self.backend.scheme,
+            self.backend.host,
+            self.backend.port,
+        )
+
+    def blocker(self) -> str | None:
+        """Why a 401 cannot be recovered from at all here, or None."""
+        if reauth.recovery_disabled(self.environ):
+            return f"re-authentication is turned off ({reauth.DISABLE_VAR} is set)"
+        if self.source.from_environment:
+            return "it comes from the process environment"
+        return self.reauthenticator.unavailable_reason()
+
+    def wants_organization_of(self, key: str) -> bool:
+        """Whether to ask Autumn which organization `key` belongs to before using it.
+
+        A revoked key can no longer tell, so this is learnt at first use, and only when
+        a recovery could happen and would need it.
+        """
+        if self.allow_org_change or key in self._orgs:
+            return False
+        return self.blocker() is None
+
+    def organization_request(self, key: str) -> httpx2.Request:
+        return httpx2.Request(
+            "GET",
+            self.backend.join(ORGANIZATION_PATH),
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+        )
+
+    def note_organization(self, key: str, response: httpx2.Response) -> None:
+        if response.status_code == 200:
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+            self._orgs[key] = reauth.OrgRef.from_json(data) if isinstance(data, dict) else None
+        elif response.status_code == 401:
+            self._orgs[key] = None  # already rejected: its organization is gone with it
+        # anything else (5xx, 404 from a server without it): ask again next time
+
+    # ------------------------------------------------------------------ recovery
+
+    def recover(self, sent_key: str, response: httpx2.Response) -> str:
+        """A key to replay a request with after `sent_key` got `response` (a 401).
+
+        Raises `KeyRejectedError` when there is none.
+        """
+        with self._lock:
+            if self.source.key != sent_key:
+                return self.source.key  # another thread already signed in again
+            fresh = self._reread()
+            if fresh is not None and fresh.key != sent_key:
+                self.source = fresh  # the .env changed under us (`atmn login` elsewhere)
+                return fresh.key
+            if sent_key in self._failures:
+                raise KeyRejectedError(self._failures[sent_key], response=response)
+            try:
+                return self._sign_in_again(sent_key, response)
+            except KeyRejectedError as exc:
+                self._failures[sent_key] = exc.message
+                raise
+
+    async def arecover(self, sent_key: str, response: httpx2.Response) -> str:
+        if self._async_lock is None:
+            self._async_lock = anyio.Lock()
+        async with self._async_lock:
+            if self.source.key != sent_key:
+                return self.source.key
+            # The sign-in blocks (browser, callback server): keep it off the event loop.
+            return await anyio.to_thread.run_sync(
+                self.recover, sent_key, response, abandon_on_cancel=True
+            )
+
+    def _reread(self) -> KeySource | None:
+        try:
+            return resolve_key_source(self.settings, cwd=self.cwd, environ=self.environ)
+        except AtmnError:
+            return None
+
+    def _rejected(self, response: httpx2.Response) -> str:
+        return (
+            f"Autumn rejected {self.source.var} ({redact(self.source.key)}) from "
+            f"{self.source.where()} with 401 ({server_message(response)})"
+        )
+
+    def _sign_in_again(self, sent_key: str, response: httpx2.Response) -> str:
+        rejected = self._rejected(response)
+        login = reauth.login_command(self.settings)
+        if reauth.recovery_disabled(self.environ):
+            raise KeyRejectedError(
+                f"{rejected}; re-authentication is turned off ({reauth.DISABLE_VAR}): "
+                f"run `{login}`",
+                response=response,
+            )
+        if self.source.from_environment:
+            raise KeyRejectedError(
+                f"{rejected}. It shadows any key in .env, so it cannot be replaced: unset "
+                f"{self.source.var} or update it (`{login}` writes fresh keys to .env)",
+                response=response,
+            )
+        assert self.source.path is not None
+        reason = self.reauthenticator.unavailable_reason()
+        if reason is not None:
+            raise KeyRejectedError(
+                f"the key was rejected (401): {rejected}, and {reason}; run `{login}`",
+                response=response,
+            )
+        old_org = self._orgs.get(sent_key)
+        try:
+            fresh = self.reauthenticator.sign_in(
+                reauth.RejectedKey(
+                    settings=self.settings,
+                    var=self.source.var,
+                    key=sent_key,
+                    env_file=self.source.path,
+                    organization=old_org,
+                    pin_organization=not self.allow_org_change,
+                )
+            )
+        except AtmnError as exc:
+            raise KeyRejectedError(
+                f"{rejected}, and signing in again failed: {exc.message}", response=response
+            ) from exc
+        self._check_organization(old_org, fresh, response)
+        return self._store(fresh, response)
+
+    def _check_organization(
+        self, old: reauth.OrgRef | None, fresh: reauth.FreshKeys, response: httpx2.Response
+    ) -> None:
+        if self.allow_org_change or old is None:
+            return  # never learnt (the key was dead at first use): the person chose
+        new = fresh.organization
+        same = old.same_as(new) if new is not None else None
+        if same:
+            return
+        _revoke_quietly(self.settings, fresh)
+        landed = new.label() if new is not None else "an organization that could not be checked"
+        raise OrganizationChangedError(
+            f"the new sign-in is for {landed}, not {old.label()} (the organization of the "
+            f"rejected key); its keys were revoked and {self.source.path} was left as it was. "
+            "Sign in to the same organization, or pass allow_org_change=True",
+            response=response,
+        )
+
+    def _store(self, fresh: reauth.FreshKeys, response: httpx2.Response) -> str:
+        from atmn_auth import envfile
+
+        path = self.source.path
+        assert path is not None
+        try:
+            envfile.update_env_file(
+                path,
+                set_values={SANDBOX_VAR: fresh.keys.sandbox_key, LIVE_VAR: fresh.keys.live_key},
+            )
+        except AtmnError as exc:
+            _revoke_quietly(self.settings, fresh)
+            raise KeyRejectedError(
+                f"signed in again but could not save the new keys: {exc.message} "
+                "(they were revoked)",
+                response=response,
+            ) from exc
+        key = fresh.key_for(self.settings)
+        self._orgs[key] = fresh.organization
+        self.source = KeySource(var=self.source.var, key=key, source=self.source.source, path=path)
+        return key
+
+
+def _revoke_quietly(settings: Settings, fresh: reauth.FreshKeys) -> None:
+    from atmn_auth import keyapi
+
+    for key in (fresh.keys.sandbox_key, fresh.keys.live_key):
+        try:
+            keyapi.revoke_key(settings.backend_url, key)
+        except AtmnError:
+            continue
+
+
+def _rejected_again(keeper: _KeyKeeper, response: httpx2.Response) -> KeyRejectedError:
+    return KeyRejectedError(
+        f"Autumn rejected the new {keeper.source.var} ({redact(keeper.source.key)}) too, "
+        f"with 401 ({server_message(response)}), right after signing in again; "
+        f"run `{reauth.login_command(keeper.settings)}`",
+        response=response,
+    )
+
+
+class AutumnAuth(httpx2.Auth):
+    """Bearer auth with the project's key that signs in again once on a 401.
+
+    Only a 401 from the backend starts a recovery; every other answer and every
+    network error reaches the caller untouched. The body is read up front so the
+    request can be replayed.
+    """
+
+    requires_request_body = True
+
+    def __init__(self, keeper: _KeyKeeper) -> None:
+        self.keeper = keeper
+
+    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
+        request.read()
+        keeper = self.keeper
+        if not keeper.applies_to(request.url):
+            yield request
+            return
+        key = keeper.key
+        if keeper.wants_organization_of(key):
+            probe = yield keeper.organization_request(key)
+            probe.read()
+            keeper.note_organization(key, probe)
+        request.headers["Authorization"] = f"Bearer {key}"
+        response = yield request
+        if response.status_code != 401:
+            return
+        response.read()
+        fresh = keeper.recover(key, response)
+        request.headers["Authorization"] = f"Bearer {fresh}"
+        response = yield request
+        if response.status_code == 401:
+            response.read()
+            raise _rejected_again(keeper, response)
+
+    async def async_auth_flow(
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        await request.aread()
+        keeper = self.keeper
+        if not keeper.applies_to(request.url):
+            yield request
+            return
+        key = keeper.key
+        if keeper.wants_organization_of(key):
+            probe = yield keeper.organization_request(key)
+            await probe.aread()
+            keeper.note_organization(key, probe)
+        request.headers["Authorization"] = f"Bearer {key}"
+        response = yield request
+        if response.status_code != 401:
+            return
+        await response.aread()
+        fresh = await keeper.arecover(key, response)
+        request.headers["Authorization"] = f"Bearer {fresh}"
+        response = yield request
+        if response.status_code == 401:
+            await response.aread()
+            raise _rejected_again(keeper, response)
+
+
+def _keeper(
+    *,
+    prod: bool,
+    local: bool,
+    cwd: Path | str | None,
+    environ: Mapping[str, str] | None,
+    headless: bool,
+    interactive: bool | None,
+    reauthenticator: reauth.Reauthenticator | None,
+    allow_org_change: bool,
+) -> _KeyKeeper:
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    where = Path(os.path.abspath(cwd if cwd is not None else Path.cwd()))
+    settings = load_settings(prod=prod, local=local, environ=env)
+    source = resolve_key_source(settings, cwd=where, environ=env)
+    if reauthenticator is None:
+        reauthenticator = reauth.LoginReauthenticator(
+            cwd=where, environ=env, headless=headless, interactive=interactive
+        )
+    return _KeyKeeper(
+        settings,
+        source,
+        cwd=where,
+        environ=env,
+        reauthenticator=reauthenticator,
+        allow_org_change=allow_org_change,
+    )
+
+
+def _client_kwargs(keeper: _KeyKeeper, timeout: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    headers = httpx2.Headers({"User-Agent": USER_AGENT, "Accept": "application/json"})
+    headers.update(kwargs.pop("headers", None) or {})
+    kwargs.setdefault("follow_redirects", False)  # a redirect must not carry the key away
+    return {
+        "base_url": keeper.settings.backend_url,
+        "auth": AutumnAuth(keeper),
+        "timeout": timeout,
+        "headers": headers,
+        **kwargs,
+    }
+
+
+class AutumnClient(httpx2.Client):
+    """An `httpx2.Client` for the selected Autumn environment, signed in with its key.
+
+    `prod`/`local` pick the key and the backend as `atmn -p`/`-l` do; `cwd` and `environ`
+    are where the key is looked up (default: the current directory and `os.environ`).
+    On a 401 it signs in again when a person can approve (a terminal, or
+    `headless=True`), else raises `KeyRejectedError` at once. `interactive` overrides
+    the terminal check; `reauthenticator` replaces the sign-in altogether. A sign-in
+    into another organization is refused unless `allow_org_change=True`. Other keyword
+    arguments go to `httpx2.Client`.
+    """
+
+    def __init__(
+        self,
+        *,
+        prod: bool = False,
+        local: bool = False,
+        cwd: Path | str | None = None,
+        environ: Mapping[str, str] | None = None,
+        headless: bool = False,
+        interactive: bool | None = None,
+        reauthenticator: reauth.Reauthenticator | None = None,
+        allow_org_change: bool = False,
+        timeout: Any = DEFAULT_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        self._keeper = _keeper(
+            prod=prod,
+            local=local,
+            cwd=cwd,
+            environ=environ,
+            headless=headless,
+            interactive=interactive,
+            reauthenticator=reauthenticator,
+            allow_org_change=allow_org_change,
+        )
+        super().__init__(**_client_kwargs(self._keeper, timeout, kwargs))
+
+    @property
+    def settings(self) -> Settings:
+        return self._keeper.settings
+
+    @property
+    def key_source(self) -> KeySource:
+        """The key in use now and where it came from (it changes after a recovery)."""
+        return self._keeper.source
+
+
+class AsyncAutumnClient(httpx2.AsyncClient):
+    """`AutumnClient` for async code: same arguments, an `httpx2.AsyncClient`.
+
+    Concurrent tasks that hit the same 401 share one sign-in, which runs in a worker
+    thread so that the event loop keeps going.
+    """
+
+    def __init__(
+        self,
+        *,
+        prod: bool = False,
+        local: bool = False,
+        cwd: Path | str | None = None,
+        environ: Mapping[str, str] | None = None,
+        headless: bool = False,
+        interactive: bool | None = None,
+        reauthenticator: reauth.Reauthenticator | None = None,
+        allow_org_change: bool = False,
+        timeout: Any = DEFAULT_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        self._keeper = _keeper(
+            prod=prod,
+            local=local,
+            cwd=cwd,
+            environ=environ,
+            headless=headless,
+            interactive=interactive,
+            reauthenticator=reauthenticator,
+            allow_org_change=allow_org_change,
+        )
+        super().__init__(**_client_kwargs(self._keeper, timeout, kwargs))
+
+    @property
+    def settings(self) -> Settings:
+        return self._keeper.settings
+
+    @property
+    def key_source(self) -> KeySource:
+        return self._keeper.source
