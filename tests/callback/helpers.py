@@ -122,8 +122,18 @@ def request(
     return parse_response(send_raw(port, data.encode(), host=connect_to))
 
 
-def callback(port: int, code: str = CODE, state: str = STATE, **kwargs: str) -> Response:
-    return request(port, f"/?code={code}&state={state}&iss=http%3A%2F%2Flocalhost%3A8080", **kwargs)
+def callback(
+    port: int,
+    code: str = CODE,
+    state: str = STATE,
+    *,
+    host_header: str | None = "",
+    connect_to: str = "127.0.0.1",
+    extra: str = "",
+) -> Response:
+    """The redirect the browser follows after consent (right code and state by default)."""
+    target = f"/?code={code}&state={state}&iss=http%3A%2F%2Flocalhost%3A8080"
+    return request(port, target, host_header=host_header, connect_to=connect_to, extra=extra)
 
 
 class Waiter:
@@ -170,13 +180,14 @@ def non_loopback_addresses(family: socket.AddressFamily) -> list[str]:
         out = ""
     for match in re.finditer(r"inet6? ([0-9a-fA-F.:]+)/\d+ scope global", out):
         found.add(match.group(1))
-    return sorted(a for a in found if a not in ("0.0.0.0", "::") and not _is_loopback(a))
+    return sorted(a for a in found if _is_other_interface(a))
 
 
-def _is_loopback(address: str) -> bool:
+def _is_other_interface(address: str) -> bool:
     import ipaddress
 
-    return ipaddress.ip_address(address).is_loopback
+    ip = ipaddress.ip_address(address)
+    return not (ip.is_loopback or ip.is_unspecified)
 
 
 def listening_addresses(port: int) -> set[str]:

@@ -12,7 +12,6 @@ from atmn_auth.callback import CallbackServer
 
 from .helpers import (
     CODE,
-    STATE,
     callback,
     has_ipv6_loopback,
     listening_addresses,

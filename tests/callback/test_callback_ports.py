@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from contextlib import ExitStack
 
 import pytest
 
@@ -22,7 +23,9 @@ from .helpers import (
     send_raw,
 )
 
-OCCUPANTS = ["127.0.0.1", "0.0.0.0"] + (["::1", "::"] if has_ipv6_loopback() else [])
+# another program on loopback only, or on every interface (as the published `atmn` does)
+ANY_V4 = "0.0.0.0"  # noqa: S104
+OCCUPANTS = ["127.0.0.1", ANY_V4] + (["::1", "::"] if has_ipv6_loopback() else [])
 
 
 def test_real_port_range_and_localhost_redirect() -> None:
@@ -50,8 +53,10 @@ def test_a_taken_port_is_skipped_for_the_next(occupant: str) -> None:
 
 def test_all_ports_taken_names_the_range() -> None:
     ports = consecutive_free_ports(3)
-    with occupied("127.0.0.1", ports[0]), occupied("127.0.0.1", ports[1]):
-        with occupied("127.0.0.1", ports[2]), pytest.raises(PortsTakenError) as caught:
+    with ExitStack() as stack:
+        for port in ports:
+            stack.enter_context(occupied("127.0.0.1", port))
+        with pytest.raises(PortsTakenError) as caught:
             CallbackServer(STATE, ports=ports).start()
     message = str(caught.value)
     assert f"all callback ports {ports[0]}\u2013{ports[2]} are in use on 127.0.0.1" in message
@@ -104,6 +109,7 @@ def test_leaving_the_with_block_on_an_error_closes_the_sockets() -> None:
 
 def test_close_cuts_connections_that_are_still_open() -> None:
     server = CallbackServer(STATE, ports=free_ports(1))
+    server.connection_timeout = 60.0  # so only close() can end the connection below
     server.start()
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as idle:
         idle.sendall(b"GET /?sta")  # a client that never finishes its request
