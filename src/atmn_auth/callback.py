@@ -250,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_settled(self, params: dict[str, str]) -> None:
         error = params.get("error")
-        if error is None:
+        if not error:
             self._send_page(
                 200,
                 "Sign-in approved",
