@@ -1,0 +1,101 @@
+"""The key-resolution rule on real directory trees, and the git-ignore check on a real repo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from env_logout_helpers import settings_for, write_env
+
+from atmn_auth.commands.env_cmd import run_env
+from atmn_auth.gitignore import is_git_ignored
+from atmn_auth.resolution import Definition, resolve_key, written_file
+
+SK_A = "am_sk_test_" + "A" * 42
+SK_B = "am_sk_test_" + "B" * 42
+VAR = "AUTUMN_SECRET_KEY"
+
+
+def test_environment_wins_even_when_empty(tmp_path: Path) -> None:
+    dotenv = write_env(tmp_path, f"{VAR}={SK_A}\n")
+    res = resolve_key(VAR, cwd=tmp_path, environ={VAR: ""})
+    assert res.winner == Definition("environment", None, "")
+    assert res.value == ""
+    assert res.definitions == [res.winner, Definition("dotenv", dotenv, SK_A)]
+
+
+def test_only_the_nearest_env_is_read(tmp_path: Path) -> None:
+    write_env(tmp_path, f"{VAR}={SK_A}\n")
+    project = tmp_path / "project"
+    nearest = write_env(project, "OTHER=1\n")
+    res = resolve_key(VAR, cwd=project, environ={})
+    assert res.winner is None and res.value is None
+    assert res.definitions == [Definition("dotenv", tmp_path / ".env", SK_A)]
+    assert written_file(res) == nearest
+
+
+def test_env_local_is_listed_but_never_wins(tmp_path: Path) -> None:
+    dotenv = write_env(tmp_path, f"{VAR}={SK_A}\n")
+    (tmp_path / ".env.local").write_text(f"{VAR}={SK_B}\n")
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    res = resolve_key(VAR, cwd=sub, environ={})
+    assert res.winner == Definition("dotenv", dotenv, SK_A)
+    assert res.definitions == [Definition("env.local", tmp_path / ".env.local", SK_B), res.winner]
+
+
+def test_no_env_anywhere_writes_beside_cwd(tmp_path: Path) -> None:
+    outside = [d for d in tmp_path.parents if (d / ".env").exists()]
+    res = resolve_key(VAR, cwd=tmp_path, environ={})
+    assert written_file(res) == (outside[0] / ".env" if outside else tmp_path / ".env")
+
+
+def test_repr_never_shows_a_key(tmp_path: Path) -> None:
+    write_env(tmp_path, f"{VAR}={SK_A}\n")
+    res = resolve_key(VAR, cwd=tmp_path, environ={VAR: SK_B})
+    assert SK_A not in repr(res) and SK_B not in repr(res)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_ignore_check_and_env_warning(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    dotenv = write_env(repo, f"{VAR}={SK_A}\n")
+    assert is_git_ignored(dotenv) is False
+
+    out: list[str] = []
+    code = run_env(
+        settings_for("http://127.0.0.1:9"),
+        cwd=repo,
+        environ={},
+        out=out.append,
+        offline=True,
+        as_json=True,
+    )
+    warnings = json.loads("\n".join(out))["warnings"]
+    assert code == 0
+    assert warnings == [
+        f"{dotenv} is not ignored by git: add `.env` to .gitignore so the key is never committed."
+    ]
+
+    (repo / ".gitignore").write_text(".env\n")
+    assert is_git_ignored(dotenv) is True
+    out.clear()
+    run_env(settings_for("http://127.0.0.1:9"), cwd=repo, environ={}, out=out.append, offline=True)
+    assert not any(line.startswith("Warning") for line in out)
+
+
+def test_git_ignore_check_outside_a_repo_or_without_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    if shutil.which("git"):
+        assert is_git_ignored(plain / ".env") is None
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert is_git_ignored(plain / ".env") is None
