@@ -201,6 +201,10 @@ class _KeyKeeper:
                 self._failures[sent_key] = exc.message
                 raise
 
+    def give_up_on(self, key: str, message: str) -> None:
+        with self._lock:
+            self._failures[key] = message
+
     async def arecover(self, sent_key: str, response: httpx2.Response) -> str:
         if self._async_lock is None:
             self._async_lock = anyio.Lock()
@@ -302,6 +306,10 @@ class _KeyKeeper:
             ) from exc
         key = fresh.key_for(self.settings)
         self._orgs[key] = fresh.organization
+        org = f" for {fresh.organization.label()}" if fresh.organization else ""
+        self.reauthenticator.info(
+            f"Signed in again{org}: new keys saved to {path}; retrying the request."
+        )
         self.source = KeySource(var=self.source.var, key=key, source=self.source.source, path=path)
         return key
 
@@ -316,13 +324,17 @@ def _revoke_quietly(settings: Settings, fresh: reauth.FreshKeys) -> None:
             continue
 
 
-def _rejected_again(keeper: _KeyKeeper, response: httpx2.Response) -> KeyRejectedError:
-    return KeyRejectedError(
-        f"Autumn rejected the new {keeper.source.var} ({redact(keeper.source.key)}) too, "
-        f"with 401 ({server_message(response)}), right after signing in again; "
-        f"run `{reauth.login_command(keeper.settings)}`",
+def _rejected_again(keeper: _KeyKeeper, key: str, response: httpx2.Response) -> KeyRejectedError:
+    error = KeyRejectedError(
+        f"Autumn rejected the replacement {keeper.source.var} ({redact(key)}) too, with 401 "
+        f"({server_message(response)}); run `{reauth.login_command(keeper.settings)}`",
         response=response,
     )
+    keeper.give_up_on(key, error.message)  # no sign-in loop: later 401s on it raise at once
+    return error
+
+
+_AS_IS = httpx2.Auth()  # sends a request unchanged (the base class's flow)
 
 
 class AutumnAuth(httpx2.Auth):
@@ -337,6 +349,12 @@ class AutumnAuth(httpx2.Auth):
 
     def __init__(self, keeper: _KeyKeeper) -> None:
         self.keeper = keeper
+        self._client: httpx2.Client | httpx2.AsyncClient | None = None
+
+    def bind(self, client: httpx2.Client | httpx2.AsyncClient) -> None:
+        """Lets the organization lookup go through `client` (its transport, proxies, TLS)
+        as a request of its own, so that it never shows up in a response's `history`."""
+        self._client = client
 
     def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
         request.read()
@@ -346,8 +364,12 @@ class AutumnAuth(httpx2.Auth):
             return
         key = keeper.key
         if keeper.wants_organization_of(key):
-            probe = yield keeper.organization_request(key)
-            probe.read()
+            lookup = keeper.organization_request(key)
+            if isinstance(self._client, httpx2.Client):
+                probe = self._client.send(lookup, auth=_AS_IS)
+            else:
+                probe = yield lookup
+                probe.read()
             keeper.note_organization(key, probe)
         request.headers["Authorization"] = f"Bearer {key}"
         response = yield request
@@ -359,7 +381,7 @@ class AutumnAuth(httpx2.Auth):
         response = yield request
         if response.status_code == 401:
             response.read()
-            raise _rejected_again(keeper, response)
+            raise _rejected_again(keeper, fresh, response)
 
     async def async_auth_flow(
         self, request: httpx2.Request
@@ -371,8 +393,12 @@ class AutumnAuth(httpx2.Auth):
             return
         key = keeper.key
         if keeper.wants_organization_of(key):
-            probe = yield keeper.organization_request(key)
-            await probe.aread()
+            lookup = keeper.organization_request(key)
+            if isinstance(self._client, httpx2.AsyncClient):
+                probe = await self._client.send(lookup, auth=_AS_IS)
+            else:
+                probe = yield lookup
+                await probe.aread()
             keeper.note_organization(key, probe)
         request.headers["Authorization"] = f"Bearer {key}"
         response = yield request
@@ -384,7 +410,7 @@ class AutumnAuth(httpx2.Auth):
         response = yield request
         if response.status_code == 401:
             await response.aread()
-            raise _rejected_again(keeper, response)
+            raise _rejected_again(keeper, fresh, response)
 
 
 def _keeper(
@@ -416,13 +442,15 @@ def _keeper(
     )
 
 
-def _client_kwargs(keeper: _KeyKeeper, timeout: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+def _client_kwargs(
+    keeper: _KeyKeeper, auth: AutumnAuth, timeout: Any, kwargs: dict[str, Any]
+) -> dict[str, Any]:
     headers = httpx2.Headers({"User-Agent": USER_AGENT, "Accept": "application/json"})
     headers.update(kwargs.pop("headers", None) or {})
     kwargs.setdefault("follow_redirects", False)  # a redirect must not carry the key away
     return {
         "base_url": keeper.settings.backend_url,
-        "auth": AutumnAuth(keeper),
+        "auth": auth,
         "timeout": timeout,
         "headers": headers,
         **kwargs,
@@ -465,7 +493,9 @@ class AutumnClient(httpx2.Client):
             reauthenticator=reauthenticator,
             allow_org_change=allow_org_change,
         )
-        super().__init__(**_client_kwargs(self._keeper, timeout, kwargs))
+        auth = AutumnAuth(self._keeper)
+        super().__init__(**_client_kwargs(self._keeper, auth, timeout, kwargs))
+        auth.bind(self)
 
     @property
     def settings(self) -> Settings:
@@ -508,7 +538,9 @@ class AsyncAutumnClient(httpx2.AsyncClient):
             reauthenticator=reauthenticator,
             allow_org_change=allow_org_change,
         )
-        super().__init__(**_client_kwargs(self._keeper, timeout, kwargs))
+        auth = AutumnAuth(self._keeper)
+        super().__init__(**_client_kwargs(self._keeper, auth, timeout, kwargs))
+        auth.bind(self)
 
     @property
     def settings(self) -> Settings:

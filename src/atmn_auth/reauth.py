@@ -130,6 +130,9 @@ class Reauthenticator(Protocol):
     def sign_in(self, rejected: RejectedKey) -> FreshKeys:
         """Signs in again and returns new keys; raises `AtmnError` when that fails."""
 
+    def info(self, message: str) -> None:
+        """Tells the person who approved the sign-in how it ended (stderr on a terminal)."""
+
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
@@ -186,6 +189,9 @@ class LoginReauthenticator:
         if self._console is None:
             self._console = default_console(interactive=self.interactive and on_terminal())
         return self._console
+
+    def info(self, message: str) -> None:
+        self.console.info(message)
 
     def unavailable_reason(self) -> str | None:
         if recovery_disabled(self.environ):
