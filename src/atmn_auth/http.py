@@ -7,12 +7,15 @@ body it will read.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from atmn_auth import __version__
 from atmn_auth.errors import AtmnError
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx2
 
 USER_AGENT = f"atmn-auth/{__version__}"
@@ -20,9 +23,18 @@ DEFAULT_TIMEOUT = 10.0
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: no legitimate answer of the contract comes close
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context per process: building one loads the CA store (tens of ms)."""
+    import httpx2
+
+    return httpx2.create_ssl_context()
+
+
 def make_client(base_url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) -> httpx2.Client:
     import httpx2
 
+    kwargs.setdefault("verify", tls_context())
     return httpx2.Client(
         base_url=base_url,
         timeout=httpx2.Timeout(timeout),

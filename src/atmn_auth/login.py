@@ -104,7 +104,6 @@ def run_login(
         settings.backend_url, tokens.access_token, org_id=chosen.id if chosen else None
     )
     console.debug(f"minted {redact(keys.sandbox_key)} and {redact(keys.live_key)}")
-    oauth.revoke_tokens(settings, server, tokens)
 
     try:
         update = envfile.update_env_file(
@@ -114,6 +113,7 @@ def run_login(
         _revoke_quietly(settings.backend_url, keys)
         raise AtmnError(f"{exc.message} (the keys just minted were revoked)") from None
     console.debug(f".env written {1000 * (clock() - started):.1f} ms after the callback")
+    oauth.revoke_tokens(settings, server, tokens)  # the CLI keeps no OAuth token
 
     if chosen is None:
         chosen = _organization_of(settings.backend_url, keys.sandbox_key)

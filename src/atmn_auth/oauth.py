@@ -15,7 +15,7 @@ from typing import Any
 
 from atmn_auth.config import AUTHORIZE_PATH, SCOPES, TOKEN_PATH, Settings
 from atmn_auth.errors import AtmnError
-from atmn_auth.http import BackendError, json_object, make_client, send
+from atmn_auth.http import BackendError, json_object, make_client, send, tls_context
 
 # Each verifier and state is 48 characters of [A-Za-z0-9] from `secrets`: ~285 bits.
 _SECRET_LENGTH = 48
@@ -127,6 +127,7 @@ def _oauth_client(settings: Settings, redirect_uri: str, timeout: float) -> Any:
         timeout=httpx2.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
+        verify=tls_context(),
     )
 
 
