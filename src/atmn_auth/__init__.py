@@ -1,18 +1,20 @@
 """atmn: sign in to Autumn from the command line and keep working API keys in `.env`.
 
 Heavy parts (the HTTP client, authlib) are imported only when first used, so that
-`atmn --version` and `atmn --help` stay fast.
+`atmn --version` and `atmn --help` stay fast: this module imports nothing at all
+(not even `typing`).
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 __all__ = ["AsyncAutumnClient", "AutumnClient", "__version__"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from atmn_auth.client import AsyncAutumnClient, AutumnClient
 
 
