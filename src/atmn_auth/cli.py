@@ -1,23 +1,82 @@
 """The `atmn` command: click parses flags, then hands plain values to plain functions.
 
-Only click and the small modules it needs are imported here; each command imports
-what it uses (authlib, httpx2, questionary) inside its own body.
+Only click and the small modules it needs are imported here. Subcommands are loaded on
+demand (`_AtmnGroup.get_command`): `atmn --help` lists them from the summaries kept in
+`COMMANDS` without importing any of them, and `atmn env` imports only `env_cmd`. Each
+command imports what it uses (authlib, httpx2, questionary) inside its own body.
+`atmn --version` does not even get here: `atmn_auth.__main__.main` answers it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import Any, NamedTuple
 
 import click
 
 from atmn_auth import __version__
-from atmn_auth.commands import env_cmd, login_cmd, logout_cmd
 from atmn_auth.commands._common import GlobalOptions
 from atmn_auth.errors import AtmnError
 
 
+class LazyCommand(NamedTuple):
+    """Where a subcommand lives, and the first paragraph of its help for `atmn --help`."""
+
+    module: str
+    attribute: str
+    summary: str
+
+
+COMMANDS: dict[str, LazyCommand] = {
+    "env": LazyCommand(
+        "atmn_auth.commands.env_cmd",
+        "env",
+        "Show which key is in force, where it comes from, and whether Autumn accepts it.",
+    ),
+    "login": LazyCommand(
+        "atmn_auth.commands.login_cmd",
+        "login",
+        "Sign in through the browser and write fresh keys to the nearest .env.",
+    ),
+    "logout": LazyCommand(
+        "atmn_auth.commands.logout_cmd",
+        "logout",
+        "Remove AUTUMN_SECRET_KEY and AUTUMN_PROD_SECRET_KEY from the nearest .env and "
+        "revoke them on the server.",
+    ),
+}
+
+
 class _AtmnGroup(click.Group):
-    """Turns `AtmnError` into one line on stderr and its exit code; Ctrl-C into exit 130."""
+    """Loads subcommands on demand; turns `AtmnError` into one line on stderr and its exit
+    code, and Ctrl-C into exit 130."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            where = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(where.module), where.attribute)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Like click's, but short help comes from `COMMANDS`, so no command is imported."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows: list[tuple[str, str]] = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is None:
+                loaded = click.Command(name, help=COMMANDS[name].summary)
+            if not loaded.hidden:
+                rows.append((name, loaded.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -43,11 +102,6 @@ class _AtmnGroup(click.Group):
 def cli(ctx: click.Context, prod: bool, local: bool, headless: bool) -> None:
     """Sign in to Autumn and keep working API keys in your project's .env."""
     ctx.obj = GlobalOptions(prod=prod, local=local, headless=headless)
-
-
-cli.add_command(login_cmd.login)
-cli.add_command(logout_cmd.logout)
-cli.add_command(env_cmd.env)
 
 
 def main() -> None:
