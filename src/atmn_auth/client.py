@@ -224,8 +224,8 @@ class _KeyKeeper:
 
     def _rejected(self, response: httpx2.Response) -> str:
         return (
-            f"Autumn rejected {self.source.var} ({redact(self.source.key)}) from "
-            f"{self.source.where()} with 401 ({server_message(response)})"
+            f"the key was rejected (401): {self.source.var} ({redact(self.source.key)}) from "
+            f"{self.source.where()} ({server_message(response)})"
         )
 
     def _sign_in_again(self, sent_key: str, response: httpx2.Response) -> str:
@@ -239,15 +239,15 @@ class _KeyKeeper:
             )
         if self.source.from_environment:
             raise KeyRejectedError(
-                f"{rejected}. It shadows any key in .env, so it cannot be replaced: unset "
-                f"{self.source.var} or update it (`{login}` writes fresh keys to .env)",
+                f"{rejected}; it shadows any key in .env, so it cannot be replaced: "
+                f"unset {self.source.var} or update it (`{login}` writes fresh keys to .env)",
                 response=response,
             )
         assert self.source.path is not None
         reason = self.reauthenticator.unavailable_reason()
         if reason is not None:
             raise KeyRejectedError(
-                f"the key was rejected (401): {rejected}, and {reason}; run `{login}`",
+                f"{rejected}; {reason}: run `{login}`",
                 response=response,
             )
         old_org = self._orgs.get(sent_key)
@@ -276,14 +276,20 @@ class _KeyKeeper:
             return  # never learnt (the key was dead at first use): the person chose
         new = fresh.organization
         same = old.same_as(new) if new is not None else None
+        if same is None:  # e.g. an id on one side, a slug on the other: ask about the new key
+            new = _organization_of_key(self.settings, fresh.key_for(self.settings)) or new
+            same = old.same_as(new) if new is not None else None
         if same:
             return
         _revoke_quietly(self.settings, fresh)
-        landed = new.label() if new is not None else "an organization that could not be checked"
+        if same is None:
+            what = f"could not be confirmed to be for {old.label()}"
+        else:
+            what = f"is for {new.label() if new else '?'}, not {old.label()}"
         raise OrganizationChangedError(
-            f"the new sign-in is for {landed}, not {old.label()} (the organization of the "
-            f"rejected key); its keys were revoked and {self.source.path} was left as it was. "
-            "Sign in to the same organization, or pass allow_org_change=True",
+            f"the new sign-in {what} (the organization of the rejected key); its keys were "
+            f"revoked and {self.source.path} was left as it was. Sign in to the same "
+            "organization, or pass allow_org_change=True",
             response=response,
         )
 
@@ -312,6 +318,16 @@ class _KeyKeeper:
         )
         self.source = KeySource(var=self.source.var, key=key, source=self.source.source, path=path)
         return key
+
+
+def _organization_of_key(settings: Settings, key: str) -> reauth.OrgRef | None:
+    from atmn_auth import keyapi
+
+    try:
+        info = keyapi.organization_me(settings.backend_url, key, timeout=5.0)
+    except AtmnError:
+        return None
+    return reauth.OrgRef(id=info.id, slug=info.slug or None, name=info.name or None)
 
 
 def _revoke_quietly(settings: Settings, fresh: reauth.FreshKeys) -> None:
