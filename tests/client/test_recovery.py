@@ -186,3 +186,43 @@ def test_allow_org_change_keeps_the_other_organizations_keys(
 
     assert response.json()["slug"] == "globex"
     assert project.organization_of(project.keys()[SANDBOX_VAR]).json()["slug"] == "globex"
+
+
+class VisitPrintedUrl:
+    """A person on another machine: reads the printed sign-in URL and opens it there."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.browser = ScriptedOpener(project.server)
+        self.lines: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        if "/oauth2/authorize?" in line:
+            self.browser(line.strip())
+
+
+def test_headless_without_a_terminal_prints_the_url_and_waits_for_the_browser(
+    project: Project,
+) -> None:
+    from atmn_auth.login import Console
+
+    person = VisitPrintedUrl(project)
+    local_browser = ScriptedOpener(project.server)
+    reauth = LoginReauthenticator(
+        cwd=project.root,
+        environ=project.environ,
+        headless=True,
+        interactive=False,
+        console=Console(info=person, interactive=False, opener=local_browser),
+        timeout=20,
+    )
+    with AutumnClient(cwd=project.root, environ=project.environ, reauthenticator=reauth) as autumn:
+        autumn.get("/v1/customers")
+        project.revoke_keys()
+        response = autumn.get("/v1/customers")
+
+    assert response.status_code == 200
+    assert len(person.browser.opened) == 1
+    assert local_browser.opened == []
+    assert any("Not opening a browser" in line for line in person.lines)
