@@ -336,6 +336,17 @@ def update_env_file(
     return update
 
 
+def ensure_writable(path: Path) -> None:
+    """Raises `EnvFileError` now if `update_env_file(path, ...)` could not write it later.
+
+    Login calls this before the browser opens, so nobody signs in for keys that then
+    have nowhere to go.
+    """
+    target = Path(os.path.realpath(path))
+    text = _read_text(target)  # also refuses directories, FIFOs and unreadable files
+    _check_writable(target, exists=text is not None)
+
+
 def _check_writable(target: Path, *, exists: bool) -> None:
     directory = target.parent
     if not directory.is_dir():

@@ -72,6 +72,7 @@ def run_login(
     from atmn_auth import envfile
 
     target = options.env_file if options.env_file is not None else envfile.find_env_file(cwd)
+    envfile.ensure_writable(target)
     if not options.force:
         _check_existing_key(settings, target, console)
 
