@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,20 @@ def organization_of(server_url: str, key: str) -> httpx2.Response:
     return httpx2.get(
         f"{server_url}/v1/organization/me", headers={"Authorization": f"Bearer {key}"}
     )
+
+
+def occupy(port: int) -> socket.socket:
+    """Listens on 127.0.0.1:port, as another program would; fails if something listens there.
+
+    SO_REUSEADDR only lets it past connections of earlier tests lingering in TIME_WAIT:
+    Linux still refuses it while another socket is listening on the port.
+    """
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+    except OSError:
+        sock.close()
+        raise
+    return sock

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
 from dotenv import dotenv_values
+
+from atmn_auth.keys import key_kind
 from support.autumn_server import AutumnServer
 from support.scripted_browser import browser_env
 
-from atmn_auth.keys import key_kind
-
-from .helpers import CALLBACK_PORTS, clean_env, organization_of, run_atmn
-
-StartServer = object
+from .helpers import CALLBACK_PORTS, clean_env, occupy, organization_of, run_atmn
 
 
 def _project(tmp_path: Path, content: bytes | None = None) -> tuple[Path, Path]:
@@ -67,7 +63,7 @@ def test_login_writes_both_keys_to_the_nearest_env(
 
 
 def test_a_new_env_file_is_private(autumn_server: AutumnServer, tmp_path: Path) -> None:
-    root, nested = _project(tmp_path)
+    _, nested = _project(tmp_path)
     env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url, **browser_env(autumn_server))
 
     result = run_atmn(["login", "--org", "acme"], cwd=nested, env=env)
@@ -185,9 +181,7 @@ def test_the_next_free_port_is_used(autumn_server: AutumnServer, tmp_path: Path)
         ATMN_BACKEND_URL=autumn_server.url,
         **browser_env(autumn_server, log=str(log)),
     )
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", CALLBACK_PORTS[0]))
-        taken.listen()
+    with occupy(CALLBACK_PORTS[0]):
         result = run_atmn(["login", "--org", "acme"], cwd=nested, env=env)
 
     assert result.returncode == 0, result.stderr
@@ -199,11 +193,7 @@ def test_all_ports_taken_is_one_clear_line(autumn_server: AutumnServer, tmp_path
     env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url, **browser_env(autumn_server))
     sockets = []
     try:
-        for port in CALLBACK_PORTS:
-            s = socket.socket()
-            s.bind(("127.0.0.1", port))
-            s.listen()
-            sockets.append(s)
+        sockets.extend(occupy(port) for port in CALLBACK_PORTS)
         result = run_atmn(["login", "--org", "acme"], cwd=nested, env=env)
     finally:
         for s in sockets:
