@@ -111,6 +111,7 @@ def serve(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     click.echo(running.banner())
     if disabled:
         click.echo(f"extensions disabled: {', '.join(sorted(disabled))}")
