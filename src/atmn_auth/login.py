@@ -79,9 +79,9 @@ def run_login(
     from atmn_auth import oauth
     from atmn_auth.callback import CallbackServer
 
-    server = oauth.discover(settings)
     state = oauth.new_state()
-    with CallbackServer(state, ports=ports) as callback:
+    with CallbackServer(state, ports=ports) as callback:  # first: fail at once when taken
+        server = oauth.discover(settings)
         request = oauth.start_authorization(settings, server, callback.redirect_uri, state)
         console.debug(f"callback server on {callback.redirect_uri}")
         _show_sign_in_url(request.url, environ, options, console, callback.port)
