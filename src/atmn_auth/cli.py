@@ -9,13 +9,12 @@ command imports what it uses (authlib, httpx2, questionary) inside its own body.
 
 from __future__ import annotations
 
-import importlib
+from importlib import import_module
 from typing import Any, NamedTuple
 
 import click
 
 from atmn_auth import __version__
-from atmn_auth.commands._common import GlobalOptions
 from atmn_auth.errors import AtmnError
 
 
@@ -57,7 +56,7 @@ class _AtmnGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             where = COMMANDS[cmd_name]
-            command = getattr(importlib.import_module(where.module), where.attribute)
+            command = getattr(import_module(where.module), where.attribute)
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
 
@@ -101,6 +100,8 @@ class _AtmnGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, prod: bool, local: bool, headless: bool) -> None:
     """Sign in to Autumn and keep working API keys in your project's .env."""
+    from atmn_auth.commands._common import GlobalOptions
+
     ctx.obj = GlobalOptions(prod=prod, local=local, headless=headless)
 
 
