@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import io
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,6 +360,8 @@ def _check_writable(target: Path, *, exists: bool) -> None:
 
 
 def _atomic_write(target: Path, data: bytes) -> None:
+    import tempfile  # imported here: reading a .env (atmn env) does not need it
+
     try:
         st: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
@@ -421,11 +421,15 @@ def _fsync_directory(directory: Path) -> None:
 
 def lock_path_for(target: Path) -> Path:
     """Where the lock for `target` lives: outside the project, keyed by its real path."""
+    import hashlib  # imported here: reading a .env (atmn env) does not need it
+
     digest = hashlib.sha256(os.fsencode(os.path.realpath(target))).hexdigest()[:32]
     return _lock_dir() / f"{digest}.lock"
 
 
 def _lock_dir() -> Path:
+    import tempfile
+
     import platformdirs
 
     candidates = [
