@@ -32,7 +32,6 @@ timed out, unexpected answer), 2 for bad usage.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -321,6 +320,8 @@ def run_env(
     if needs_login and reauthenticate is not None:
         report = reauthenticate(report) or report
     if as_json:
+        import json
+
         out(json.dumps(report_json(report), indent=2))
     else:
         for line in render_text(report):
