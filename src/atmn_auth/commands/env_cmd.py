@@ -33,6 +33,7 @@ timed out, unexpected answer), 2 for bad usage.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,8 +296,8 @@ def report_json(report: EnvReport) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- running
 
 #: Called when the key is rejected or missing, before the report is shown: returns a
-#: new report (after signing in again) or None to show this one. `atmn env` passes
-#: None today; offering re-authentication on a terminal plugs in here.
+#: new report (after signing in again) or None to show this one. On a terminal,
+#: `atmn env` passes `_offer_sign_in`; elsewhere None.
 Reauthenticate = Callable[[EnvReport], "EnvReport | None"]
 
 
@@ -362,6 +363,13 @@ def env(
     first one found going up). Exits 0 when the key is usable, 1 when not.
     """
     settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    recovery = None
+    if interactive and not (offline or as_json):
+
+        def recovery(report: EnvReport) -> EnvReport | None:
+            return _offer_sign_in(report, env_file=env_file, timeout=timeout)
+
     code = run_env(
         settings,
         cwd=Path.cwd(),
@@ -371,5 +379,31 @@ def env(
         as_json=as_json,
         env_file=env_file,
         timeout=timeout,
+        reauthenticate=recovery,
     )
     ctx.exit(code)
+
+
+def _offer_sign_in(report: EnvReport, *, env_file: Path | None, timeout: float) -> EnvReport | None:
+    """On a terminal: a rejected or missing key can be replaced right away."""
+    from atmn_auth.browser import open_in_browser
+    from atmn_auth.login import Console
+    from atmn_auth.prompts import QuestionaryPrompter
+    from atmn_auth.reauth import recover_interactively
+
+    settings = report.settings
+    prompter = QuestionaryPrompter()
+    what = "was rejected" if report.server == "rejected" else "is not set"
+    if not prompter.confirm(f"{settings.key_var} {what}. Sign in again now?", True):
+        return None
+    console = Console(
+        info=lambda line: click.echo(line, err=True),
+        interactive=True,
+        prompter=prompter,
+        opener=open_in_browser,
+        paste_stream=sys.stdin,
+    )
+    cwd = Path.cwd()
+    if recover_interactively(settings, cwd, os.environ, console) is None:
+        return None
+    return check_env(settings, cwd=cwd, environ=os.environ, env_file=env_file, timeout=timeout)
