@@ -249,3 +249,35 @@ def _as_nobody() -> list[str]:
     if os.geteuid() != 0:
         return []
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+
+
+def test_warns_when_the_new_keys_are_shadowed_or_not_ignored(
+    autumn_server: AutumnServer, tmp_path: Path
+) -> None:
+    root, nested = _project(tmp_path, b"")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / ".env.local").write_bytes(b"AUTUMN_PROD_SECRET_KEY=am_sk_live_" + b"L" * 42 + b"\n")
+    env = clean_env(
+        tmp_path,
+        ATMN_BACKEND_URL=autumn_server.url,
+        AUTUMN_SECRET_KEY="am_sk_test_" + "S" * 42,
+        **browser_env(autumn_server),
+    )
+
+    result = run_atmn(["login", "--org", "acme"], cwd=nested, env=env)
+
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("Warning:")]
+    assert len(warnings) == 3, result.stdout
+    assert "not ignored by git" in warnings[0]
+    assert "AUTUMN_SECRET_KEY is also set in your shell" in warnings[1]
+    assert "unset AUTUMN_SECRET_KEY" in warnings[1]
+    assert ".env.local" in warnings[2]
+    assert "S" * 42 not in result.stdout and "L" * 42 not in result.stdout
+
+    (root / ".gitignore").write_text(".env\n.env.local\n")
+    env.pop("AUTUMN_SECRET_KEY")
+    (root / ".env.local").unlink()
+    again = run_atmn(["login", "--org", "acme", "--force"], cwd=nested, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "Warning:" not in again.stdout
