@@ -8,10 +8,13 @@ body it will read.
 from __future__ import annotations
 
 import functools
+import math
+import os
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from atmn_auth import __version__
-from atmn_auth.errors import AtmnError
+from atmn_auth.errors import AtmnError, UsageError
 
 if TYPE_CHECKING:
     import ssl
@@ -21,6 +24,21 @@ if TYPE_CHECKING:
 USER_AGENT = f"atmn-auth/{__version__}"
 DEFAULT_TIMEOUT = 10.0
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: no legitimate answer of the contract comes close
+TIMEOUT_ENV = "ATMN_HTTP_TIMEOUT"
+
+
+def effective_timeout(timeout: float) -> float:
+    """`timeout`, or the seconds in `ATMN_HTTP_TIMEOUT` when set (for slow links, and tests)."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return timeout
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UsageError(f"{TIMEOUT_ENV} must be a positive number of seconds, not {raw!r}")
+    return seconds
 
 
 @functools.cache
@@ -37,7 +55,7 @@ def make_client(base_url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: An
     kwargs.setdefault("verify", tls_context())
     return httpx2.Client(
         base_url=base_url,
-        timeout=httpx2.Timeout(timeout),
+        timeout=httpx2.Timeout(effective_timeout(timeout)),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         trust_env=False,
@@ -124,14 +142,32 @@ def json_object(response: httpx2.Response, what: str) -> dict[str, Any]:
     return data
 
 
+def printable(text: str, limit: int = 300) -> str:
+    """`text` from a server made safe for a terminal: one line, no control characters.
+
+    Escape sequences could recolour, retitle or rewrite the terminal, and a newline or a
+    bidi override could forge lines of our own output.
+    """
+    kept = "".join(
+        " " if ch.isspace() else ch
+        for ch in text
+        if unicodedata.category(ch)[0] != "C" or ch.isspace()
+    )
+    return " ".join(kept.split())[:limit]
+
+
 def server_message(response: httpx2.Response) -> str:
     """The server's own `message` (contract §3), else a short description of the answer."""
+    status = response.status_code
+    if 300 <= status < 400:
+        where = printable(response.headers.get("location", ""), 100) or "nowhere"
+        return f"HTTP {status}, a redirect to {where} (not followed)"
     try:
         data = response.json()
     except ValueError:
         data = None
     if isinstance(data, dict):
         msg = data.get("message") or data.get("error_description") or data.get("error")
-        if isinstance(msg, str) and msg.strip():
-            return " ".join(msg.split())[:300]
-    return f"HTTP {response.status_code}"
+        if isinstance(msg, str) and printable(msg):
+            return printable(msg)
+    return f"HTTP {status}"
