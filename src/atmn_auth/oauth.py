@@ -9,16 +9,27 @@ contract's fixed paths, enriched by the stand-in's metadata when it serves one);
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from atmn_auth.config import AUTHORIZE_PATH, SCOPES, TOKEN_PATH, Settings
 from atmn_auth.errors import AtmnError
-from atmn_auth.http import BackendError, json_object, make_client, send, tls_context
+from atmn_auth.http import (
+    BackendError,
+    BackendUnreachable,
+    json_object,
+    make_client,
+    printable,
+    send,
+    server_message,
+    tls_context,
+)
 
 # Each verifier and state is 48 characters of [A-Za-z0-9] from `secrets`: ~285 bits.
 _SECRET_LENGTH = 48
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token
 _WELL_KNOWN = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 
 
@@ -59,13 +70,30 @@ def discover(settings: Settings, *, timeout: float = 10.0) -> ServerInfo:
     meta = _fetch_metadata(backend + _WELL_KNOWN[0], timeout=timeout)
     issuer = meta.get("issuer") if meta else None
     revocation = meta.get("revocation_endpoint") if meta else None
+    if not isinstance(revocation, str) or not _same_origin(revocation, backend):
+        revocation = None  # the tokens go back to the backend that issued them, nowhere else
     return ServerInfo(
         issuer=issuer if isinstance(issuer, str) and issuer else None,
         authorization_endpoint=backend + AUTHORIZE_PATH,
         token_endpoint=backend + TOKEN_PATH,
-        revocation_endpoint=revocation if isinstance(revocation, str) else None,
+        revocation_endpoint=revocation,
         iss_supported=bool(meta and meta.get("authorization_response_iss_parameter_supported")),
     )
+
+
+def _same_origin(url: str, base: str) -> bool:
+    """Same scheme, host and port; `localhost`, 127.0.0.1 and ::1 count as one host."""
+    from urllib.parse import urlsplit
+
+    loopback = {"localhost", "127.0.0.1", "::1"}
+    try:
+        a, b = urlsplit(url), urlsplit(base)
+        ports = (a.port, b.port)
+    except ValueError:
+        return False
+    hosts = (a.hostname or "", b.hostname or "")
+    same_host = hosts[0] == hosts[1] or (hosts[0] in loopback and hosts[1] in loopback)
+    return a.scheme == b.scheme and ports[0] == ports[1] and same_host
 
 
 def _discover_issuer(issuer: str, *, timeout: float) -> ServerInfo:
@@ -161,9 +189,9 @@ def check_callback(params: Mapping[str, str], request: AuthRequest, server: Serv
     """The authorization code, once `params` pass every check, in the contract's order:
     the server's error, the state (constant time), the issuer (RFC 9207), then the code.
     """
-    error = params.get("error")
+    error = printable(params.get("error", ""), 60)
     if error:
-        description = params.get("error_description", "").strip()
+        description = printable(params.get("error_description", ""))
         said = f"{error}: {description}" if description else error
         if error == "access_denied":
             raise OAuthFlowError(f"sign-in was denied in the browser ({said})")
@@ -197,34 +225,44 @@ def exchange_code(
     *,
     timeout: float = 10.0,
 ) -> Tokens:
-    """Trades the code (with its verifier and the same redirect URI) for tokens."""
-    import httpx2
-    from authlib.integrations.base_client import OAuthError
+    """Trades the code (with its verifier and the same redirect URI) for tokens.
 
-    with _oauth_client(settings, request.redirect_uri, timeout) as client:
-        try:
-            token = client.fetch_token(
-                server.token_endpoint,
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=request.verifier,
-                redirect_uri=request.redirect_uri,
-            )
-        except OAuthError as exc:
-            detail = f"{exc.error}: {exc.description}" if exc.description else str(exc.error)
-            raise OAuthFlowError(f"the server refused the authorization code ({detail})") from None
-        except httpx2.TimeoutException:
+    Sent through `atmn_auth.http.send`, like every other call: a timeout, no redirect
+    followed (the code and verifier go to the token endpoint and nowhere else), a capped body.
+    """
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": request.redirect_uri,
+        "client_id": settings.client_id,
+        "code_verifier": request.verifier,
+    }
+    try:
+        with make_client(server.token_endpoint, timeout=timeout) as client:
+            response = send(client, "POST", server.token_endpoint, data=form)
+    except BackendUnreachable as exc:
+        if exc.timed_out:
             raise OAuthFlowError("the token endpoint did not answer in time") from None
-        except httpx2.TransportError as exc:
-            raise OAuthFlowError(f"cannot reach the token endpoint: {exc}") from None
-        except ValueError:
-            raise OAuthFlowError(
-                "the token endpoint answered with something that is not JSON"
-            ) from None
+        raise OAuthFlowError(f"cannot reach the token endpoint: {exc.message}") from None
+    try:
+        token = response.json()
+    except ValueError:
+        token = None
+    if isinstance(token, dict) and isinstance(token.get("error"), str):
+        raise OAuthFlowError(f"the server refused the authorization code ({_refusal(token)})")
+    if response.status_code != 200:
+        raise OAuthFlowError(f"the token endpoint answered {server_message(response)}")
+    if not isinstance(token, dict):
+        ctype = printable(response.headers.get("content-type", "unknown type"), 60)
+        raise OAuthFlowError(
+            f"the token endpoint answered with {ctype}, which is not a JSON object"
+        )
     access = token.get("access_token")
     if not isinstance(access, str) or not access:
         raise OAuthFlowError("the token endpoint answered without an access token")
-    token_type = str(token.get("token_type", "Bearer"))
+    if not _BEARER_TOKEN.fullmatch(access):
+        raise OAuthFlowError("the token endpoint issued an access token that is not a bearer token")
+    token_type = printable(str(token.get("token_type", "Bearer")), 40)
     if token_type.lower() != "bearer":
         raise OAuthFlowError(f"the token endpoint issued a {token_type!r} token, not Bearer")
     refresh = token.get("refresh_token")
@@ -233,11 +271,27 @@ def exchange_code(
     return Tokens(
         access_token=access,
         refresh_token=refresh if isinstance(refresh, str) else None,
-        expires_in=int(expires)
-        if isinstance(expires, int | float | str) and str(expires).isdigit()
-        else None,
+        expires_in=_seconds(expires),
         scope=scope if isinstance(scope, str) else None,
     )
+
+
+def _refusal(answer: dict[str, Any]) -> str:
+    """`error: description` of an OAuth error answer (RFC 6749 §5.2), made safe to print."""
+    error = printable(str(answer.get("error")), 60)
+    description = answer.get("error_description")
+    if isinstance(description, str) and printable(description):
+        return f"{error}: {printable(description)}"
+    return error
+
+
+def _seconds(value: object) -> int | None:
+    """`expires_in` as whole seconds, or None when it is not a plausible number of them."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 def revoke_tokens(settings: Settings, server: ServerInfo, tokens: Tokens) -> None:
