@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from atmn_auth.errors import AtmnError
-from atmn_auth.http import BackendError, json_object, make_client, send, server_message
+from atmn_auth.http import BackendError, json_object, make_client, printable, send, server_message
 from atmn_auth.keys import is_valid_key
 from atmn_auth.redact import redact
 
@@ -57,13 +57,16 @@ def list_organizations(
     for item in items:
         if not isinstance(item, dict):
             continue
-        org_id, name, slug = item.get("id"), item.get("name"), item.get("slug")
+        org_id, name, slug = item.get("id"), _text(item.get("name")), _text(item.get("slug"))
         if isinstance(org_id, str) and org_id:
-            slug_s = slug if isinstance(slug, str) and slug else org_id
-            orgs.append(
-                Organization(id=org_id, name=name if isinstance(name, str) else slug_s, slug=slug_s)
-            )
+            slug_s = slug or _text(org_id) or "?"
+            orgs.append(Organization(id=org_id, name=name or slug_s, slug=slug_s))
     return orgs
+
+
+def _text(value: object) -> str | None:
+    """A string from the server, without anything a terminal would act on; None if empty."""
+    return (printable(value, 100) or None) if isinstance(value, str) else None
 
 
 def mint_keys(

@@ -22,6 +22,7 @@ from atmn_auth.http import (
     BackendUnreachable,
     json_object,
     make_client,
+    printable,
     send,
     server_message,
 )
@@ -83,7 +84,7 @@ def organization_me(backend_url: str, key: str, *, timeout: float = DEFAULT_TIME
 
     def text(name: str) -> str | None:
         value = data.get(name)
-        return value if isinstance(value, str) and value else None
+        return (printable(value, 100) or None) if isinstance(value, str) else None
 
     name, slug = text("name"), text("slug")
     if name is None and slug is None:
