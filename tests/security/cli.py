@@ -1,0 +1,126 @@
+"""Running the real `atmn` console script against a loopback backend, as a user would."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from support.scripted_browser import browser_env
+
+ATMN = str(Path(sys.executable).with_name("atmn"))
+CALLBACK_PORTS = (31448, 31449, 31450, 31451, 31452)
+# Control characters a terminal acts on (ESC starts colour, cursor and title sequences).
+TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def cli_env(home: Path, backend_url: str, *, browser: bool = True, **extra: str) -> dict[str, str]:
+    """A minimal environment: a private HOME, no display, `ATMN_BACKEND_URL`, and (with
+    `browser`) the scripted browser as `BROWSER`, which approves whatever it is shown."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "ATMN_BACKEND_URL": backend_url,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if browser:
+        person = SimpleNamespace(email="ada@example.com", password="not-used")
+        env.update(browser_env(person, org="acme"))
+    env.update(extra)
+    return env
+
+
+def run_atmn(
+    args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ATMN, *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The one-line error `atmn` ended with; fails when it crashed or said more than a line."""
+    assert "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.rstrip("\n").rsplit("\n", 1)[-1]
+    assert last.startswith("atmn: error: "), result.stderr
+    return last.removeprefix("atmn: error: ")
+
+
+class Running:
+    """`atmn ...` started in the background, its stderr read line by line."""
+
+    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [ATMN, *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+
+    def read_until(self, pattern: str, timeout: float = 15) -> re.Match[str]:
+        """Reads stderr until a line matches `pattern`."""
+        assert self.process.stderr is not None
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            match = regex.search(line)
+            if match:
+                return match
+        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.lines)}")
+
+    def sign_in_url(self) -> str:
+        return self.read_until(r"^\s+(http\S+authorize\S+)$").group(1)
+
+    def callback_port(self) -> int:
+        return int(self.read_until(r"http://localhost:(\d+)/ on this machine").group(1))
+
+    def interrupt(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+
+    def finish(self, timeout: float = 15) -> tuple[int, str, str]:
+        out, err = self.process.communicate(timeout=timeout)
+        return self.process.returncode, out, "".join(self.lines) + err
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a new program could listen on `port` on loopback (IPv4, and IPv6 if present)."""
+    families = [(socket.AF_INET, "127.0.0.1")]
+    if socket.has_ipv6:
+        families.append((socket.AF_INET6, "::1"))
+    for family, host in families:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+            except OSError as exc:
+                if family == socket.AF_INET6 and exc.errno == 99:  # no ::1 on this host
+                    continue
+                return False
+    return True
