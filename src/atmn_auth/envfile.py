@@ -36,6 +36,7 @@ _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SAFE_VALUE_RE = re.compile(r"[A-Za-z0-9_.,:/@%+=-]*")
 _LEADING_WS_RE = re.compile(r"\s*")
 _EXPORT_RE = re.compile(r"export[^\S\r\n]+")
+_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+")
 _BOM = "\ufeff"
 
 
@@ -180,6 +181,35 @@ class _Segment:
 
 
 def _segments(text: str, names: frozenset[str]) -> Iterator[_Segment]:
+    """python-dotenv's bindings of `text`, with the ones assigning `names` marked.
+
+    Without quotes (or a stray BOM) no binding spans lines, so only the lines that
+    mention one of `names`, each with the blank lines before it, go through
+    python-dotenv's parser (slow on big files); the text between is kept as it is.
+    """
+    if "'" in text or '"' in text or _BOM in text:
+        yield from _parsed_segments(text, names)
+        return
+    kept: list[str] = []
+    pending: list[str] = []
+    for line in _LINE_RE.findall(text):
+        pending.append(line)
+        if _LEADING_WS_RE.fullmatch(line):
+            continue  # blank: python-dotenv joins it to the next binding
+        chunk = "".join(pending)
+        pending.clear()
+        if any(name in chunk for name in names):
+            if kept:
+                yield _Segment("".join(kept))
+                kept.clear()
+            yield from _parsed_segments(chunk, names)
+        else:
+            kept.append(chunk)
+    if kept or pending:
+        yield _Segment("".join(kept + pending))
+
+
+def _parsed_segments(text: str, names: frozenset[str]) -> Iterator[_Segment]:
     from dotenv.parser import parse_stream
 
     for binding in parse_stream(io.StringIO(text)):
