@@ -25,9 +25,10 @@ LINES = 10_000
 DEPTH = 40
 
 
-def make_tree(root: Path) -> tuple[Path, Path, bytes]:
-    """(the deepest directory, the .env at the top, its original bytes)."""
-    top = root / "repo"
+def make_tree(root: Path, *, quoted: bool = False) -> tuple[Path, Path, bytes]:
+    """(the deepest directory, the .env at the top, its original bytes). With `quoted`,
+    one line in ten has a double-quoted value."""
+    top = root / ("repo-quoted" if quoted else "repo")
     top.mkdir()
     lines = [
         f"# settings for the app, section {n // 100}" if n % 100 == 0 else "" for n in range(LINES)
@@ -35,6 +36,8 @@ def make_tree(root: Path) -> tuple[Path, Path, bytes]:
     for n in range(LINES):
         if not lines[n]:
             lines[n] = f"SETTING_{n:05d}=value-{n:05d}-abcdefghijklmnopqrstuvwxyz"
+            if quoted and n % 10 == 5:
+                lines[n] = f'SETTING_{n:05d}="value {n:05d} with spaces"'
     lines[LINES // 3] = "AUTUMN_SECRET_KEY=am_sk_test_" + "o" * 42
     lines[2 * LINES // 3] = "AUTUMN_PROD_SECRET_KEY=am_sk_live_" + "o" * 42
     original = ("\n".join(lines) + "\n").encode()
@@ -76,14 +79,13 @@ def check(dotenv: Path, sandbox: str, live: str) -> None:
         raise RuntimeError("the other lines were not kept")
 
 
-def measure(
-    root: Path, runs: int, env: dict[str, str], log: Callable[[str], None]
-) -> dict[str, list[float]]:
+def fresh_process_writes(
+    deep: Path, dotenv: Path, original: bytes, runs: int, env: dict[str, str]
+) -> list[float]:
     import subprocess
 
     from harness import PYTHON
 
-    deep, dotenv, original = make_tree(root)
     cold: list[float] = []
     for n in range(runs + 1):
         dotenv.write_bytes(original)
@@ -98,6 +100,14 @@ def measure(
         check(dotenv, sandbox, live)
         if n:  # the first run warms the file cache
             cold.append(float(out.strip()))
+    return cold
+
+
+def measure(
+    root: Path, runs: int, env: dict[str, str], log: Callable[[str], None]
+) -> dict[str, list[float]]:
+    deep, dotenv, original = make_tree(root)
+    cold = fresh_process_writes(deep, dotenv, original, runs, env)
     warm: list[float] = []
     for n in range(runs + 1):
         dotenv.write_bytes(original)
@@ -108,8 +118,10 @@ def measure(
         check(dotenv, sandbox, live)
         if n:
             warm.append(elapsed)
-    log(f"envfile: {runs} cold and {runs} warm writes done")
-    return {"cold": cold, "warm": warm}
+    q_deep, q_dotenv, q_original = make_tree(root, quoted=True)
+    quoted = fresh_process_writes(q_deep, q_dotenv, q_original, max(3, runs // 3), env)
+    log(f"envfile: {runs} cold, {runs} warm and {len(quoted)} quoted writes done")
+    return {"cold": cold, "warm": warm, "quoted": quoted}
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--once"]:

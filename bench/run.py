@@ -91,7 +91,7 @@ def main(argv: list[str]) -> int:
             f"## Start-up ({startup_rounds} rounds, shuffled order, "
             f"{startup.WARMUP_ROUNDS} warm-up rounds dropped)\n\n" + "\n".join(lines) + "\n\n"
             "`atmn env --offline` runs in a git work tree whose `.env` (git-ignored) holds both "
-            "keys; it reads the file and runs `git check-ignore` once."
+            "keys; it reads the file and runs `git check-ignore` once." + _click_share(figures)
         )
 
         # --- envfile
@@ -118,7 +118,12 @@ def main(argv: list[str]) -> int:
             "(lock, parse, atomic write, fsync).\n\n"
             "| how | min / median / max |\n|---|---|\n"
             f"| first write in a fresh process (lazy imports counted) | {cold.summary()} |\n"
-            f"| repeated writes in one process | {warm.summary()} |"
+            f"| repeated writes in one process | {warm.summary()} |\n"
+            f"| the same file with quoted values (1 line in 10), fresh process | "
+            f"{Sample(writes['quoted']).summary()} |\n\n"
+            "A `.env` without quote characters is rewritten by parsing only the lines that "
+            "name the two variables; one with quotes goes whole through python-dotenv's "
+            "parser, which is what the last row costs."
         )
 
         # --- logins
@@ -204,6 +209,21 @@ def main(argv: list[str]) -> int:
     for row in rows:
         print(f"{'MET   ' if row.met else 'MISSED'} {row.figure}: {row.measured} ({row.target})")
     return 0 if all(r.met for r in rows) else 1
+
+
+def _click_share(figures: list[startup.Timed]) -> str:
+    base, click = figures[0].wall.median, figures[1].wall.median
+    named = {f.name: f.wall.median for f in figures}
+    help_ms, env_ms = named["atmn --help"], named["atmn env --offline"]
+    return (
+        f"\n\nWhere the time goes: `import click` alone takes {click:.1f} ms, "
+        f"{click / base:.2f}x the baseline, and `--help` and `env` need click. Beyond "
+        f"click, `atmn --help` adds {help_ms - click:.1f} ms (click's help formatting, "
+        f"which imports shutil, textwrap and gettext, plus atmn_auth.cli) and "
+        f"`atmn env --offline` adds {env_ms - click:.1f} ms (python-dotenv, which imports "
+        "logging; pathlib; reading the .env; one `git check-ignore`; interpreter exit). "
+        "`atmn --version` is answered before click is imported."
+    )
 
 
 def _ports(ports: list[int]) -> str:
