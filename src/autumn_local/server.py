@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-from werkzeug.wsgi import ClosingIterator
 
 from . import store
 from .config import DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CODE_TTL, DEFAULT_HOST, ServerConfig
@@ -63,11 +62,11 @@ class RequestLog:
             self.log(f"{method} {path} {status[0]} {ms:.1f}ms")
 
         try:
-            result = self.app(environ, recording_start_response)
-        except BaseException:
+            return self.app(environ, recording_start_response)
+        finally:
+            # Written before the body goes out (Flask bodies are already built), so the line
+            # is in the log by the time the client has the response.
             write_line()
-            raise
-        return ClosingIterator(result, [write_line])
 
 
 class _Dispatcher:
