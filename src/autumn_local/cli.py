@@ -113,6 +113,8 @@ def serve(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     click.echo(running.banner())
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: listening on {host}, not only on this machine's loopback", err=True)
     if disabled:
         click.echo(f"extensions disabled: {', '.join(sorted(disabled))}")
     sys.stdout.flush()

@@ -203,3 +203,30 @@ def test_scripted_browser_as_the_browser_of_pythons_webbrowser(
     line = log.read_text()
     assert f"{action} org=globex" in line and "status=200" in line
     assert state not in line
+
+
+def test_sigterm_stops_the_server_cleanly(autumn_server):
+    autumn_server.stop()
+    assert autumn_server.returncode == 0
+    assert autumn_server.log_text().rstrip().endswith("autumn-local stopped")
+    with pytest.raises(httpx2.TransportError):
+        httpx2.get(autumn_server.url + "/healthz", timeout=2)
+
+
+def test_in_process_server_for_embedding(tmp_path):
+    from autumn_local.server import start
+
+    lines: list[str] = []
+    running = start(tmp_path / "data", port=0, log=lines.append, disabled=["metadata"])
+    try:
+        assert running.url == f"http://127.0.0.1:{running.port}"
+        assert running.issuer == f"http://localhost:{running.port}"
+        token = sign_in(running)
+        assert mint(running, token["access_token"]).status_code == 200
+        meta = httpx2.get(running.url + "/.well-known/oauth-authorization-server")
+        assert meta.status_code == 404
+    finally:
+        running.shutdown()
+    assert any(line.startswith("POST /cli/api-keys 200") for line in lines)
+    with pytest.raises(httpx2.TransportError):
+        httpx2.get(running.url + "/healthz", timeout=2)

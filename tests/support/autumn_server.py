@@ -60,6 +60,7 @@ class AutumnServer:
         self.email = ""
         self.password = ""
         self._process: subprocess.Popen[bytes] | None = None
+        self.returncode: int | None = None  # of the last stopped process
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -115,6 +116,7 @@ class AutumnServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self.returncode = process.returncode
 
     def restart(self) -> None:
         self.stop()
