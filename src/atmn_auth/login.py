@@ -99,20 +99,23 @@ def run_login(
     tokens = oauth.exchange_code(settings, server, request, code)
     console.debug("code exchanged for an access token")
 
-    organizations = list_organizations(settings.backend_url, tokens.access_token)
-    chosen = choose_organization(organizations, options.org, console)
-    keys = mint_keys(
-        settings.backend_url, tokens.access_token, org_id=chosen.id if chosen else None
-    )
-    console.debug(f"minted {redact(keys.sandbox_key)} and {redact(keys.live_key)}")
-
-    try:
-        update = envfile.update_env_file(
-            target, set_values={SANDBOX_VAR: keys.sandbox_key, LIVE_VAR: keys.live_key}
+    try:  # from here on, whatever happens, no OAuth token is left valid on the server
+        organizations = list_organizations(settings.backend_url, tokens.access_token)
+        chosen = choose_organization(organizations, options.org, console)
+        keys = mint_keys(
+            settings.backend_url, tokens.access_token, org_id=chosen.id if chosen else None
         )
-    except AtmnError as exc:
-        _revoke_quietly(settings.backend_url, keys)
-        raise AtmnError(f"{exc.message} (the keys just minted were revoked)") from None
+        console.debug(f"minted {redact(keys.sandbox_key)} and {redact(keys.live_key)}")
+        try:
+            update = envfile.update_env_file(
+                target, set_values={SANDBOX_VAR: keys.sandbox_key, LIVE_VAR: keys.live_key}
+            )
+        except AtmnError as exc:
+            _revoke_quietly(settings.backend_url, keys)
+            raise AtmnError(f"{exc.message} (the keys just minted were revoked)") from None
+    except AtmnError:
+        oauth.revoke_tokens(settings, server, tokens)
+        raise
     console.debug(f".env written {1000 * (clock() - started):.1f} ms after the callback")
     oauth.revoke_tokens(settings, server, tokens)  # the CLI keeps no OAuth token
 
