@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from support.autumn_server import AutumnServer
+
 from .hostile_backend import HostileBackend, random_key
 
 OLD_SANDBOX = random_key("sandbox")
@@ -54,3 +56,11 @@ def elsewhere() -> Iterator[HostileBackend]:
     """A second server, standing for another host: it must never be contacted."""
     with HostileBackend() as backend:
         yield backend
+
+
+@pytest.fixture(scope="module")
+def stand_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AutumnServer]:
+    """The real `autumn-local` stand-in, one per test module."""
+    server = AutumnServer(tmp_path_factory.mktemp("autumn") / "data").start()
+    yield server
+    server.stop()

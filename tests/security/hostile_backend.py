@@ -335,7 +335,15 @@ class HostileBackend:
             response = client.request(
                 request.method, self.upstream + handler.path, headers=headers, content=request.body
             )
-        request.answer = response.content
+        content = response.content
+        if request.path == METADATA and response.status_code == 200:
+            # the endpoints (not the issuer) move to the proxy, so their traffic is seen too
+            meta = response.json()
+            for name, value in meta.items():
+                if name.endswith("_endpoint") and isinstance(value, str):
+                    meta[name] = self.url + urlsplit(value).path
+            content = json.dumps(meta).encode()
+        request.answer = content
         origin = f"{upstream.scheme}://{upstream.netloc}"
         out: list[tuple[str, str]] = []
         for name, value in response.headers.multi_items():
@@ -349,7 +357,7 @@ class HostileBackend:
             if name.lower() == "location" and value.startswith(origin):
                 value = self.url + value[len(origin) :]
             out.append((name, value))
-        handler.answer(response.status_code, response.content, out)
+        handler.answer(response.status_code, content, out)
 
 
 def closed_port() -> int:

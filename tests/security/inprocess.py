@@ -7,7 +7,7 @@ redirects, then loads the loopback callback and keeps the page it was shown.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -76,8 +76,13 @@ def login(
     session: Session | None = None,
     opener: Callable[[str], bool] | None = None,
     org: str | None = "acme",
+    ports: Sequence[int] | None = None,
 ) -> LoginResult:
-    """One `atmn login --org acme --force` against `backend_url`, writing `project/.env`."""
+    """One `atmn login --org acme --force` against `backend_url`, writing `project/.env`.
+
+    Private free ports by default; the real stand-in only accepts the registered ones
+    (`ports=CALLBACK_PORTS`).
+    """
     session = session if session is not None else Session()
     settings = load_settings(prod=False, local=False, environ={"ATMN_BACKEND_URL": backend_url})
     console = Console(
@@ -92,5 +97,5 @@ def login(
         environ={"BROWSER": "scripted"},
         options=LoginOptions(org=org, force=True, timeout=10),
         console=console,
-        ports=free_ports(2),
+        ports=ports or free_ports(2),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -25,13 +24,6 @@ from .cli import Running, cli_env
 from .sockets import Attack, listening_sockets_of
 
 LOGIN = ["login", "--no-browser", "--org", "acme", "--timeout", "30"]
-
-
-@pytest.fixture(scope="module")
-def stand_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AutumnServer]:
-    server = AutumnServer(tmp_path_factory.mktemp("autumn") / "data").start()
-    yield server
-    server.stop()
 
 
 def start_login(stand_in: AutumnServer, tmp_path: Path) -> tuple[Running, str, int, Path]:
