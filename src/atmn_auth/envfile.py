@@ -38,6 +38,8 @@ _LEADING_WS_RE = re.compile(r"\s*")
 _EXPORT_RE = re.compile(r"export[^\S\r\n]+")
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+")
 _BOM = "\ufeff"
+# What `tempfile.mkstemp(prefix=".{name}.", suffix=".tmp")` adds to the prefix.
+_TEMP_SUFFIX_RE = re.compile(r"[a-z0-9_]{8}\.tmp")
 
 
 class EnvFileError(AtmnError):
@@ -350,6 +352,7 @@ def update_env_file(
     # Validate before taking the lock, so bad input never touches the filesystem.
     render_update("", set_values, remove)
     with _locked(target):
+        _remove_stale_temporaries(target)
         text = _read_text(target)
         created = text is None
         new_text, update = render_update(text or "", set_values, remove)
@@ -362,6 +365,21 @@ def update_env_file(
         _check_writable(target, exists=not created)
         _atomic_write(target, new_text.encode("utf-8"))
     return update
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Deletes the temporary files a killed writer left beside `target` (full of keys).
+
+    Called under the lock: a live writer of `target` holds it for as long as its temporary
+    file exists, so any file named like one of ours is a dead writer's.
+    """
+    prefix = f".{target.name}."
+    with contextlib.suppress(OSError), os.scandir(target.parent) as entries:
+        for entry in entries:
+            rest = entry.name[len(prefix) :] if entry.name.startswith(prefix) else ""
+            if _TEMP_SUFFIX_RE.fullmatch(rest) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 def ensure_writable(path: Path) -> None:
