@@ -1,0 +1,81 @@
+"""Ctrl-C at each stage of a real `atmn login`: it stops at once with exit 130, says nothing
+was changed, leaves the `.env` byte for byte, and the callback port is free again."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from security.cli import Running, cli_env, port_is_free
+from security.conftest import ENV_BEFORE, Project
+from security.hostile_backend import TOKEN, HostileBackend, slow
+
+LOGIN = ["login", "--debug", "--org", "acme", "--force", "--timeout", "60"]
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 15
+    while not condition():
+        assert time.monotonic() < deadline, f"never saw {what}"
+        time.sleep(0.01)
+
+
+def interrupt_and_check(running: Running, port: int, project: Project) -> None:
+    running.interrupt()
+    code, out, err = running.finish(timeout=10)
+    assert code == 130, err
+    assert err.rstrip().endswith("atmn: interrupted; nothing was changed.")
+    assert "Traceback" not in err
+    assert out == ""
+    assert project.env_file.read_bytes() == ENV_BEFORE
+    assert project.files() == {".env"}
+    assert port_is_free(port)
+
+
+def start(project: Project, backend: HostileBackend, **env: str) -> tuple[Running, int]:
+    running = Running(LOGIN, cwd=project.dir, env=cli_env(project.home, backend.url, **env))
+    port = int(running.read_until(r"debug: callback server on http://localhost:(\d+)/").group(1))
+    return running, port
+
+
+def test_ctrl_c_while_waiting_for_the_browser(
+    project: Project, hostile: HostileBackend, tmp_path: Path
+) -> None:
+    """The browser command is still running when the user gives up: it must not keep the
+    callback port (sockets are not inherited), and the login ends at once."""
+    pid_file = tmp_path / "browser.pid"
+    browser = f"sh -c {shlex.quote(f'echo $$ > {pid_file}; exec sleep 60 >/dev/null 2>&1')} %s"
+    running, port = start(project, hostile, BROWSER=browser)
+    try:
+        running.read_until(r"^Waiting up to")
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", "the browser")
+        assert not port_is_free(port)
+        interrupt_and_check(running, port, project)
+        assert hostile.seen("POST", TOKEN) == []
+    finally:
+        running.kill()
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    ("stage", "method", "path"),
+    [("token exchange", "POST", TOKEN), ("minting", "POST", "/cli/api-keys")],
+    ids=["token_exchange", "minting"],
+)
+def test_ctrl_c_while_the_server_is_slow(
+    project: Project, hostile: HostileBackend, stage: str, method: str, path: str
+) -> None:
+    hostile.on(method, path, slow(60))
+    running, port = start(project, hostile)
+    try:
+        wait_for(lambda: bool(hostile.seen(method, path)), f"the {stage} request")
+        interrupt_and_check(running, port, project)
+    finally:
+        running.kill()
