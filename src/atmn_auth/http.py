@@ -129,7 +129,7 @@ def json_object(response: httpx2.Response, what: str) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:
-        ctype = response.headers.get("content-type", "unknown type")
+        ctype = printable(response.headers.get("content-type", ""), 60) or "unknown type"
         raise BackendError(
             f"{what}: the server answered HTTP {response.status_code} with {ctype}, not JSON",
             status=response.status_code,
