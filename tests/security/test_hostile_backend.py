@@ -63,6 +63,7 @@ MALFORMED_KEYS: dict[str, tuple[Behaviour, str]] = {
     "not_a_string": (keys(sandbox=["EVIL"]), "sandbox key is missing or malformed"),
     "not_json": (raw_reply(200, b"sandbox_key=EVIL", "text/plain"), "not JSON"),
     "json_list": (json_reply(200, ["EVIL"]), "not an object"),
+    "c1_controls_in_a_header": (raw_reply(200, b"<p>", "text/\x9b2J\x9d0;x\x9c"), "not JSON"),
     "html_error_page": (raw_reply(502, HTML_ERROR, "text/html"), "minting API keys failed"),
     "server_message": (json_reply(403, {"message": "not a member"}), "not a member"),
     "ten_megabytes": (endless_json(10 << 20), "over 1048576 bytes"),
