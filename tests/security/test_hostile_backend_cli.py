@@ -100,3 +100,16 @@ def test_a_bad_http_timeout_setting_is_a_usage_error(
     message = "ATMN_HTTP_TIMEOUT must be a positive number of seconds, not 'soon'"
     assert error_line(result) == message
     assert project.env_file.read_bytes() == ENV_BEFORE
+
+
+def test_atmn_env_shows_a_hostile_organization_name_safely(
+    project: Project, hostile: HostileBackend
+) -> None:
+    key = random_key("sandbox")
+    hostile.handed.keys.append(key)
+    project.env_file.write_text(f"AUTUMN_SECRET_KEY={key}\n")
+    hostile.org.update(name="Acme\x1b[8m\u2066hidden", slug="acme\x07")
+    result = run_atmn(["env"], cwd=project.dir, env=cli_env(project.home, hostile.url))
+    assert result.returncode == 0, result.stderr
+    assert "Acme" in result.stdout
+    assert not TERMINAL_CONTROLS.search(result.stdout + result.stderr)
