@@ -11,6 +11,7 @@ import functools
 import math
 import os
 import unicodedata
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from atmn_auth import __version__
@@ -57,7 +58,11 @@ def make_client(base_url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: An
         base_url=base_url,
         timeout=httpx2.Timeout(effective_timeout(timeout)),
         follow_redirects=False,
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        headers={
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",  # the body cap then counts what is decoded
+        },
         trust_env=False,
         **kwargs,
     )
@@ -69,6 +74,50 @@ class BackendError(AtmnError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class BodyTooLarge(BackendError):
+    """An answer over `MAX_BODY_BYTES`: refused while it streams in, never held whole."""
+
+
+def capped_transport() -> httpx2.BaseTransport:
+    """An HTTP transport whose answers stop streaming past `MAX_BODY_BYTES`.
+
+    For clients built elsewhere (authlib's OAuth client) that read bodies themselves.
+    """
+    import httpx2
+
+    class _CappedStream(httpx2.SyncByteStream):
+        def __init__(self, inner: httpx2.SyncByteStream, host: str, status: int) -> None:
+            self._inner, self._host, self._status = inner, host, status
+
+        def __iter__(self) -> Iterator[bytes]:
+            seen = 0
+            for chunk in self._inner:
+                seen += len(chunk)
+                if seen > MAX_BODY_BYTES:
+                    raise BodyTooLarge(
+                        f"{self._host} sent an answer over {MAX_BODY_BYTES} bytes; "
+                        "refusing to read it",
+                        status=self._status,
+                    )
+                yield chunk
+
+        def close(self) -> None:
+            self._inner.close()
+
+    class _CappedTransport(httpx2.HTTPTransport):
+        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+            response = super().handle_request(request)
+            assert isinstance(response.stream, httpx2.SyncByteStream)
+            return httpx2.Response(
+                status_code=response.status_code,
+                headers=response.headers,
+                stream=_CappedStream(response.stream, request.url.host, response.status_code),
+                extensions=response.extensions,
+            )
+
+    return _CappedTransport(verify=tls_context(), trust_env=False)
 
 
 class BackendUnreachable(AtmnError):

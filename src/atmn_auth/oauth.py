@@ -17,14 +17,15 @@ from typing import Any
 from atmn_auth.config import AUTHORIZE_PATH, SCOPES, TOKEN_PATH, Settings
 from atmn_auth.errors import AtmnError
 from atmn_auth.http import (
+    USER_AGENT,
     BackendError,
-    BackendUnreachable,
+    capped_transport,
+    effective_timeout,
     json_object,
     make_client,
     printable,
     send,
     server_message,
-    tls_context,
 )
 
 # Each verifier and state is 48 characters of [A-Za-z0-9] from `secrets`: ~285 bits.
@@ -152,10 +153,11 @@ def _oauth_client(settings: Settings, redirect_uri: str, timeout: float) -> Any:
         scope=" ".join(SCOPES),
         redirect_uri=redirect_uri,
         code_challenge_method="S256",
-        timeout=httpx2.Timeout(timeout),
+        timeout=httpx2.Timeout(effective_timeout(timeout)),
         follow_redirects=False,
         trust_env=False,
-        verify=tls_context(),
+        transport=capped_transport(),
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
     )
 
 
@@ -227,36 +229,41 @@ def exchange_code(
 ) -> Tokens:
     """Trades the code (with its verifier and the same redirect URI) for tokens.
 
-    Sent through `atmn_auth.http.send`, like every other call: a timeout, no redirect
-    followed (the code and verifier go to the token endpoint and nowhere else), a capped body.
+    authlib's client makes the request (`client_id` in the body, as a public client)
+    and parses the answer; its transport caps the body, and no redirect is followed:
+    the code and verifier go to the token endpoint and nowhere else.
     """
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": request.redirect_uri,
-        "client_id": settings.client_id,
-        "code_verifier": request.verifier,
-    }
-    try:
-        with make_client(server.token_endpoint, timeout=timeout) as client:
-            response = send(client, "POST", server.token_endpoint, data=form)
-    except BackendUnreachable as exc:
-        if exc.timed_out:
+    import httpx2
+    from authlib.integrations.base_client import OAuthError
+
+    with _oauth_client(settings, request.redirect_uri, timeout) as client:
+        try:
+            token = client.fetch_token(
+                server.token_endpoint,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=request.verifier,
+                redirect_uri=request.redirect_uri,
+            )
+        except OAuthError as exc:
+            refusal = {"error": exc.error, "error_description": exc.description}
+            raise OAuthFlowError(
+                f"the server refused the authorization code ({_refusal(refusal)})"
+            ) from None
+        except httpx2.HTTPStatusError as exc:
+            raise OAuthFlowError(
+                f"the token endpoint answered {server_message(exc.response)}"
+            ) from None
+        except httpx2.TimeoutException:
             raise OAuthFlowError("the token endpoint did not answer in time") from None
-        raise OAuthFlowError(f"cannot reach the token endpoint: {exc.message}") from None
-    try:
-        token = response.json()
-    except ValueError:
-        token = None
-    if isinstance(token, dict) and isinstance(token.get("error"), str):
-        raise OAuthFlowError(f"the server refused the authorization code ({_refusal(token)})")
-    if response.status_code != 200:
-        raise OAuthFlowError(f"the token endpoint answered {server_message(response)}")
-    if not isinstance(token, dict):
-        ctype = printable(response.headers.get("content-type", "unknown type"), 60)
-        raise OAuthFlowError(
-            f"the token endpoint answered with {ctype}, which is not a JSON object"
-        )
+        except httpx2.TransportError as exc:
+            raise OAuthFlowError(
+                f"cannot reach the token endpoint: {printable(str(exc))}"
+            ) from None
+        except ValueError as exc:  # not a JSON object, or fields authlib cannot read
+            raise OAuthFlowError(
+                f"the token endpoint's answer is unusable: {printable(str(exc), 120)}"
+            ) from None
     access = token.get("access_token")
     if not isinstance(access, str) or not access:
         raise OAuthFlowError("the token endpoint answered without an access token")
