@@ -88,9 +88,7 @@ def run_login(
         result = callback.wait(
             options.timeout,
             paste_stream=console.paste_stream if console.interactive else None,
-            on_rejected_paste=lambda _line: console.info(
-                "That address is not from this sign-in (its state does not match); still waiting."
-            ),
+            on_rejected_paste=lambda reason: console.info(f"{reason.capitalize()}; still waiting."),
         )
     started = clock()
     console.debug(f"callback received via {result.via}")
