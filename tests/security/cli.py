@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
+from support.atmn_cli import ATMN, CALLBACK_PORTS, clean_env, run_atmn
 from support.scripted_browser import browser_env
 
-ATMN = str(Path(sys.executable).with_name("atmn"))
-CALLBACK_PORTS = (31448, 31449, 31450, 31451, 31452)
+__all__ = ["ATMN", "CALLBACK_PORTS", "run_atmn"]
+
 # Control characters a terminal acts on (ESC starts colour, cursor and title sequences).
 TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -23,33 +22,12 @@ TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066
 def cli_env(home: Path, backend_url: str, *, browser: bool = True, **extra: str) -> dict[str, str]:
     """A minimal environment: a private HOME, no display, `ATMN_BACKEND_URL`, and (with
     `browser`) the scripted browser as `BROWSER`, which approves whatever it is shown."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "ATMN_BACKEND_URL": backend_url,
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    env = clean_env(home, ATMN_BACKEND_URL=backend_url, PYTHONDONTWRITEBYTECODE="1")
     if browser:
         person = SimpleNamespace(email="ada@example.com", password="not-used")
         env.update(browser_env(person, org="acme"))
     env.update(extra)
     return env
-
-
-def run_atmn(
-    args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ATMN, *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
