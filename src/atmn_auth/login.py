@@ -163,6 +163,8 @@ def _show_sign_in_url(
     console: Console,
     port: int,
 ) -> None:
+    from atmn_auth.callback import format_duration
+
     reason = None if options.open_browser else "--no-browser/--headless was given"
     if reason is None:
         reason = browser_unavailable_reason(environ)
@@ -185,8 +187,7 @@ def _show_sign_in_url(
             "address bar and paste it here, or forward the port: ssh -L "
             f"{port}:localhost:{port} …"
         )
-    minutes = options.timeout / 60
-    wait_for = f"{minutes:g} minutes" if options.timeout >= 60 else f"{options.timeout:g} seconds"
+    wait_for = format_duration(options.timeout)
     paste = " or for a pasted address" if console.interactive else ""
     console.info(f"Waiting up to {wait_for} for the browser{paste} (Ctrl-C to cancel)…")
 
