@@ -7,7 +7,7 @@ from pathlib import Path
 
 from env_logout_helpers import Minted, Output, mint_keys, org_of, settings_for, write_env
 
-from atmn_auth.commands.env_cmd import run_env
+from atmn_auth.env_check import run_env
 from support.autumn_server import AutumnServer
 
 

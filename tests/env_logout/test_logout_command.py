@@ -7,7 +7,7 @@ from pathlib import Path
 
 from env_logout_helpers import Minted, Output, me_status, settings_for, write_env
 
-from atmn_auth.commands.logout_cmd import run_logout
+from atmn_auth.logout import run_logout
 from support.autumn_server import AutumnServer
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from env_logout_helpers import settings_for, write_env
 
-from atmn_auth.commands.env_cmd import run_env
+from atmn_auth.env_check import run_env
 from atmn_auth.gitignore import is_git_ignored
 from atmn_auth.resolution import Definition, resolve_key, written_file
 

@@ -1,130 +1,14 @@
-"""`atmn logout`: take both keys out of the nearest `.env` and revoke them on the server.
-
-`run_logout` does the work and returns the exit code; the click command only parses
-flags. Keys are removed first (one atomic rewrite, which also returns the values it
-removed), then each removed key is revoked with `DELETE /cli/api-keys/current`
-(best effort: every outcome is reported; `--keep-keys` skips it). Values that are not
-Autumn secret keys are never sent to the server. Definitions logout does not touch
-(the process environment, `.env.local`, farther `.env` files) are reported. Running
-it again when nothing is left says so and exits 0.
-"""
+"""`atmn logout`: the click layer over `atmn_auth.logout.run_logout`."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import click
 
 from atmn_auth.commands._common import env_options, resolve_options
-from atmn_auth.config import Settings
-from atmn_auth.keys import KEY_VARS, key_kind
-from atmn_auth.redact import redact
-
-DEFAULT_TIMEOUT = 10.0
-VARIABLES: tuple[str, ...] = (KEY_VARS["sandbox"], KEY_VARS["live"])
-
-
-def run_logout(
-    settings: Settings,
-    *,
-    cwd: Path,
-    environ: Mapping[str, str],
-    out: Callable[[str], None],
-    env_file: Path | None = None,
-    keep_keys: bool = False,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> int:
-    """`atmn logout` without click: prints through `out` and returns the exit code."""
-    from atmn_auth import envfile
-
-    explicit = Path(os.path.abspath(env_file)) if env_file is not None else None
-    target = explicit or envfile.find_env_file(cwd)
-    update = envfile.update_env_file(target, remove=VARIABLES)
-
-    if not update.removed:
-        where = f"{target} has no" if os.path.lexists(target) else f"there is no {target}, so no"
-        out(f"Nothing to do: {where} {' or '.join(VARIABLES)}.")
-    for var in update.removed:
-        values = update.previous_all.get(var, [])
-        shown = redact(update.previous[var]) if var in update.previous else "(no value)"
-        older = len([v for v in values if v != update.previous.get(var)])
-        extra = f" and {older} older definition{'s' if older != 1 else ''}" if older else ""
-        out(f"Removed {var} ({shown}){extra} from {target}.")
-
-    keys = _distinct(v for var in update.removed for v in update.previous_all.get(var, []))
-    for key in keys:
-        out(_revoke(settings, key, keep_keys=keep_keys, timeout=timeout))
-
-    for line in _untouched(cwd=cwd, environ=environ, env_file=explicit, target=target):
-        out(f"Warning: {line}")
-    return 0
-
-
-def _distinct(values: Iterable[str]) -> list[str]:
-    seen: list[str] = []
-    for value in values:
-        if value and value not in seen:
-            seen.append(value)
-    return seen
-
-
-def _revoke(settings: Settings, key: str, *, keep_keys: bool, timeout: float) -> str:
-    shown = redact(key)
-    if keep_keys:
-        return f"Kept {shown} active on the server (--keep-keys)."
-    if key_kind(key) is None:
-        return f"Not revoking {shown}: it is not an Autumn secret key, so it was not sent anywhere."
-    from atmn_auth.http import BackendError, BackendUnreachable
-    from atmn_auth.keyapi import revoke_key
-
-    dashboard = f"revoke it in the dashboard ({settings.web_url})"
-    try:
-        outcome = revoke_key(settings.backend_url, key, timeout=timeout)
-    except BackendUnreachable as exc:
-        return f"Warning: could not revoke {shown}: {exc.message}. It may still work: {dashboard}."
-    except BackendError as exc:
-        return f"Warning: could not revoke {shown}: {exc.message}. It may still work: {dashboard}."
-    if outcome == "revoked":
-        return f"Revoked {shown} on the server."
-    if outcome == "already_invalid":
-        return f"{shown} was already invalid on the server."
-    return (
-        f"Warning: {settings.backend_url} cannot revoke keys from the command line; "
-        f"{shown} still works: {dashboard}."
-    )
-
-
-def _untouched(
-    *, cwd: Path, environ: Mapping[str, str], env_file: Path | None, target: Path
-) -> list[str]:
-    from atmn_auth.envfile import EnvFileError
-    from atmn_auth.resolution import resolve_key
-
-    lines: list[str] = []
-    for var in VARIABLES:
-        try:
-            resolution = resolve_key(var, cwd=cwd, environ=environ, env_file=env_file)
-        except EnvFileError:
-            continue
-        for d in resolution.definitions:
-            if d.source == "environment":
-                lines.append(
-                    f"{var} is still set in the process environment ({redact(d.value)}); "
-                    f"atmn cannot change it: run `unset {var}`."
-                )
-            elif d.source == "env.local":
-                lines.append(
-                    f"{d.path} still sets {var} ({redact(d.value)}), which frameworks like "
-                    "Next.js and Vite load over .env; logout left it alone: remove it there."
-                )
-            elif d.path != target:
-                lines.append(
-                    f"{d.path} still sets {var} ({redact(d.value)}); logout only edits "
-                    f"{target}: remove it there if you no longer want it."
-                )
-    return lines
+from atmn_auth.logout import DEFAULT_TIMEOUT, run_logout
 
 
 @click.command(name="logout")

@@ -1,0 +1,326 @@
+"""What `atmn env` reports: which key is in force, where it comes from, and whether
+Autumn accepts it.
+
+`check_env` gathers the facts into an `EnvReport`; `render_text` and `report_json`
+show them; `run_env` ties them together and returns the exit code; the click command
+(`atmn_auth.commands.env_cmd`) only parses flags. Tests call `run_env` directly.
+
+Exit codes: 0 when the key is usable (well formed, of the right kind, and accepted by
+the server; with `--offline`, well formed and of the right kind), 1 when it is not
+(missing, wrong format, rejected, or the server could not confirm it: unreachable,
+timed out, unexpected answer), 2 for bad usage.
+
+`--json` prints one object with the same facts:
+
+- `environment`: "sandbox" or "live" (`-p`); `backend_url`: the server asked;
+- `variable`: the variable read (`AUTUMN_SECRET_KEY` or `AUTUMN_PROD_SECRET_KEY`);
+- `key`: the key in force, redacted (prefix and last 4), or null;
+- `source`: "environment" or "dotenv" (where the key in force comes from), or null;
+- `path`: the `.env` it comes from (null for the environment); `env_file`: the nearest
+  `.env`, the file `atmn login` writes and `atmn logout` edits;
+- `format`: "ok", "missing", "empty", "wrong_kind" (a live key in the sandbox variable
+  or the reverse) or "malformed"; `format_message`: the same in words;
+- `server`: "accepted", "rejected" (401), "unreachable", "timed_out", "error" (another
+  answer) or "not_checked" (`--offline`, or no well-formed key to send);
+  `server_message`: details, or null;
+- `organization`: `{"id", "name", "slug", "env"}` when accepted, else null;
+- `definitions`: every place defining the variable, in the order of the rule
+  (`{"source": "environment"|"env.local"|"dotenv", "path", "key" (redacted),
+  "in_use": bool}`);
+- `warnings`: list of sentences; `next_step`: what to do, or null;
+- `usable`: the exit code's answer (true exactly when it is 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from atmn_auth.config import Settings
+from atmn_auth.keys import PREFIXES, key_kind
+from atmn_auth.redact import redact
+from atmn_auth.resolution import Definition, Resolution, resolve_key
+
+FormatStatus = Literal["ok", "missing", "empty", "wrong_kind", "malformed"]
+ServerStatus = Literal["accepted", "rejected", "unreachable", "timed_out", "error", "not_checked"]
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass
+class EnvReport:
+    """The facts `atmn env` reports. Never holds a key unredacted except in `resolution`."""
+
+    settings: Settings
+    resolution: Resolution
+    format: FormatStatus
+    format_message: str
+    server: ServerStatus = "not_checked"
+    server_message: str | None = None
+    organization: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    next_step: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.format == "ok" and self.server in ("accepted", "not_checked")
+
+    @property
+    def checked(self) -> bool:
+        return self.server != "not_checked"
+
+
+# ---------------------------------------------------------------------------- facts
+
+
+def check_env(
+    settings: Settings,
+    *,
+    cwd: Path,
+    environ: Mapping[str, str],
+    offline: bool = False,
+    env_file: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> EnvReport:
+    """Resolves `settings.key_var`, checks its format and (unless offline) asks the server."""
+    resolution = resolve_key(settings.key_var, cwd=cwd, environ=environ, env_file=env_file)
+    fmt, fmt_message = _check_format(settings, resolution)
+    report = EnvReport(settings, resolution, fmt, fmt_message)
+    if fmt == "ok" and not offline:
+        _ask_server(report, timeout)
+    elif fmt == "ok":
+        report.server_message = "not checked (--offline)"
+    else:
+        report.server_message = "not asked: there is no well-formed key to send"
+    report.warnings = _warnings(report)
+    report.next_step = _next_step(report)
+    return report
+
+
+def _check_format(settings: Settings, resolution: Resolution) -> tuple[FormatStatus, str]:
+    var, value, winner = settings.key_var, resolution.value, resolution.winner
+    expected = f"a {settings.kind} key ({PREFIXES[settings.kind]}…)"
+    if value is None or winner is None:
+        return (
+            "missing",
+            f"{var} is not set in the process environment nor in {_nearest(resolution)}",
+        )
+    if value == "":
+        return "empty", f"{var} is set but empty in {winner.where()}"
+    kind = key_kind(value)
+    if kind is None:
+        return "malformed", (
+            f"{var} does not hold an Autumn secret key: expected {expected} "
+            "followed by 42 letters and digits"
+        )
+    if kind != settings.kind:
+        return "wrong_kind", f"{var} holds a {kind} key; it should hold {expected}"
+    return "ok", f"{kind} key"
+
+
+def _ask_server(report: EnvReport, timeout: float) -> None:
+    from atmn_auth.http import BackendError, BackendUnreachable
+    from atmn_auth.keyapi import KeyRejected, organization_me
+
+    key = report.resolution.value
+    assert key is not None
+    try:
+        info = organization_me(report.settings.backend_url, key, timeout=timeout)
+    except KeyRejected as exc:
+        report.server, report.server_message = "rejected", exc.message
+    except BackendUnreachable as exc:
+        report.server = "timed_out" if exc.timed_out else "unreachable"
+        report.server_message = exc.message
+    except BackendError as exc:
+        report.server, report.server_message = "error", exc.message
+    else:
+        report.server = "accepted"
+        report.organization = info.as_json()
+
+
+def _nearest(resolution: Resolution) -> str:
+    return str(resolution.env_file) if resolution.env_file else "any .env"
+
+
+def _warnings(report: EnvReport) -> list[str]:
+    res, var = report.resolution, report.resolution.var
+    winner = res.winner
+    nearest_def = next((d for d in res.definitions if d.path == res.env_file), None)
+    in_use = winner.value if winner else None
+    warnings: list[str] = []
+    for d in res.definitions:
+        if d is winner or d.value == in_use:
+            continue
+        if d.source == "dotenv" and d is nearest_def and winner and winner.source == "environment":
+            warnings.append(
+                f"{var} in the process environment ({redact(winner.value)}) overrides the one "
+                f"in {d.path} ({redact(d.value)}), where `atmn login` writes: "
+                f"run `unset {var}` to use the file."
+            )
+        elif d.source == "env.local":
+            warnings.append(
+                f"{d.path} also sets {var} ({redact(d.value)}). atmn reads {_nearest(res)}, "
+                "but Next.js, Vite and other tools that load .env.local over .env would use "
+                "that one: remove it there."
+            )
+        elif d.source == "dotenv" and d is not nearest_def:
+            warnings.append(
+                f"{d.path} also sets {var} ({redact(d.value)}) but is not read: "
+                f"{_nearest(res)} is nearer."
+            )
+        elif d.source == "environment" and winner is None:
+            warnings.append(f"{var} is set but empty in the process environment.")
+    if winner is not None and winner.source == "dotenv" and winner.path is not None:
+        from atmn_auth.gitignore import is_git_ignored
+
+        if is_git_ignored(winner.path) is False:
+            warnings.append(
+                f"{winner.path} is not ignored by git: add `.env` to .gitignore so the key "
+                "is never committed."
+            )
+    org_env = (report.organization or {}).get("env")
+    if org_env and org_env != report.settings.env_name:
+        warnings.append(
+            f"the server says this is a {org_env} key, not a {report.settings.env_name} one."
+        )
+    return warnings
+
+
+def _login_command(settings: Settings) -> str:
+    return "atmn login -l" if settings.local else "atmn login"
+
+
+def _next_step(report: EnvReport) -> str | None:
+    var, winner = report.resolution.var, report.resolution.winner
+    target = _nearest(report.resolution)
+    login = f"run `{_login_command(report.settings)}` to write new keys to {target}"
+    from_env = winner is not None and winner.source == "environment"
+    if report.format == "ok" and report.server in ("accepted", "not_checked"):
+        return None
+    if report.server in ("unreachable", "timed_out", "error"):
+        return (
+            f"check that {report.settings.backend_url} is the right server and is up, "
+            "then run `atmn env` again"
+        )
+    if from_env:
+        return f"run `unset {var}` (the process environment wins over .env), then {login}"
+    return login
+
+
+# ---------------------------------------------------------------------------- showing
+
+
+_SERVER_WORDS: dict[ServerStatus, str] = {
+    "accepted": "accepted",
+    "rejected": "rejected (401)",
+    "unreachable": "unreachable",
+    "timed_out": "timed out",
+    "error": "unexpected answer",
+    "not_checked": "not checked",
+}
+
+
+def render_text(report: EnvReport) -> list[str]:
+    res, settings = report.resolution, report.settings
+    winner = res.winner
+    lines = [
+        f"Environment:  {settings.env_name}{' (-p)' if settings.prod else ''}",
+        f"Backend:      {settings.backend_url}",
+        f"Variable:     {res.var}",
+    ]
+    if winner is not None:
+        lines.append(f"From:         {winner.where()}")
+        lines.append(f"Key:          {redact(winner.value) if winner.value else '(empty)'}")
+    else:
+        lines.append(
+            f"From:         nowhere (looked in the process environment and {_nearest(res)})"
+        )
+    mark = "ok" if report.format == "ok" else "error"
+    lines.append(f"Format:       {mark}: {report.format_message}")
+    server = _SERVER_WORDS[report.server]
+    if report.server == "accepted" and report.organization:
+        org = report.organization
+        server = f"accepted: organization {org['name']} ({org['slug']})"
+    elif report.server_message:
+        server = f"{server}: {report.server_message}" if report.checked else report.server_message
+    lines.append(f"Server:       {server}")
+    others = [d for d in res.definitions if d is not winner]
+    if others:
+        lines.append("Also defined:")
+        lines.extend(f"  {_definition_line(d)}" for d in others)
+    lines.extend(f"Warning: {w}" for w in report.warnings)
+    if report.next_step:
+        lines.append(f"Next: {report.next_step}")
+    return lines
+
+
+def _definition_line(d: Definition) -> str:
+    return f"{d.where()}: {redact(d.value) if d.value else '(empty)'}"
+
+
+def report_json(report: EnvReport) -> dict[str, Any]:
+    res, winner = report.resolution, report.resolution.winner
+    return {
+        "environment": report.settings.env_name,
+        "backend_url": report.settings.backend_url,
+        "variable": res.var,
+        "key": redact(winner.value) if winner and winner.value else None,
+        "source": winner.source if winner else None,
+        "path": str(winner.path) if winner and winner.path else None,
+        "env_file": str(res.env_file) if res.env_file else None,
+        "format": report.format,
+        "format_message": report.format_message,
+        "server": report.server,
+        "server_message": report.server_message,
+        "organization": report.organization,
+        "definitions": [
+            {
+                "source": d.source,
+                "path": str(d.path) if d.path else None,
+                "key": redact(d.value) if d.value else None,
+                "in_use": d is winner,
+            }
+            for d in res.definitions
+        ],
+        "warnings": report.warnings,
+        "next_step": report.next_step,
+        "usable": report.usable,
+    }
+
+
+# ---------------------------------------------------------------------------- running
+
+#: Called when the key is rejected or missing, before the report is shown: returns a
+#: new report (after signing in again) or None to show this one. On a terminal,
+#: `atmn env` passes `_offer_sign_in`; elsewhere None.
+Reauthenticate = Callable[[EnvReport], "EnvReport | None"]
+
+
+def run_env(
+    settings: Settings,
+    *,
+    cwd: Path,
+    environ: Mapping[str, str],
+    out: Callable[[str], None],
+    offline: bool = False,
+    as_json: bool = False,
+    env_file: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    reauthenticate: Reauthenticate | None = None,
+) -> int:
+    """`atmn env` without click: prints through `out` and returns the exit code."""
+    report = check_env(
+        settings, cwd=cwd, environ=environ, offline=offline, env_file=env_file, timeout=timeout
+    )
+    needs_login = report.server == "rejected" or report.format in ("missing", "empty")
+    if needs_login and reauthenticate is not None:
+        report = reauthenticate(report) or report
+    if as_json:
+        import json
+
+        out(json.dumps(report_json(report), indent=2))
+    else:
+        for line in render_text(report):
+            out(line)
+    return 0 if report.usable else 1
