@@ -27,6 +27,9 @@ class LoginOptions:
     open_browser: bool = True
     timeout: float = 300.0
     force: bool = False
+    #: The keys the new ones replace in the file: True revokes them, False keeps them,
+    #: None asks on a terminal and keeps them elsewhere (they may be in use elsewhere).
+    revoke_replaced: bool | None = None
 
 
 def _ignore(_: str) -> None:
@@ -51,6 +54,9 @@ class LoginResult:
     organization: Organization | None
     keys: MintedKeys
     created_file: bool
+    #: Autumn keys the new ones replaced in the file, and what became of each:
+    #: "revoked", "already_invalid", "unsupported", "failed" or "kept".
+    replaced: dict[str, str] = field(default_factory=dict)
 
 
 class AlreadySignedIn(AtmnError):
@@ -119,9 +125,59 @@ def run_login(
 
     if chosen is None:
         chosen = _organization_of(settings.backend_url, keys.sandbox_key)
+    replaced = _settle_replaced(settings, update.previous_all, keys, options, console)
     return LoginResult(
-        env_file=update.path, organization=chosen, keys=keys, created_file=update.created
+        env_file=update.path,
+        organization=chosen,
+        keys=keys,
+        created_file=update.created,
+        replaced=replaced,
     )
+
+
+def _settle_replaced(
+    settings: Settings,
+    previous: Mapping[str, list[str]],
+    keys: MintedKeys,
+    options: LoginOptions,
+    console: Console,
+) -> dict[str, str]:
+    """Revokes (or keeps, as asked) the Autumn keys the new ones replaced in the file.
+
+    A key left in no file but alive on the server is how keys leak; one copied into a
+    deployment is still needed. So: revoke when told to, ask on a terminal, keep otherwise.
+    """
+    from atmn_auth import keyapi
+
+    new = {keys.sandbox_key, keys.live_key}
+    old = list(
+        dict.fromkeys(
+            value
+            for values in previous.values()
+            for value in values
+            if key_kind(value) is not None and value not in new
+        )
+    )
+    if not old:
+        return {}
+    revoke = options.revoke_replaced
+    prompter = console.prompter if console.interactive else None
+    if revoke is None and prompter is not None:
+        shown = ", ".join(redact(key) for key in old)
+        revoke = prompter.confirm(
+            f"Revoke the keys this replaced ({shown})? Say no if they are used elsewhere.",
+            True,
+        )
+    outcome: dict[str, str] = {}
+    for key in old:
+        if not revoke:
+            outcome[key] = "kept"
+            continue
+        try:
+            outcome[key] = keyapi.revoke_key(settings.backend_url, key, timeout=5.0)
+        except AtmnError:
+            outcome[key] = "failed"
+    return outcome
 
 
 def choose_organization(

@@ -28,10 +28,26 @@ def print_login_result(
     echo(f"{verb} {result.env_file}:")
     echo(f"  {SANDBOX_VAR:<24} {redact(result.keys.sandbox_key)}  (sandbox)")
     echo(f"  {LIVE_VAR:<24} {redact(result.keys.live_key)}  (live)")
+    for line in replaced_lines(result):
+        echo(line)
     for warning in login_warnings(result, cwd=cwd, environ=environ):
         echo(f"Warning: {warning}")
     flag = " -p" if settings.prod else ""
     echo(f"Next: `atmn{flag} env` shows the key in force; your code reads {settings.key_var}.")
+
+
+_FATE = {
+    "revoked": "revoked it on the server",
+    "already_invalid": "the server had already revoked it",
+    "unsupported": "this server cannot revoke keys: delete it in the Autumn dashboard",
+    "failed": "could not revoke it: delete it in the Autumn dashboard",
+    "kept": "still valid (pass --revoke-replaced to revoke replaced keys)",
+}
+
+
+def replaced_lines(result: LoginResult) -> list[str]:
+    """One line per key the new ones replaced in the file, saying what became of it."""
+    return [f"Replaced {redact(key)}: {_FATE[fate]}." for key, fate in result.replaced.items()]
 
 
 def login_warnings(result: LoginResult, *, cwd: Path, environ: Mapping[str, str]) -> list[str]:

@@ -20,7 +20,8 @@ def test_env_signs_in_again_when_the_key_is_rejected(
     env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url, **browser_env(autumn_server))
     assert run_atmn(["login", "--org", "acme"], cwd=tmp_path, env=env).returncode == 0
     old = dotenv_values(tmp_path / ".env")["AUTUMN_SECRET_KEY"]
-    assert old is not None
+    old_live = dotenv_values(tmp_path / ".env")["AUTUMN_PROD_SECRET_KEY"]
+    assert old is not None and old_live is not None
     autumn_server.admin("keys", "revoke", "--last4", old[-4:], check=True)
 
     child = _spawn(["env"], cwd=tmp_path, env=env)
@@ -29,6 +30,8 @@ def test_env_signs_in_again_when_the_key_is_rejected(
     child.expect("Which organization")
     child.expect("Globex")
     child.send("\r")  # the first entry: Acme
+    child.expect("Revoke the keys this replaced")
+    child.send("y")
     child.expect(r"accepted: organization Acme \(acme\)")
     child.expect(pexpect.EOF)
     child.close()
@@ -38,6 +41,7 @@ def test_env_signs_in_again_when_the_key_is_rejected(
     assert new is not None and new != old
     assert organization_of(autumn_server.url, new).status_code == 200
     assert organization_of(autumn_server.url, old).status_code == 401
+    assert organization_of(autumn_server.url, old_live).status_code == 401  # revoked too
 
 
 def test_env_without_a_terminal_only_reports(autumn_server: AutumnServer, tmp_path: Path) -> None:

@@ -281,3 +281,33 @@ def test_warns_when_the_new_keys_are_shadowed_or_not_ignored(
     again = run_atmn(["login", "--org", "acme", "--force"], cwd=nested, env=env)
     assert again.returncode == 0, again.stderr
     assert "Warning:" not in again.stdout
+
+
+def test_replaced_keys_are_kept_by_default_and_revoked_when_asked(
+    autumn_server: AutumnServer, tmp_path: Path
+) -> None:
+    _, nested = _project(tmp_path)
+    env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url, **browser_env(autumn_server))
+    assert run_atmn(["login", "--org", "acme"], cwd=nested, env=env).returncode == 0
+    first = dotenv_values(nested / ".env")
+
+    kept = run_atmn(["login", "--org", "acme", "--force"], cwd=nested, env=env)
+
+    assert kept.returncode == 0, kept.stderr
+    for old in (first["AUTUMN_SECRET_KEY"], first["AUTUMN_PROD_SECRET_KEY"]):
+        assert old is not None
+        assert f"Replaced {old[:11]}…{old[-4:]}: still valid" in kept.stdout
+        assert organization_of(autumn_server.url, old).status_code == 200
+    second = dotenv_values(nested / ".env")
+
+    revoked = run_atmn(
+        ["login", "--org", "acme", "--force", "--revoke-replaced"], cwd=nested, env=env
+    )
+
+    assert revoked.returncode == 0, revoked.stderr
+    for old in (second["AUTUMN_SECRET_KEY"], second["AUTUMN_PROD_SECRET_KEY"]):
+        assert old is not None
+        assert f"Replaced {old[:11]}…{old[-4:]}: revoked it on the server" in revoked.stdout
+        assert organization_of(autumn_server.url, old).status_code == 401
+    third = dotenv_values(nested / ".env")["AUTUMN_SECRET_KEY"]
+    assert third is not None and organization_of(autumn_server.url, third).status_code == 200

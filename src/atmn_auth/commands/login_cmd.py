@@ -28,6 +28,12 @@ from atmn_auth.commands._common import env_options, resolve_options
     help="Seconds to wait for the browser.",
 )
 @click.option("--force", is_flag=True, help="Sign in even when the current key still works.")
+@click.option(
+    "--revoke-replaced/--keep-replaced",
+    default=None,
+    help="Revoke the keys the new ones replace in the file (default: ask on a terminal, "
+    "else keep them).",
+)
 @click.option("--debug", is_flag=True, help="Print each step (secrets redacted) to stderr.")
 @click.pass_context
 def login(
@@ -40,6 +46,7 @@ def login(
     no_browser: bool,
     timeout: float,
     force: bool,
+    revoke_replaced: bool | None,
     debug: bool,
 ) -> None:
     """Sign in through the browser and write fresh keys to the nearest .env."""
@@ -73,6 +80,7 @@ def login(
         open_browser=not (no_browser or opts.headless),
         timeout=timeout,
         force=force,
+        revoke_replaced=revoke_replaced,
     )
     try:
         result = run_login(
