@@ -62,18 +62,6 @@ class Finished:
     peak_mb: float
 
 
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """A small, fixed environment: no Autumn keys, no display, a private HOME."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "XDG_CACHE_HOME": str(home / ".cache"),
-    }
-    env.update(extra)
-    return env
-
-
 LAUNCH = str(Path(__file__).with_name("launch.py"))
 
 

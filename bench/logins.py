@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
-from harness import ATMN, Launched, Sample, clean_env, launch
+from harness import ATMN, Launched, Sample, launch
+from tests.support.atmn_cli import clean_env
 from tests.support.autumn_server import AutumnServer
 from tests.support.scripted_browser import browse, run
 

@@ -25,7 +25,8 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 import envwrite  # noqa: E402
 import logins  # noqa: E402
 import startup  # noqa: E402
-from harness import Sample, clean_env, machine  # noqa: E402
+from harness import Sample, machine  # noqa: E402
+from tests.support.atmn_cli import clean_env  # noqa: E402
 
 RESULTS = BENCH / "RESULTS.md"
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import ATMN, PYTHON, Sample, clean_env, run
+from harness import ATMN, PYTHON, Sample, run
+from tests.support.atmn_cli import clean_env
 
 SANDBOX = "am_sk_test_" + "S" * 38 + "1234"
 LIVE = "am_sk_live_" + "L" * 38 + "5678"
