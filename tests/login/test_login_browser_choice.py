@@ -1,0 +1,82 @@
+"""When `atmn login` opens a browser, and when it only prints the URL and says what to do."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from support.autumn_server import AutumnServer
+
+from .helpers import clean_env, run_atmn
+
+
+def _desktop(tmp_path: Path, server: AutumnServer, **extra: str) -> tuple[dict[str, str], Path]:
+    """A desktop session whose browser launchers only record what they were asked to open.
+
+    They shadow the real ones on PATH (Python's `webbrowser` tries `chromium`, then
+    `xdg-open`…) and keep running a moment, as a browser that started would.
+    """
+    bin_dir, opened = tmp_path / "bin", tmp_path / "opened.txt"
+    bin_dir.mkdir()
+    for name in ("chromium", "xdg-open", "x-www-browser"):
+        launcher = bin_dir / name
+        launcher.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {opened}\nsleep 1\n')
+        launcher.chmod(0o755)
+    env = clean_env(tmp_path, ATMN_BACKEND_URL=server.url, DISPLAY=":0", **extra)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return env, opened
+
+
+def test_on_a_desktop_the_browser_is_opened_and_the_url_printed(
+    autumn_server: AutumnServer, tmp_path: Path
+) -> None:
+    env, opened = _desktop(tmp_path, autumn_server)
+
+    result = run_atmn(["login", "--timeout", "1"], cwd=tmp_path, env=env)
+
+    assert result.returncode == 1  # nobody approved: it timed out
+    assert "Opened your browser" in result.stderr
+    asked = opened.read_text()
+    printed = next(line.strip() for line in result.stderr.splitlines() if "/authorize?" in line)
+    assert printed.startswith(f"{autumn_server.url}/api/auth/oauth2/authorize?")
+    assert printed in asked  # the browser got the very URL that was printed
+
+
+@pytest.mark.parametrize(
+    ("extra", "args", "reason"),
+    [
+        ({"SSH_CONNECTION": "192.0.2.1 50000 192.0.2.2 22"}, [], "this is an SSH session"),
+        ({}, ["--no-browser"], "--no-browser/--headless was given"),
+        ({}, ["--headless"], "--no-browser/--headless was given"),
+    ],
+)
+def test_no_browser_is_tried_and_the_url_and_next_steps_are_printed(
+    autumn_server: AutumnServer,
+    tmp_path: Path,
+    extra: dict[str, str],
+    args: list[str],
+    reason: str,
+) -> None:
+    env, opened = _desktop(tmp_path, autumn_server, **extra)
+    command = ["--headless", "login"] if args == ["--headless"] else ["login", *args]
+
+    result = run_atmn([*command, "--timeout", "1"], cwd=tmp_path, env=env)
+
+    assert result.returncode == 1
+    assert not opened.exists()
+    assert f"Not opening a browser ({reason})" in result.stderr
+    assert f"{autumn_server.url}/api/auth/oauth2/authorize?" in result.stderr
+    assert "ssh -L 31448:localhost:31448" in result.stderr
+    assert "no answer from the browser within 1 second" in result.stderr
+
+
+def test_without_a_display_no_browser_is_tried(autumn_server: AutumnServer, tmp_path: Path) -> None:
+    env, opened = _desktop(tmp_path, autumn_server)
+    del env["DISPLAY"]
+
+    result = run_atmn(["login", "--timeout", "1"], cwd=tmp_path, env=env)
+
+    assert not opened.exists()
+    assert "Not opening a browser (there is no display)" in result.stderr
