@@ -473,7 +473,22 @@ def _client_kwargs(
     }
 
 
-class AutumnClient(httpx2.Client):
+class _KeyedClient:
+    """What both clients add to httpx2's: which settings and key they use."""
+
+    _keeper: _KeyKeeper
+
+    @property
+    def settings(self) -> Settings:
+        return self._keeper.settings
+
+    @property
+    def key_source(self) -> KeySource:
+        """The key in use now and where it came from (it changes after a recovery)."""
+        return self._keeper.source
+
+
+class AutumnClient(_KeyedClient, httpx2.Client):
     """An `httpx2.Client` for the selected Autumn environment, signed in with its key.
 
     `prod`/`local` pick the key and the backend as `atmn -p`/`-l` do; `cwd` and `environ`
@@ -513,17 +528,8 @@ class AutumnClient(httpx2.Client):
         super().__init__(**_client_kwargs(self._keeper, auth, timeout, kwargs))
         auth.bind(self)
 
-    @property
-    def settings(self) -> Settings:
-        return self._keeper.settings
 
-    @property
-    def key_source(self) -> KeySource:
-        """The key in use now and where it came from (it changes after a recovery)."""
-        return self._keeper.source
-
-
-class AsyncAutumnClient(httpx2.AsyncClient):
+class AsyncAutumnClient(_KeyedClient, httpx2.AsyncClient):
     """`AutumnClient` for async code: same arguments, an `httpx2.AsyncClient`.
 
     Concurrent tasks that hit the same 401 share one sign-in, which runs in a worker
@@ -557,11 +563,3 @@ class AsyncAutumnClient(httpx2.AsyncClient):
         auth = AutumnAuth(self._keeper)
         super().__init__(**_client_kwargs(self._keeper, auth, timeout, kwargs))
         auth.bind(self)
-
-    @property
-    def settings(self) -> Settings:
-        return self._keeper.settings
-
-    @property
-    def key_source(self) -> KeySource:
-        return self._keeper.source
