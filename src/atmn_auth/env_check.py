@@ -39,13 +39,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from atmn_auth.config import Settings
+from atmn_auth.http import DEFAULT_TIMEOUT
 from atmn_auth.keys import PREFIXES, key_kind
 from atmn_auth.redact import redact
 from atmn_auth.resolution import Definition, Resolution, resolve_key
 
 FormatStatus = Literal["ok", "missing", "empty", "wrong_kind", "malformed"]
 ServerStatus = Literal["accepted", "rejected", "unreachable", "timed_out", "error", "not_checked"]
-DEFAULT_TIMEOUT = 10.0
 
 
 @dataclass

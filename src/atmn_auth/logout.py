@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from atmn_auth.config import Settings
+from atmn_auth.http import DEFAULT_TIMEOUT
 from atmn_auth.keys import KEY_VARS, key_kind
 from atmn_auth.redact import redact
 
-DEFAULT_TIMEOUT = 10.0
 VARIABLES: tuple[str, ...] = (KEY_VARS["sandbox"], KEY_VARS["live"])
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from atmn_auth.config import Settings, load_settings
+from atmn_auth.http import DEFAULT_TIMEOUT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -19,6 +21,22 @@ class GlobalOptions:
     prod: bool = False
     local: bool = False
     headless: bool = False
+
+
+def env_file_option(help: str) -> Callable[[F], F]:
+    """`--env-file PATH`: a file to use instead of the nearest `.env`."""
+    return click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), help=help)
+
+
+def server_timeout_option(help: str = "Seconds to wait for the server.") -> Callable[[F], F]:
+    """`--timeout SECONDS` for calls to the backend (default: `atmn_auth.http.DEFAULT_TIMEOUT`)."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        help=help,
+    )
 
 
 def env_options(func: F) -> F:

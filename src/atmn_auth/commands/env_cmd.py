@@ -8,26 +8,21 @@ from pathlib import Path
 
 import click
 
-from atmn_auth.commands._common import env_options, resolve_options
-from atmn_auth.env_check import DEFAULT_TIMEOUT, EnvReport, check_env, run_env
+from atmn_auth.commands._common import (
+    env_file_option,
+    env_options,
+    resolve_options,
+    server_timeout_option,
+)
+from atmn_auth.env_check import EnvReport, check_env, run_env
 
 
 @click.command(name="env")
 @env_options
 @click.option("--offline", is_flag=True, help="Do not ask the server; only check the format.")
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as one JSON object.")
-@click.option(
-    "--env-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Read this file instead of the nearest .env.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    help="Seconds to wait for the server.",
-)
+@env_file_option("Read this file instead of the nearest .env.")
+@server_timeout_option()
 @click.pass_context
 def env(
     ctx: click.Context,

@@ -8,17 +8,13 @@ from pathlib import Path
 
 import click
 
-from atmn_auth.commands._common import env_options, resolve_options
+from atmn_auth.commands._common import env_file_option, env_options, resolve_options
 
 
 @click.command(name="login")
 @env_options
 @click.option("--org", metavar="ID_OR_SLUG", help="The organization to mint keys for.")
-@click.option(
-    "--env-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of the nearest .env.",
-)
+@env_file_option("Write to this file instead of the nearest .env.")
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening it.")
 @click.option(
     "--timeout",

@@ -7,25 +7,20 @@ from pathlib import Path
 
 import click
 
-from atmn_auth.commands._common import env_options, resolve_options
-from atmn_auth.logout import DEFAULT_TIMEOUT, run_logout
+from atmn_auth.commands._common import (
+    env_file_option,
+    env_options,
+    resolve_options,
+    server_timeout_option,
+)
+from atmn_auth.logout import run_logout
 
 
 @click.command(name="logout")
 @env_options
-@click.option(
-    "--env-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Remove the keys from this file instead of the nearest .env.",
-)
+@env_file_option("Remove the keys from this file instead of the nearest .env.")
 @click.option("--keep-keys", is_flag=True, help="Remove the keys but do not revoke them.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=DEFAULT_TIMEOUT,
-    show_default=True,
-    help="Seconds to wait for the server for each key.",
-)
+@server_timeout_option("Seconds to wait for the server for each key.")
 @click.pass_context
 def logout(
     ctx: click.Context,
