@@ -1,9 +1,9 @@
 """Writing both keys into a 10,000-line `.env` found 40 directories up.
 
-`find_env_file` + `update_env_file` from `atmn_auth.envfile`, timed two ways:
+`find_env_file` + `update_env_file` from `atmn_auth.envfiles.writer`, timed two ways:
 
 - first write in a fresh process (what `atmn login` does once): the child imports
-  `atmn_auth.envfile` before the clock starts, so the lazy imports the calls make
+  `atmn_auth.envfiles.writer` before the clock starts, so the lazy imports the calls make
   (python-dotenv, filelock, platformdirs) are counted;
 - repeated writes in one process (lazy imports already done).
 
@@ -58,7 +58,8 @@ def keys(n: int) -> tuple[str, str]:
 
 def write_once(start: Path, sandbox: str, live: str) -> tuple[float, Path]:
     """Elapsed ms for find + update, and the file written."""
-    from atmn_auth.envfile import find_env_file, update_env_file
+    from atmn_auth.envfiles.reader import find_env_file
+    from atmn_auth.envfiles.writer import update_env_file
 
     began = time.perf_counter()
     target = find_env_file(start)
@@ -125,7 +126,7 @@ def measure(
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--once"]:
-    import atmn_auth.envfile  # noqa: F401  (imported before the clock starts)
+    import atmn_auth.envfiles.writer  # noqa: F401  (imported before the clock starts)
 
     elapsed, _ = write_once(Path(sys.argv[2]), sys.argv[3], sys.argv[4])
     print(f"{elapsed:.3f}")

@@ -92,7 +92,7 @@ def test_help_lists_every_command_without_importing_them(project: Path) -> None:
     assert code == 0
     probe = project.parent / f"modules-{project.name}.json"
     modules = set(json.loads(probe.read_text())["modules"])
-    assert not {m for m in modules if m.startswith("atmn_auth.commands.")}
+    assert not {m for m in modules if m.startswith("atmn_auth.cli.")}
     for name in ("env", "login", "logout"):
         assert f"\n  {name} " in stdout
 

@@ -9,7 +9,7 @@ a rejected key by themselves where a person can approve a new sign-in.
 The key is the one `atmn` itself reads (the process environment first, then the nearest
 `.env`), sent as a Bearer token to the selected environment's backend and to nothing
 else. When Autumn answers 401, `AutumnAuth` signs in again through the `atmn login`
-flow (see `atmn_auth.reauth`), stores the new keys in the `.env` the rejected key came
+sign-in (see `atmn_auth.flows.recovery`), stores the new keys in the `.env` the rejected key came
 from, and replays the request once, body included. Threads (or tasks) that hit the same
 401 together wait for that one sign-in and then retry with its key.
 """
@@ -27,12 +27,12 @@ import anyio
 import anyio.to_thread
 import httpx2
 
-from atmn_auth import reauth
-from atmn_auth.config import Settings, load_settings
-from atmn_auth.errors import AtmnError
-from atmn_auth.http import DEFAULT_TIMEOUT, USER_AGENT, server_message
-from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR
-from atmn_auth.redact import redact
+from atmn_auth.api.autumn import ORGANIZATION_ME_PATH, Organization
+from atmn_auth.api.session import USER_AGENT, server_message
+from atmn_auth.errors import AtmnError, MissingKeyError, OrganizationMismatch
+from atmn_auth.flows import recovery
+from atmn_auth.keys import redact
+from atmn_auth.settings import DEFAULT_TIMEOUT, Settings, load_settings
 
 __all__ = [
     "AsyncAutumnClient",
@@ -42,12 +42,6 @@ __all__ = [
     "MissingKeyError",
     "OrganizationChangedError",
 ]
-
-ORGANIZATION_PATH = "/v1/organization/me"
-
-
-class MissingKeyError(AtmnError):
-    """No key for the selected environment in the process environment or any `.env`."""
 
 
 class KeyRejectedError(AtmnError, httpx2.HTTPStatusError):
@@ -84,14 +78,14 @@ class KeySource:
 
 def resolve_key_source(settings: Settings, *, cwd: Path, environ: Mapping[str, str]) -> KeySource:
     """The key `atmn` would use here; `MissingKeyError` when there is none."""
-    from atmn_auth.resolution import resolve_key
+    from atmn_auth.envfiles.resolution import resolve_key
 
     resolution = resolve_key(settings.key_var, cwd=cwd, environ=environ)
     winner = resolution.winner
     if winner is None or not winner.value:
         raise MissingKeyError(
             f"{settings.key_var} is not set (looked in the process environment and the "
-            f"nearest .env from {cwd}); run `{reauth.login_command(settings)}`"
+            f"nearest .env from {cwd}); run `{settings.login_command()}`"
         )
     return KeySource(var=settings.key_var, key=winner.value, source=winner.source, path=winner.path)
 
@@ -110,7 +104,7 @@ class _KeyKeeper:
         *,
         cwd: Path,
         environ: Mapping[str, str],
-        reauthenticator: reauth.Reauthenticator,
+        reauthenticator: recovery.Reauthenticator,
         allow_org_change: bool,
     ) -> None:
         self.settings = settings
@@ -122,7 +116,7 @@ class _KeyKeeper:
         self.backend = httpx2.URL(settings.backend_url)
         self._lock = threading.Lock()
         self._async_lock: anyio.Lock | None = None
-        self._orgs: dict[str, reauth.OrgRef | None] = {}  # key -> org (None: cannot know)
+        self._orgs: dict[str, Organization | None] = {}  # key -> org (None: cannot know)
         self._failures: dict[str, str] = {}  # key -> why recovering from it failed
 
     # ------------------------------------------------------------------ state
@@ -141,8 +135,8 @@ class _KeyKeeper:
 
     def blocker(self) -> str | None:
         """Why a 401 cannot be recovered from at all here, or None."""
-        if reauth.recovery_disabled(self.environ):
-            return f"re-authentication is turned off ({reauth.DISABLE_VAR} is set)"
+        if recovery.recovery_disabled(self.environ):
+            return f"re-authentication is turned off ({recovery.DISABLE_VAR} is set)"
         if self.source.from_environment:
             return "it comes from the process environment"
         return self.reauthenticator.unavailable_reason()
@@ -160,7 +154,7 @@ class _KeyKeeper:
     def organization_request(self, key: str) -> httpx2.Request:
         return httpx2.Request(
             "GET",
-            self.backend.join(ORGANIZATION_PATH),
+            self.backend.join(ORGANIZATION_ME_PATH),
             headers={
                 "Authorization": f"Bearer {key}",
                 "Accept": "application/json",
@@ -174,7 +168,7 @@ class _KeyKeeper:
                 data = response.json()
             except ValueError:
                 data = None
-            self._orgs[key] = reauth.OrgRef.from_json(data) if isinstance(data, dict) else None
+            self._orgs[key] = Organization.from_json(data) if isinstance(data, dict) else None
         elif response.status_code == 401:
             self._orgs[key] = None  # already rejected: its organization is gone with it
         # anything else (5xx, 404 from a server without it): ask again next time
@@ -230,10 +224,10 @@ class _KeyKeeper:
 
     def _sign_in_again(self, sent_key: str, response: httpx2.Response) -> str:
         rejected = self._rejected(response)
-        login = reauth.login_command(self.settings)
-        if reauth.recovery_disabled(self.environ):
+        login = self.settings.login_command()
+        if recovery.recovery_disabled(self.environ):
             raise KeyRejectedError(
-                f"{rejected}; re-authentication is turned off ({reauth.DISABLE_VAR}): "
+                f"{rejected}; re-authentication is turned off ({recovery.DISABLE_VAR}): "
                 f"run `{login}`",
                 response=response,
             )
@@ -250,100 +244,39 @@ class _KeyKeeper:
                 f"{rejected}; {reason}: run `{login}`",
                 response=response,
             )
-        old_org = self._orgs.get(sent_key)
+        rejected_key = recovery.RejectedKey(
+            settings=self.settings,
+            var=self.source.var,
+            key=sent_key,
+            env_file=self.source.path,
+            organization=self._orgs.get(sent_key),
+            pin_organization=not self.allow_org_change,
+        )
         try:
-            fresh = self.reauthenticator.sign_in(
-                reauth.RejectedKey(
-                    settings=self.settings,
-                    var=self.source.var,
-                    key=sent_key,
-                    env_file=self.source.path,
-                    organization=old_org,
-                    pin_organization=not self.allow_org_change,
-                )
+            fresh = recovery.replace_rejected_key(
+                self.reauthenticator,
+                rejected_key,
+                self.environ,
+                allow_org_change=self.allow_org_change,
             )
+        except OrganizationMismatch as exc:
+            raise OrganizationChangedError(exc.message, response=response) from exc
         except AtmnError as exc:
             raise KeyRejectedError(
                 f"{rejected}, and signing in again failed: {exc.message}", response=response
             ) from exc
-        self._check_organization(old_org, fresh, response)
-        return self._store(fresh, response)
-
-    def _check_organization(
-        self, old: reauth.OrgRef | None, fresh: reauth.FreshKeys, response: httpx2.Response
-    ) -> None:
-        if self.allow_org_change or old is None:
-            return  # never learnt (the key was dead at first use): the person chose
-        new = fresh.organization
-        same = old.same_as(new) if new is not None else None
-        if same is None:  # e.g. an id on one side, a slug on the other: ask about the new key
-            new = _organization_of_key(self.settings, fresh.key_for(self.settings)) or new
-            same = old.same_as(new) if new is not None else None
-        if same:
-            return
-        _revoke_quietly(self.settings, fresh)
-        if same is None:
-            what = f"could not be confirmed to be for {old.label()}"
-        else:
-            what = f"is for {new.label() if new else '?'}, not {old.label()}"
-        raise OrganizationChangedError(
-            f"the new sign-in {what} (the organization of the rejected key); its keys were "
-            f"revoked and {self.source.path} was left as it was. Sign in to the same "
-            "organization, or pass allow_org_change=True",
-            response=response,
-        )
-
-    def _store(self, fresh: reauth.FreshKeys, response: httpx2.Response) -> str:
-        from atmn_auth import envfile
-
-        path = self.source.path
-        assert path is not None
-        try:
-            envfile.update_env_file(
-                path,
-                set_values={SANDBOX_VAR: fresh.keys.sandbox_key, LIVE_VAR: fresh.keys.live_key},
-            )
-        except AtmnError as exc:
-            _revoke_quietly(self.settings, fresh)
-            raise KeyRejectedError(
-                f"signed in again but could not save the new keys: {exc.message} "
-                "(they were revoked)",
-                response=response,
-            ) from exc
         key = fresh.key_for(self.settings)
         self._orgs[key] = fresh.organization
-        org = f" for {fresh.organization.label()}" if fresh.organization else ""
-        self.reauthenticator.info(
-            f"Signed in again{org}: new keys saved to {path}; retrying the request."
+        self.source = KeySource(
+            var=self.source.var, key=key, source=self.source.source, path=self.source.path
         )
-        self.source = KeySource(var=self.source.var, key=key, source=self.source.source, path=path)
         return key
-
-
-def _organization_of_key(settings: Settings, key: str) -> reauth.OrgRef | None:
-    from atmn_auth import keyapi
-
-    try:
-        info = keyapi.organization_me(settings.backend_url, key, timeout=5.0)
-    except AtmnError:
-        return None
-    return reauth.OrgRef(id=info.id, slug=info.slug or None, name=info.name or None)
-
-
-def _revoke_quietly(settings: Settings, fresh: reauth.FreshKeys) -> None:
-    from atmn_auth import keyapi
-
-    for key in (fresh.keys.sandbox_key, fresh.keys.live_key):
-        try:
-            keyapi.revoke_key(settings.backend_url, key)
-        except AtmnError:
-            continue
 
 
 def _rejected_again(keeper: _KeyKeeper, key: str, response: httpx2.Response) -> KeyRejectedError:
     error = KeyRejectedError(
         f"Autumn rejected the replacement {keeper.source.var} ({redact(key)}) too, with 401 "
-        f"({server_message(response)}); run `{reauth.login_command(keeper.settings)}`",
+        f"({server_message(response)}); run `{keeper.settings.login_command()}`",
         response=response,
     )
     keeper.give_up_on(key, error.message)  # no sign-in loop: later 401s on it raise at once
@@ -437,7 +370,7 @@ def _keeper(
     environ: Mapping[str, str] | None,
     headless: bool,
     interactive: bool | None,
-    reauthenticator: reauth.Reauthenticator | None,
+    reauthenticator: recovery.Reauthenticator | None,
     allow_org_change: bool,
 ) -> _KeyKeeper:
     env: Mapping[str, str] = os.environ if environ is None else environ
@@ -445,7 +378,7 @@ def _keeper(
     settings = load_settings(prod=prod, local=local, environ=env)
     source = resolve_key_source(settings, cwd=where, environ=env)
     if reauthenticator is None:
-        reauthenticator = reauth.LoginReauthenticator(
+        reauthenticator = recovery.LoginReauthenticator(
             cwd=where, environ=env, headless=headless, interactive=interactive
         )
     return _KeyKeeper(
@@ -509,7 +442,7 @@ class AutumnClient(_KeyedClient, httpx2.Client):
         environ: Mapping[str, str] | None = None,
         headless: bool = False,
         interactive: bool | None = None,
-        reauthenticator: reauth.Reauthenticator | None = None,
+        reauthenticator: recovery.Reauthenticator | None = None,
         allow_org_change: bool = False,
         timeout: Any = DEFAULT_TIMEOUT,
         **kwargs: Any,
@@ -545,7 +478,7 @@ class AsyncAutumnClient(_KeyedClient, httpx2.AsyncClient):
         environ: Mapping[str, str] | None = None,
         headless: bool = False,
         interactive: bool | None = None,
-        reauthenticator: reauth.Reauthenticator | None = None,
+        reauthenticator: recovery.Reauthenticator | None = None,
         allow_org_change: bool = False,
         timeout: Any = DEFAULT_TIMEOUT,
         **kwargs: Any,

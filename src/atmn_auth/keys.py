@@ -1,4 +1,5 @@
-"""Autumn secret-key formats (contract §3)."""
+"""Autumn secret keys (contract §3): their formats, the variables that hold them, and how
+to show one without showing it."""
 
 from __future__ import annotations
 
@@ -28,3 +29,18 @@ def key_kind(key: str) -> KeyKind | None:
 
 def is_valid_key(key: str, kind: KeyKind) -> bool:
     return key_kind(key) == kind
+
+
+def redact(secret: str | None) -> str:
+    """`am_sk_test_…Ab12` for keys; `abcd…wxyz`-style prefix and last 4 for anything else.
+
+    Short values are fully masked: showing 8 of 10 characters would not hide them.
+    """
+    if not secret:
+        return "(none)"
+    for prefix in PREFIXES.values():
+        if secret.startswith(prefix) and len(secret) >= len(prefix) + 12:
+            return f"{prefix}…{secret[-4:]}"
+    if len(secret) < 16:
+        return "****"
+    return f"{secret[:4]}…{secret[-4:]}"

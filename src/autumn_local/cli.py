@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import sqlite3
@@ -49,6 +50,27 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
+# The server runs on Flask and werkzeug, which come with the `local` extra only: a plain
+# `pip install atmn-auth` gives the `atmn` CLI and the admin commands without them.
+SERVER_REQUIRES = ("flask", "werkzeug")
+INSTALL_HINT = (
+    "error: the local server needs Flask: pip install 'atmn-auth[local]' "
+    "(or: pipx inject atmn-auth flask / uv tool install 'atmn-auth[local]')"
+)
+
+
+def require_server_libraries() -> None:
+    """Exit 1 with one line saying how to install Flask when it (or werkzeug) is missing.
+
+    Every command that serves calls this before importing `.server` or `.app`.
+    """
+    for name in SERVER_REQUIRES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            fail(INSTALL_HINT)
+
+
 @click.group()
 @click.version_option(__version__, prog_name="autumn-local")
 def main() -> None:
@@ -91,6 +113,7 @@ def serve(
     disabled: tuple[str, ...],
 ) -> None:
     """Serve the sign-in pages, OAuth endpoints and API until Ctrl-C."""
+    require_server_libraries()
     from .server import build
 
     try:

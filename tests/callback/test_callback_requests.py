@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from atmn_auth.callback import CallbackServer, CallbackTimeout
+from atmn_auth.errors import CallbackTimeout
+from atmn_auth.oauth.callback import CallbackServer
 
 from .helpers import CODE, STATE, Response, callback, request, send_raw
 

@@ -10,10 +10,9 @@ import pytest
 
 from atmn_auth import AutumnClient
 from atmn_auth.client import KeyRejectedError, OrganizationChangedError
-from atmn_auth.keyapi import revoke_key
+from atmn_auth.flows.recovery import FreshKeys, LoginReauthenticator, RejectedKey
 from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR
-from atmn_auth.reauth import FreshKeys, LoginReauthenticator, RejectedKey
-from support.autumn_server import AutumnServer
+from support.autumn_server import AutumnServer, revoke_key
 
 from .helpers import (
     PickOrganization,
@@ -205,7 +204,7 @@ class VisitPrintedUrl:
 def test_headless_without_a_terminal_prints_the_url_and_waits_for_the_browser(
     project: Project,
 ) -> None:
-    from atmn_auth.login import Console
+    from atmn_auth.flows.console import Console
 
     person = VisitPrintedUrl(project)
     local_browser = ScriptedOpener(project.server)

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx2
 
-from atmn_auth.config import Settings, load_settings
+from atmn_auth.settings import Settings, load_settings
 from support.autumn_server import AutumnServer
 from support.oauth_flow import bearer, mint, sign_in
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from env_logout_helpers import Minted, Output, mint_keys, org_of, settings_for, write_env
 
-from atmn_auth.env_check import run_env
+from atmn_auth.api.session import Session
+from atmn_auth.flows.env import run_env
 from support.autumn_server import AutumnServer
 
 
@@ -23,16 +24,16 @@ def env(
     env_file: Path | None = None,
 ) -> tuple[int, Output]:
     out = Output()
-    code = run_env(
-        settings_for(url, prod=prod),
-        cwd=cwd,
-        environ=environ or {},
-        out=out,
-        as_json=as_json,
-        offline=offline,
-        timeout=timeout,
-        env_file=env_file,
-    )
+    with Session(environ or {}, timeout=timeout) as session:
+        code = run_env(
+            settings_for(url, prod=prod),
+            cwd=cwd,
+            environ=environ or {},
+            out=out,
+            as_json=as_json,
+            session=None if offline else session,
+            env_file=env_file,
+        )
     return code, out
 
 
@@ -151,9 +152,9 @@ def test_environment_variable_shadows_the_dotenv_key(
     assert code == 1  # the stale key in the shell is the one in force, and it is rejected
     assert "From:         the process environment" in out.lines
     assert (
-        f"Warning: AUTUMN_SECRET_KEY in the process environment (am_sk_test_…{stale.sandbox[-4:]})"
-        f" overrides the one in {dotenv} (am_sk_test_…{minted.sandbox[-4:]}), where "
-        "`atmn login` writes: run `unset AUTUMN_SECRET_KEY` to use the file."
+        "Warning: AUTUMN_SECRET_KEY is also set in the process environment "
+        f"(am_sk_test_…{stale.sandbox[-4:]}), which wins over {dotenv}: "
+        "run `unset AUTUMN_SECRET_KEY`."
     ) in out.lines
     assert out.lines[-1].startswith("Next: run `unset AUTUMN_SECRET_KEY`")
     out.assert_no_secret(stale.sandbox, minted.sandbox)

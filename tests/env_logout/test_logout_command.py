@@ -7,7 +7,8 @@ from pathlib import Path
 
 from env_logout_helpers import Minted, Output, me_status, settings_for, write_env
 
-from atmn_auth.logout import run_logout
+from atmn_auth.api.session import Session
+from atmn_auth.flows.logout import run_logout
 from support.autumn_server import AutumnServer
 
 
@@ -20,15 +21,16 @@ def logout(
     keep_keys: bool = False,
 ) -> tuple[int, Output]:
     out = Output()
-    code = run_logout(
-        settings_for(url),
-        cwd=cwd,
-        environ=environ or {},
-        out=out,
-        env_file=env_file,
-        keep_keys=keep_keys,
-        timeout=5.0,
-    )
+    with Session(environ or {}, timeout=5.0) as session:
+        code = run_logout(
+            settings_for(url),
+            cwd=cwd,
+            environ=environ or {},
+            out=out,
+            session=session,
+            env_file=env_file,
+            keep_keys=keep_keys,
+        )
     return code, out
 
 
@@ -112,10 +114,11 @@ def test_warns_about_definitions_it_did_not_touch(
     warnings = [line for line in out.lines if line.startswith("Warning: ")]
     assert warnings == [
         f"Warning: AUTUMN_SECRET_KEY is still set in the process environment "
-        f"({_short(minted.sandbox)}); atmn cannot change it: run `unset AUTUMN_SECRET_KEY`.",
+        f"({_short(minted.sandbox)}), which wins over {project / '.env'}; atmn cannot change "
+        "it: run `unset AUTUMN_SECRET_KEY`.",
         f"Warning: {project / '.env.local'} still sets AUTUMN_SECRET_KEY "
-        f"({_short(minted.sandbox)}), which frameworks like Next.js and Vite load over .env; "
-        "logout left it alone: remove it there.",
+        f"({_short(minted.sandbox)}); Next.js, Vite and other tools that load .env.local over "
+        ".env would use that one: remove it there.",
         f"Warning: {tmp_path / '.env'} still sets AUTUMN_PROD_SECRET_KEY ({_short(minted.live)}); "
         f"logout only edits {project / '.env'}: remove it there if you no longer want it.",
     ]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from env_logout_helpers import settings_for, write_env
 
-from atmn_auth.env_check import run_env
-from atmn_auth.gitignore import is_git_ignored
-from atmn_auth.resolution import Definition, resolve_key, written_file
+from atmn_auth.envfiles.gitignore import is_git_ignored
+from atmn_auth.envfiles.resolution import Definition, resolve_key
+from atmn_auth.flows.env import run_env
 
 SK_A = "am_sk_test_" + "A" * 42
 SK_B = "am_sk_test_" + "B" * 42
@@ -34,7 +34,7 @@ def test_only_the_nearest_env_is_read(tmp_path: Path) -> None:
     res = resolve_key(VAR, cwd=project, environ={})
     assert res.winner is None and res.value is None
     assert res.definitions == [Definition("dotenv", tmp_path / ".env", SK_A)]
-    assert written_file(res) == nearest
+    assert res.env_file == nearest
 
 
 def test_env_local_is_listed_but_never_wins(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_env_local_is_listed_but_never_wins(tmp_path: Path) -> None:
 def test_no_env_anywhere_writes_beside_cwd(tmp_path: Path) -> None:
     outside = [d for d in tmp_path.parents if (d / ".env").exists()]
     res = resolve_key(VAR, cwd=tmp_path, environ={})
-    assert written_file(res) == (outside[0] / ".env" if outside else tmp_path / ".env")
+    assert res.env_file == (outside[0] / ".env" if outside else tmp_path / ".env")
 
 
 def test_repr_never_shows_a_key(tmp_path: Path) -> None:
@@ -73,7 +73,6 @@ def test_git_ignore_check_and_env_warning(tmp_path: Path) -> None:
         cwd=repo,
         environ={},
         out=out.append,
-        offline=True,
         as_json=True,
     )
     warnings = json.loads("\n".join(out))["warnings"]
@@ -85,7 +84,7 @@ def test_git_ignore_check_and_env_warning(tmp_path: Path) -> None:
     (repo / ".gitignore").write_text(".env\n")
     assert is_git_ignored(dotenv) is True
     out.clear()
-    run_env(settings_for("http://127.0.0.1:9"), cwd=repo, environ={}, out=out.append, offline=True)
+    run_env(settings_for("http://127.0.0.1:9"), cwd=repo, environ={}, out=out.append)
     assert not any(line.startswith("Warning") for line in out)
 
 

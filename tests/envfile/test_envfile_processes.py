@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from atmn_auth.envfile import EnvFileError, update_env_file
+from atmn_auth.envfiles.writer import update_env_file
+from atmn_auth.errors import EnvFileError
 
 SK = "am_sk_test_" + "Ab3" * 14
 PK = "am_sk_live_" + "Zy9" * 14
@@ -24,7 +25,7 @@ NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 _WRITER = """
 import sys
 from pathlib import Path
-from atmn_auth.envfile import update_env_file
+from atmn_auth.envfiles.writer import update_env_file
 path, name, rounds = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 sys.stdin.readline()  # start together
 for i in range(rounds):

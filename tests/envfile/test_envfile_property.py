@@ -10,7 +10,7 @@ from dotenv import dotenv_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from atmn_auth.envfile import dominant_line_ending, render_update, update_env_file
+from atmn_auth.envfiles.writer import dominant_line_ending, render_update, update_env_file
 
 OURS = ("AUTUMN_SECRET_KEY", "AUTUMN_PROD_SECRET_KEY")
 NEW = {

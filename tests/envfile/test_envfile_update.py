@@ -10,13 +10,9 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from atmn_auth.envfile import (
-    EnvFileError,
-    find_env_file,
-    lock_path_for,
-    read_env,
-    update_env_file,
-)
+from atmn_auth.envfiles.reader import find_env_file, read_env
+from atmn_auth.envfiles.writer import lock_path_for, update_env_file
+from atmn_auth.errors import EnvFileError
 
 SK = "am_sk_test_" + "a1" * 21
 SK2 = "am_sk_test_" + "b2" * 21

@@ -64,7 +64,7 @@ def assert_nothing_lost(project: Path, backend: HostileBackend) -> None:
     assert sorted(p.name for p in project.iterdir()) == [".env"]
     assert backend.handed.keys, "the login did get as far as minting"
     assert sorted(backend.revoked_keys) == sorted(backend.handed.keys)
-    assert sorted(backend.revoked_tokens) == sorted(backend.handed.tokens)
+    assert sorted(backend.revoked_tokens) == sorted(backend.handed.refresh_tokens)
 
 
 def test_a_full_disk_loses_nothing_and_revokes_the_new_keys(

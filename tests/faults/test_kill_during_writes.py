@@ -10,7 +10,8 @@ import signal
 import time
 from pathlib import Path
 
-from atmn_auth.envfile import read_env, render_update, update_env_file
+from atmn_auth.envfiles.reader import read_env
+from atmn_auth.envfiles.writer import render_update, update_env_file
 
 BEFORE = (
     "# settings\r\nexport DATABASE_URL=postgres://db/app\r\n"

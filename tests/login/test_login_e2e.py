@@ -270,7 +270,7 @@ def test_warns_when_the_new_keys_are_shadowed_or_not_ignored(
     warnings = [line for line in result.stdout.splitlines() if line.startswith("Warning:")]
     assert len(warnings) == 3, result.stdout
     assert "not ignored by git" in warnings[0]
-    assert "AUTUMN_SECRET_KEY is also set in your shell" in warnings[1]
+    assert "AUTUMN_SECRET_KEY is also set in the process environment" in warnings[1]
     assert "unset AUTUMN_SECRET_KEY" in warnings[1]
     assert ".env.local" in warnings[2]
     assert "S" * 42 not in result.stdout and "L" * 42 not in result.stdout

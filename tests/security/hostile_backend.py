@@ -176,12 +176,17 @@ class Handed:
     """Every secret the server gave out or was sent."""
 
     codes: list[str] = field(default_factory=list)
-    tokens: list[str] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)  # access, refresh, access, ...
     keys: list[str] = field(default_factory=list)
     verifiers: list[str] = field(default_factory=list)
 
     def all(self) -> list[str]:
         return [*self.codes, *self.tokens, *self.keys, *self.verifiers]
+
+    @property
+    def refresh_tokens(self) -> list[str]:
+        """Revoking one revokes its whole grant, access token included (RFC 7009 §2.1)."""
+        return self.tokens[1::2]
 
 
 class HostileBackend:

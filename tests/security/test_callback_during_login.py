@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from atmn_auth.envfile import read_env
+from atmn_auth.envfiles.reader import read_env
 from callback.helpers import non_loopback_addresses
 from support.autumn_server import AutumnServer
 from support.scripted_browser import browse

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from atmn_auth.envfile import read_env
+from atmn_auth.envfiles.reader import read_env
 from atmn_auth.errors import AtmnError
 
 from . import inprocess
@@ -96,7 +96,7 @@ def test_a_well_behaved_backend_signs_in(project: Project, hostile: HostileBacke
     assert values["AUTUMN_PROD_SECRET_KEY"] == hostile.handed.keys[1]
     assert values["DATABASE_URL"] == "postgres://localhost/app"
     assert result.organization is not None and result.organization.slug == "acme"
-    assert sorted(hostile.revoked_tokens) == sorted(hostile.handed.tokens)
+    assert sorted(hostile.revoked_tokens) == sorted(hostile.handed.refresh_tokens)
 
 
 @pytest.mark.parametrize("case", list(MALFORMED_KEYS), ids=list(MALFORMED_KEYS))

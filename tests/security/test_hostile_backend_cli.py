@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from atmn_auth.envfile import read_env
+from atmn_auth.envfiles.reader import read_env
 
 from .cli import TERMINAL_CONTROLS, cli_env, error_line, run_atmn
 from .conftest import ENV_BEFORE, Project

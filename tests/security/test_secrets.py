@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
-from atmn_auth.config import CALLBACK_PORTS
 from atmn_auth.errors import AtmnError
+from atmn_auth.settings import CALLBACK_PORTS
 from support.autumn_server import AutumnServer
 from support.scripted_browser import browse, browser_env
 
@@ -130,6 +131,11 @@ def test_oauth_tokens_are_revoked_even_when_the_login_fails(
             inprocess.login(proxy.url, tmp_path, org=org, opener=person, ports=CALLBACK_PORTS)
     issued = secrets_seen(proxy)["token"]
     revoked = {r.form.get("token") for r in proxy.seen("POST", REVOKE)}
-    assert len(issued) == 4
-    assert issued <= revoked
+    assert len(issued) == 4  # an access and a refresh token for each login
+    assert len(revoked & issued) == 2  # each refresh token: it revokes its whole grant
+    for token in issued:  # and so no token is usable on the server any more
+        answer = httpx2.get(
+            f"{stand_in.url}/cli/organizations", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert answer.status_code == 401
     assert not (tmp_path / ".env").exists()

@@ -150,3 +150,12 @@ class AutumnServer:
 
 def python() -> str:
     return sys.executable
+
+
+def revoke_key(server_url: str, key: str) -> str:
+    """Revokes `key` on the server at `server_url` the way `atmn logout` does."""
+    from atmn_auth.api.autumn import Autumn
+    from atmn_auth.api.session import Session
+
+    with Session({}) as session:
+        return Autumn(session, server_url).revoke_key(key)

@@ -11,12 +11,17 @@ As a command for Python's `webbrowser` (see browser_env):
 reading SCRIPTED_BROWSER_EMAIL, SCRIPTED_BROWSER_PASSWORD, SCRIPTED_BROWSER_ORG (slug,
 optional), SCRIPTED_BROWSER_ACTION (approve|deny) and SCRIPTED_BROWSER_LOG (optional file:
 one line per run, without any code, state or token). Exits 0 once the redirect URI answered.
+
+On a network with a proxy and a private CA (see make_client): SCRIPTED_BROWSER_PROXY (a proxy
+URL for every host but loopback, which is always reached directly) and SCRIPTED_BROWSER_CA (a
+PEM CA file, trusted instead of the system store). Without them the browser behaves as before.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import ssl
 import sys
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -96,6 +101,33 @@ class Outcome:
         return f"{' > '.join(self.steps)} => {where} params={params} status={status}"
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def make_client(proxy: str | None = None, ca_file: str | None = None) -> httpx2.Client:
+    """The browser's HTTP client: redirects not followed, cookies kept.
+
+    With `proxy`, every request except to loopback goes through it, whatever the environment
+    says (a CLI that opens this browser passes its own proxy variables down). With `ca_file`,
+    that CA alone is trusted.
+    """
+    if proxy is None and ca_file is None:
+        return httpx2.Client(follow_redirects=False, timeout=10.0)
+    verify: Any = ssl.create_default_context(cafile=ca_file) if ca_file else True
+    mounts: dict[str, httpx2.BaseTransport | None] = {}
+    if proxy:
+        mounts["all://"] = httpx2.HTTPTransport(proxy=proxy, verify=verify)
+        for host in LOOPBACK_HOSTS:
+            mounts[f"all://{host}"] = None  # None: the client's own, direct transport
+    return httpx2.Client(
+        follow_redirects=False,
+        timeout=10.0,
+        verify=verify,
+        trust_env=proxy is None,
+        mounts=mounts,
+    )
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return parts.scheme, parts.hostname or "", parts.port
@@ -115,7 +147,7 @@ def browse(
     if action not in ("approve", "deny"):
         raise ValueError("action must be 'approve' or 'deny'")
     own_client = client is None
-    http = client or httpx2.Client(follow_redirects=False, timeout=10.0)
+    http = client or make_client()
     server_origin = _origin(url)
     steps: list[str] = []
     signed_in = False
@@ -202,7 +234,7 @@ def run(
 def browser_env(server: Any, **overrides: str) -> dict[str, str]:
     """BROWSER and SCRIPTED_BROWSER_* variables for a subprocess that opens a browser.
 
-    Overrides by short name: email, password, org, action, log.
+    Overrides by short name: email, password, org, action, log, proxy, ca.
     """
     settings: dict[str, str] = {
         "email": server.email,
@@ -210,7 +242,7 @@ def browser_env(server: Any, **overrides: str) -> dict[str, str]:
         "action": "approve",
     }
     settings.update({k: str(v) for k, v in overrides.items()})
-    unknown = set(settings) - {"email", "password", "org", "action", "log"}
+    unknown = set(settings) - {"email", "password", "org", "action", "log", "proxy", "ca"}
     if unknown:
         raise TypeError(f"unknown browser_env settings: {sorted(unknown)}")
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(__file__).resolve()))} %s"
@@ -224,6 +256,10 @@ def main(argv: list[str]) -> int:
         print("usage: scripted_browser.py URL", file=sys.stderr)
         return 2
     log_path = os.environ.get("SCRIPTED_BROWSER_LOG")
+    client = make_client(
+        os.environ.get("SCRIPTED_BROWSER_PROXY") or None,
+        os.environ.get("SCRIPTED_BROWSER_CA") or None,
+    )
     try:
         outcome = browse(
             argv[1],
@@ -231,12 +267,15 @@ def main(argv: list[str]) -> int:
             password=os.environ["SCRIPTED_BROWSER_PASSWORD"],
             org=os.environ.get("SCRIPTED_BROWSER_ORG") or None,
             action=os.environ.get("SCRIPTED_BROWSER_ACTION", "approve"),
+            client=client,
         )
         line = outcome.describe()
         ok = outcome.redirect_uri is not None
     except (BrowserError, httpx2.HTTPError, KeyError) as exc:
         line = f"failed: {type(exc).__name__}: {exc}"
         ok = False
+    finally:
+        client.close()
     if log_path:
         with open(log_path, "a", encoding="utf-8") as log:
             log.write(line + "\n")

@@ -28,8 +28,10 @@ from types import TracebackType
 from typing import Any, Literal, TextIO
 from urllib.parse import parse_qsl
 
-from atmn_auth.config import CALLBACK_PORTS
-from atmn_auth.errors import AtmnError
+from atmn_auth.errors import AtmnError, CallbackTimeout, PortsTakenError
+from atmn_auth.oauth.pages import CSP, PAGES, RETURN, page
+from atmn_auth.settings import CALLBACK_PORTS
+from atmn_auth.text import format_duration
 
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024
@@ -39,34 +41,12 @@ _POLL = 0.1  # how often waiting loops look up (Ctrl-C, close, stop)
 _TAKEN = {errno.EADDRINUSE, errno.EACCES}
 
 
-class PortsTakenError(AtmnError):
-    """No callback port is free on loopback."""
-
-
-class CallbackTimeout(AtmnError):
-    """The browser (or a paste) did not answer in time."""
-
-
 @dataclass(frozen=True)
 class CallbackResult:
     """The query parameters of the request that settled the flow, and where it came from."""
 
     params: dict[str, str]
     via: Literal["browser", "paste"]
-
-
-def format_duration(seconds: float) -> str:
-    """`5 minutes`, `1 minute 30 seconds`, `0.3 seconds`."""
-    if seconds < 60 and seconds != int(seconds):
-        return f"{seconds:.1f}".rstrip("0").rstrip(".") + " seconds"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [
-        f"{n} {unit}{'' if n == 1 else 's'}"
-        for n, unit in ((hours, "hour"), (minutes, "minute"), (secs, "second"))
-        if n
-    ]
-    return " ".join(parts) or "0 seconds"
 
 
 def _describe_ports(ports: Sequence[int]) -> str:
@@ -116,44 +96,6 @@ def _parse_query(query: str) -> dict[str, str] | None:
         return None
     params = dict(pairs)
     return params if len(params) == len(pairs) else None
-
-
-# --- pages --------------------------------------------------------------------------------
-
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem;"
-    "color:#222;line-height:1.5}h1{font-size:1.4rem}code{background:#eee;padding:0 .2rem}"
-)
-
-
-def _csp() -> str:
-    import base64
-    import hashlib
-
-    digest = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
-    return (
-        f"default-src 'none'; style-src 'sha256-{digest}'; base-uri 'none'; "
-        "form-action 'none'; frame-ancestors 'none'"
-    )
-
-
-_CSP = _csp()
-_RETURN = "Return to your terminal."
-_PAGES: dict[int, tuple[str, str]] = {
-    400: ("Bad request", "This request is not one the Autumn CLI can use."),
-    404: ("Not found", "There is nothing here."),
-    405: ("Method not allowed", "Only the sign-in redirect is served here."),
-    414: ("Address too long", "This address is too long to be a sign-in redirect."),
-    431: ("Headers too large", "This request's headers are too large."),
-}
-
-
-def _page(title: str, body_html: str) -> bytes:
-    return (
-        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        f"<title>{html.escape(title)} · Autumn CLI</title><style>{_STYLE}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1><p>{body_html}</p></body></html>\n"
-    ).encode()
 
 
 # --- the HTTP side ------------------------------------------------------------------------
@@ -234,14 +176,14 @@ class _Handler(BaseHTTPRequestHandler):
                 "Not this sign-in",
                 "This address does not belong to the sign-in the Autumn CLI is waiting for. "
                 "If <code>atmn login</code> is still running, finish in the tab it opened. "
-                + _RETURN,
+                + RETURN,
             )
         elif verdict == "incomplete":
             self._send_page(
-                400, "Sign-in incomplete", "The redirect carried no authorization. " + _RETURN
+                400, "Sign-in incomplete", "The redirect carried no authorization. " + RETURN
             )
         elif not flow.claim(params, "browser"):
-            self._send_page(200, "Already handled", "This sign-in was already handled. " + _RETURN)
+            self._send_page(200, "Already handled", "This sign-in was already handled. " + RETURN)
         else:
             try:
                 self._send_settled(params)
@@ -266,15 +208,15 @@ class _Handler(BaseHTTPRequestHandler):
             )
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        title, text = _PAGES.get(code, ("Error", "This request cannot be served."))
+        title, text = PAGES.get(code, ("Error", "This request cannot be served."))
         self._drain = code in (414, 431)
         extra = {"Allow": "GET"} if code == 405 else {}
-        self._send_page(code, title, html.escape(text) + " " + _RETURN, extra)
+        self._send_page(code, title, html.escape(text) + " " + RETURN, extra)
 
     def _send_page(
         self, code: int, title: str, body_html: str, extra: dict[str, str] | None = None
     ) -> None:
-        body = _page(title, body_html)
+        body = page(title, body_html)
         self.send_response(code)
         headers = {
             "Content-Type": "text/html; charset=utf-8",
@@ -282,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
             "Cache-Control": "no-store",
             "Pragma": "no-cache",
             "Referrer-Policy": "no-referrer",
-            "Content-Security-Policy": _CSP,
+            "Content-Security-Policy": CSP,
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",
             "Connection": "close",
@@ -554,13 +496,15 @@ class CallbackServer:
         *,
         paste_stream: TextIO | None = None,
         on_rejected_paste: Callable[[str], None] | None = None,
+        failed: Callable[[], BaseException | None] | None = None,
     ) -> CallbackResult:
         """The first settling result; CallbackTimeout after `timeout` seconds.
 
         Ctrl-C (KeyboardInterrupt) propagates within a fraction of a second. With
         `paste_stream`, a pasted redirect URL (or its query string) carrying the right state
         settles the flow too; other lines call `on_rejected_paste` with a short reason (never
-        the line itself) and the wait goes on.
+        the line itself) and the wait goes on. `failed` is asked at every look: work done
+        meanwhile (discovery) that fails ends the wait with its error at once.
         """
         if not self._servers:
             raise RuntimeError("CallbackServer.wait() before start()")
@@ -575,15 +519,20 @@ class CallbackServer:
             )
             reader.start()
         try:
-            return self._wait_for_result(timeout)
+            return self._wait_for_result(timeout, failed)
         finally:
             stop.set()
             if reader is not None:
                 reader.join(timeout=2 * _POLL)
 
-    def _wait_for_result(self, timeout: float) -> CallbackResult:
+    def _wait_for_result(
+        self, timeout: float, failed: Callable[[], BaseException | None] | None
+    ) -> CallbackResult:
         deadline = time.monotonic() + timeout
         while not self.flow.done.is_set():
+            error = failed() if failed is not None else None
+            if error is not None:
+                raise error
             left = deadline - time.monotonic()
             if left <= 0:
                 raise CallbackTimeout(
@@ -632,10 +581,4 @@ def _bind_v6(port: int, owner: CallbackServer) -> _LoopbackServer | None:
         return None  # EADDRNOTAVAIL, EAFNOSUPPORT…: no usable ::1 here
 
 
-__all__ = [
-    "CallbackResult",
-    "CallbackServer",
-    "CallbackTimeout",
-    "PortsTakenError",
-    "format_duration",
-]
+__all__ = ["CallbackResult", "CallbackServer"]

@@ -2,7 +2,7 @@
 
 Only click and the small modules it needs are imported here. Subcommands are loaded on
 demand (`_AtmnGroup.get_command`): `atmn --help` lists them from the summaries kept in
-`COMMANDS` without importing any of them, and `atmn env` imports only `env_cmd`. Each
+`COMMANDS` without importing any of them, and `atmn env` imports only `cli.env`. Each
 command imports what it uses (authlib, httpx2, questionary) inside its own body.
 `atmn --version` does not even get here: `atmn_auth.__main__.main` answers it.
 """
@@ -28,17 +28,17 @@ class LazyCommand(NamedTuple):
 
 COMMANDS: dict[str, LazyCommand] = {
     "env": LazyCommand(
-        "atmn_auth.commands.env_cmd",
+        "atmn_auth.cli.env",
         "env",
         "Show which key is in force, where it comes from, and whether Autumn accepts it.",
     ),
     "login": LazyCommand(
-        "atmn_auth.commands.login_cmd",
+        "atmn_auth.cli.login",
         "login",
         "Sign in through the browser and write fresh keys to the nearest .env.",
     ),
     "logout": LazyCommand(
-        "atmn_auth.commands.logout_cmd",
+        "atmn_auth.cli.logout",
         "logout",
         "Remove AUTUMN_SECRET_KEY and AUTUMN_PROD_SECRET_KEY from the nearest .env and "
         "revoke them on the server.",
@@ -100,7 +100,7 @@ class _AtmnGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, prod: bool, local: bool, headless: bool) -> None:
     """Sign in to Autumn and keep working API keys in your project's .env."""
-    from atmn_auth.commands._common import GlobalOptions
+    from atmn_auth.cli.options import GlobalOptions
 
     ctx.obj = GlobalOptions(prod=prod, local=local, headless=headless)
 

@@ -3,7 +3,7 @@ Autumn accepts it.
 
 `check_env` gathers the facts into an `EnvReport`; `render_text` and `report_json`
 show them; `run_env` ties them together and returns the exit code; the click command
-(`atmn_auth.commands.env_cmd`) only parses flags. Tests call `run_env` directly.
+(`atmn_auth.cli.env`) only parses flags. Tests call `run_env` directly.
 
 Exit codes: 0 when the key is usable (well formed, of the right kind, and accepted by
 the server; with `--offline`, well formed and of the right kind), 1 when it is not
@@ -36,13 +36,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from atmn_auth.config import Settings
-from atmn_auth.http import DEFAULT_TIMEOUT
-from atmn_auth.keys import PREFIXES, key_kind
-from atmn_auth.redact import redact
-from atmn_auth.resolution import Definition, Resolution, resolve_key
+from atmn_auth.envfiles.resolution import Definition, Resolution, describe, resolve_key, shadows
+from atmn_auth.keys import PREFIXES, key_kind, redact
+from atmn_auth.settings import Settings
+
+if TYPE_CHECKING:
+    from atmn_auth.api.session import Session
 
 FormatStatus = Literal["ok", "missing", "empty", "wrong_kind", "malformed"]
 ServerStatus = Literal["accepted", "rejected", "unreachable", "timed_out", "error", "not_checked"]
@@ -79,16 +80,16 @@ def check_env(
     *,
     cwd: Path,
     environ: Mapping[str, str],
-    offline: bool = False,
+    session: Session | None = None,
     env_file: Path | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
 ) -> EnvReport:
-    """Resolves `settings.key_var`, checks its format and (unless offline) asks the server."""
+    """Resolves `settings.key_var`, checks its format and asks the server through
+    `session` (with no session: offline, the format only)."""
     resolution = resolve_key(settings.key_var, cwd=cwd, environ=environ, env_file=env_file)
     fmt, fmt_message = _check_format(settings, resolution)
     report = EnvReport(settings, resolution, fmt, fmt_message)
-    if fmt == "ok" and not offline:
-        _ask_server(report, timeout)
+    if fmt == "ok" and session is not None:
+        _ask_server(report, session)
     elif fmt == "ok":
         report.server_message = "not checked (--offline)"
     else:
@@ -119,14 +120,14 @@ def _check_format(settings: Settings, resolution: Resolution) -> tuple[FormatSta
     return "ok", f"{kind} key"
 
 
-def _ask_server(report: EnvReport, timeout: float) -> None:
-    from atmn_auth.http import BackendError, BackendUnreachable
-    from atmn_auth.keyapi import KeyRejected, organization_me
+def _ask_server(report: EnvReport, session: Session) -> None:
+    from atmn_auth.api.autumn import Autumn
+    from atmn_auth.errors import BackendError, BackendUnreachable, KeyRejected
 
     key = report.resolution.value
     assert key is not None
     try:
-        info = organization_me(report.settings.backend_url, key, timeout=timeout)
+        info = Autumn(session, report.settings.backend_url).organization_me(key)
     except KeyRejected as exc:
         report.server, report.server_message = "rejected", exc.message
     except BackendUnreachable as exc:
@@ -146,33 +147,16 @@ def _nearest(resolution: Resolution) -> str:
 def _warnings(report: EnvReport) -> list[str]:
     res, var = report.resolution, report.resolution.var
     winner = res.winner
-    nearest_def = next((d for d in res.definitions if d.path == res.env_file), None)
-    in_use = winner.value if winner else None
     warnings: list[str] = []
-    for d in res.definitions:
-        if d is winner or d.value == in_use:
-            continue
-        if d.source == "dotenv" and d is nearest_def and winner and winner.source == "environment":
-            warnings.append(
-                f"{var} in the process environment ({redact(winner.value)}) overrides the one "
-                f"in {d.path} ({redact(d.value)}), where `atmn login` writes: "
-                f"run `unset {var}` to use the file."
-            )
-        elif d.source == "env.local":
-            warnings.append(
-                f"{d.path} also sets {var} ({redact(d.value)}). atmn reads {_nearest(res)}, "
-                "but Next.js, Vite and other tools that load .env.local over .env would use "
-                "that one: remove it there."
-            )
-        elif d.source == "dotenv" and d is not nearest_def:
-            warnings.append(
-                f"{d.path} also sets {var} ({redact(d.value)}) but is not read: "
-                f"{_nearest(res)} is nearer."
-            )
-        elif d.source == "environment" and winner is None:
-            warnings.append(f"{var} is set but empty in the process environment.")
+    if res.env_file is not None:  # what stands between the file atmn writes and its use
+        in_file = next((d.value for d in res.definitions if d.path == res.env_file), None)
+        for shadow in shadows(res, res.env_file, in_file):
+            if shadow.definition.value:
+                warnings.append(describe(shadow, var, res.env_file))
+    if winner is None and any(d.source == "environment" for d in res.definitions):
+        warnings.append(f"{var} is set but empty in the process environment.")
     if winner is not None and winner.source == "dotenv" and winner.path is not None:
-        from atmn_auth.gitignore import is_git_ignored
+        from atmn_auth.envfiles.gitignore import is_git_ignored
 
         if is_git_ignored(winner.path) is False:
             warnings.append(
@@ -180,21 +164,17 @@ def _warnings(report: EnvReport) -> list[str]:
                 "is never committed."
             )
     org_env = (report.organization or {}).get("env")
-    if org_env and org_env != report.settings.env_name:
+    if org_env and org_env != report.settings.kind:
         warnings.append(
-            f"the server says this is a {org_env} key, not a {report.settings.env_name} one."
+            f"the server says this is a {org_env} key, not a {report.settings.kind} one."
         )
     return warnings
-
-
-def _login_command(settings: Settings) -> str:
-    return "atmn login -l" if settings.local else "atmn login"
 
 
 def _next_step(report: EnvReport) -> str | None:
     var, winner = report.resolution.var, report.resolution.winner
     target = _nearest(report.resolution)
-    login = f"run `{_login_command(report.settings)}` to write new keys to {target}"
+    login = f"run `{report.settings.login_command()}` to write new keys to {target}"
     from_env = winner is not None and winner.source == "environment"
     if report.format == "ok" and report.server in ("accepted", "not_checked"):
         return None
@@ -225,7 +205,7 @@ def render_text(report: EnvReport) -> list[str]:
     res, settings = report.resolution, report.settings
     winner = res.winner
     lines = [
-        f"Environment:  {settings.env_name}{' (-p)' if settings.prod else ''}",
+        f"Environment:  {settings.kind}{' (-p)' if settings.prod else ''}",
         f"Backend:      {settings.backend_url}",
         f"Variable:     {res.var}",
     ]
@@ -262,7 +242,7 @@ def _definition_line(d: Definition) -> str:
 def report_json(report: EnvReport) -> dict[str, Any]:
     res, winner = report.resolution, report.resolution.winner
     return {
-        "environment": report.settings.env_name,
+        "environment": report.settings.kind,
         "backend_url": report.settings.backend_url,
         "variable": res.var,
         "key": redact(winner.value) if winner and winner.value else None,
@@ -303,16 +283,16 @@ def run_env(
     cwd: Path,
     environ: Mapping[str, str],
     out: Callable[[str], None],
-    offline: bool = False,
+    session: Session | None = None,
     as_json: bool = False,
     env_file: Path | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
     reauthenticate: Reauthenticate | None = None,
 ) -> int:
-    """`atmn env` without click: prints through `out` and returns the exit code."""
-    report = check_env(
-        settings, cwd=cwd, environ=environ, offline=offline, env_file=env_file, timeout=timeout
-    )
+    """`atmn env` without click: prints through `out` and returns the exit code.
+
+    With no `session` the server is not asked (`--offline`).
+    """
+    report = check_env(settings, cwd=cwd, environ=environ, session=session, env_file=env_file)
     needs_login = report.server == "rejected" or report.format in ("missing", "empty")
     if needs_login and reauthenticate is not None:
         report = reauthenticate(report) or report

@@ -2,8 +2,10 @@
 
 `discover` finds the endpoints (RFC 8414 when `ATMN_OAUTH_ISSUER` is set, else the
 contract's fixed paths, enriched by the stand-in's metadata when it serves one);
-`start_authorization` makes a fresh verifier and state and the URL to open;
-`check_callback` judges what came back to the redirect URI; `exchange_code` gets tokens.
+`OAuthFlow` makes a fresh verifier and the URL to open, judges what came back to the
+redirect URI (`check_callback`), gets tokens (`exchange_code`) and gives them back
+(`revoke_tokens`). Every request goes through the command's `Session`; authlib's
+client borrows its connections.
 """
 
 from __future__ import annotations
@@ -14,28 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from atmn_auth.config import AUTHORIZE_PATH, SCOPES, TOKEN_PATH, Settings
-from atmn_auth.errors import AtmnError
-from atmn_auth.http import (
-    USER_AGENT,
-    BackendError,
-    capped_transport,
-    effective_timeout,
-    json_object,
-    make_client,
-    printable,
-    send,
-    server_message,
-)
+from atmn_auth.api.session import Session, json_object, server_message
+from atmn_auth.errors import AtmnError, BackendError, OAuthFlowError
+from atmn_auth.settings import AUTHORIZE_PATH, SCOPES, TOKEN_PATH, Settings, check_url
+from atmn_auth.text import printable
 
 # Each verifier and state is 48 characters of [A-Za-z0-9] from `secrets`: ~285 bits.
 _SECRET_LENGTH = 48
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token
 _WELL_KNOWN = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
-
-
-class OAuthFlowError(AtmnError):
-    """The sign-in did not complete; the message says what the server or browser said."""
 
 
 @dataclass(frozen=True)
@@ -48,27 +37,34 @@ class ServerInfo:
 
 
 @dataclass(frozen=True)
-class AuthRequest:
-    url: str
-    state: str
-    verifier: str
-    redirect_uri: str
-
-
-@dataclass(frozen=True)
 class Tokens:
     access_token: str
     refresh_token: str | None
     expires_in: int | None
     scope: str | None
 
+    def __repr__(self) -> str:
+        return f"Tokens(expires_in={self.expires_in!r}, scope={self.scope!r})"
 
-def discover(settings: Settings, *, timeout: float = 10.0) -> ServerInfo:
+
+def fixed_endpoints(settings: Settings) -> ServerInfo:
+    """The contract's endpoints of `settings.backend_url`, before any metadata is read."""
+    backend = settings.backend_url
+    return ServerInfo(
+        issuer=None,
+        authorization_endpoint=backend + AUTHORIZE_PATH,
+        token_endpoint=backend + TOKEN_PATH,
+        revocation_endpoint=None,
+        iss_supported=False,
+    )
+
+
+def discover(settings: Settings, session: Session) -> ServerInfo:
     """The endpoints to use for `settings`."""
     if settings.issuer:
-        return _discover_issuer(settings.issuer, timeout=timeout)
+        return _discover_issuer(settings.issuer, session)
     backend = settings.backend_url
-    meta = _fetch_metadata(backend + _WELL_KNOWN[0], timeout=timeout)
+    meta = _fetch_metadata(backend + _WELL_KNOWN[0], session)
     issuer = meta.get("issuer") if meta else None
     revocation = meta.get("revocation_endpoint") if meta else None
     if not isinstance(revocation, str) or not _same_origin(revocation, backend):
@@ -97,11 +93,11 @@ def _same_origin(url: str, base: str) -> bool:
     return a.scheme == b.scheme and ports[0] == ports[1] and same_host
 
 
-def _discover_issuer(issuer: str, *, timeout: float) -> ServerInfo:
+def _discover_issuer(issuer: str, session: Session) -> ServerInfo:
     base = issuer.rstrip("/")
     meta: dict[str, Any] | None = None
     for suffix in _WELL_KNOWN:
-        meta = _fetch_metadata(base + suffix, timeout=timeout)
+        meta = _fetch_metadata(base + suffix, session)
         if meta is not None:
             break
     if meta is None:
@@ -117,6 +113,8 @@ def _discover_issuer(issuer: str, *, timeout: float) -> ServerInfo:
     auth_ep, token_ep = meta.get("authorization_endpoint"), meta.get("token_endpoint")
     if not isinstance(auth_ep, str) or not isinstance(token_ep, str):
         raise OAuthFlowError(f"the OAuth metadata of {issuer} lacks its endpoints")
+    for name, url in (("authorization_endpoint", auth_ep), ("token_endpoint", token_ep)):
+        check_url(url, f"the {name} of {issuer}", session.environ)
     methods = meta.get("code_challenge_methods_supported")
     if isinstance(methods, list) and "S256" not in methods:
         raise OAuthFlowError(f"{issuer} does not support PKCE with S256; refusing to sign in")
@@ -130,10 +128,9 @@ def _discover_issuer(issuer: str, *, timeout: float) -> ServerInfo:
     )
 
 
-def _fetch_metadata(url: str, *, timeout: float) -> dict[str, Any] | None:
+def _fetch_metadata(url: str, session: Session) -> dict[str, Any] | None:
     """The metadata document at `url`, or None when the server has none there (any 4xx)."""
-    with make_client(url, timeout=timeout) as client:
-        response = send(client, "GET", url)
+    response = session.request("GET", url)
     if 400 <= response.status_code < 500:
         return None
     if response.status_code != 200:
@@ -141,24 +138,6 @@ def _fetch_metadata(url: str, *, timeout: float) -> dict[str, Any] | None:
             f"OAuth metadata at {url}: HTTP {response.status_code}", status=response.status_code
         )
     return json_object(response, f"OAuth metadata at {url}")
-
-
-def _oauth_client(settings: Settings, redirect_uri: str, timeout: float) -> Any:
-    import httpx2
-    from authlib.integrations.httpx_client import OAuth2Client
-
-    return OAuth2Client(
-        client_id=settings.client_id,
-        token_endpoint_auth_method="none",
-        scope=" ".join(SCOPES),
-        redirect_uri=redirect_uri,
-        code_challenge_method="S256",
-        timeout=httpx2.Timeout(effective_timeout(timeout)),
-        follow_redirects=False,
-        trust_env=False,
-        transport=capped_transport(),
-        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-    )
 
 
 def new_state() -> str:
@@ -170,21 +149,83 @@ def new_state() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(_SECRET_LENGTH))
 
 
-def start_authorization(
-    settings: Settings, server: ServerInfo, redirect_uri: str, state: str
-) -> AuthRequest:
-    """A fresh PKCE verifier, and the authorization URL carrying its challenge and `state`."""
-    from authlib.common.security import generate_token
+@dataclass(frozen=True)
+class AuthRequest:
+    url: str
+    state: str
+    verifier: str
+    redirect_uri: str
 
-    verifier = generate_token(_SECRET_LENGTH)
-    with _oauth_client(settings, redirect_uri, 10.0) as client:
-        url, _ = client.create_authorization_url(
-            server.authorization_endpoint,
-            state=state,
-            code_verifier=verifier,
-            prompt="consent",
+    def __repr__(self) -> str:
+        return f"AuthRequest(redirect_uri={self.redirect_uri!r})"
+
+
+class PKCEClient:
+    """authlib's OAuth client for one sign-in, on the session's connections: it builds the
+    authorization URL and trades the code for tokens."""
+
+    def __init__(self, settings: Settings, session: Session, redirect_uri: str) -> None:
+        self.settings = settings
+        self.session = session
+        self.redirect_uri = redirect_uri
+        self._client = session.oauth2_client(
+            client_id=settings.client_id,
+            token_endpoint_auth_method="none",
+            scope=" ".join(SCOPES),
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
         )
-    return AuthRequest(url=url, state=state, verifier=verifier, redirect_uri=redirect_uri)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def authorization_request(self, server: ServerInfo, state: str) -> AuthRequest:
+        """A fresh PKCE verifier, and the authorization URL carrying its challenge and
+        `state`."""
+        from authlib.common.security import generate_token
+
+        verifier = generate_token(_SECRET_LENGTH)
+        url, _ = self._client.create_authorization_url(
+            server.authorization_endpoint, state=state, code_verifier=verifier, prompt="consent"
+        )
+        return AuthRequest(url=url, state=state, verifier=verifier, redirect_uri=self.redirect_uri)
+
+    def exchange_code(self, server: ServerInfo, request: AuthRequest, code: str) -> Tokens:
+        """Trades the code (with its verifier and the same redirect URI) for tokens.
+
+        authlib makes the request (`client_id` in the body, as a public client) and parses
+        the answer; the session's transport caps the body, and no redirect is followed: the
+        code and verifier go to the token endpoint and nowhere else.
+        """
+        import httpx2
+        from authlib.integrations.base_client import OAuthError
+
+        self.session.check_url(server.token_endpoint)
+        try:
+            with self.session.translate_errors(httpx2.URL(server.token_endpoint)):
+                token = self._client.fetch_token(
+                    server.token_endpoint,
+                    grant_type="authorization_code",
+                    code=code,
+                    code_verifier=request.verifier,
+                    redirect_uri=request.redirect_uri,
+                )
+        except OAuthError as exc:
+            refusal = {"error": exc.error, "error_description": exc.description}
+            raise OAuthFlowError(
+                f"the server refused the authorization code ({_refusal(refusal)})"
+            ) from None
+        except httpx2.HTTPStatusError as exc:
+            raise OAuthFlowError(
+                f"the token endpoint answered {server_message(exc.response)}"
+            ) from None
+        except AtmnError as exc:
+            raise OAuthFlowError(f"the token exchange failed: {exc.message}") from None
+        except ValueError as exc:  # not a JSON object, or fields authlib cannot read
+            raise OAuthFlowError(
+                f"the token endpoint's answer is unusable: {printable(str(exc), 120)}"
+            ) from None
+        return _tokens(token)
 
 
 def check_callback(params: Mapping[str, str], request: AuthRequest, server: ServerInfo) -> str:
@@ -219,51 +260,7 @@ def check_callback(params: Mapping[str, str], request: AuthRequest, server: Serv
     return code
 
 
-def exchange_code(
-    settings: Settings,
-    server: ServerInfo,
-    request: AuthRequest,
-    code: str,
-    *,
-    timeout: float = 10.0,
-) -> Tokens:
-    """Trades the code (with its verifier and the same redirect URI) for tokens.
-
-    authlib's client makes the request (`client_id` in the body, as a public client)
-    and parses the answer; its transport caps the body, and no redirect is followed:
-    the code and verifier go to the token endpoint and nowhere else.
-    """
-    import httpx2
-    from authlib.integrations.base_client import OAuthError
-
-    with _oauth_client(settings, request.redirect_uri, timeout) as client:
-        try:
-            token = client.fetch_token(
-                server.token_endpoint,
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=request.verifier,
-                redirect_uri=request.redirect_uri,
-            )
-        except OAuthError as exc:
-            refusal = {"error": exc.error, "error_description": exc.description}
-            raise OAuthFlowError(
-                f"the server refused the authorization code ({_refusal(refusal)})"
-            ) from None
-        except httpx2.HTTPStatusError as exc:
-            raise OAuthFlowError(
-                f"the token endpoint answered {server_message(exc.response)}"
-            ) from None
-        except httpx2.TimeoutException:
-            raise OAuthFlowError("the token endpoint did not answer in time") from None
-        except httpx2.TransportError as exc:
-            raise OAuthFlowError(
-                f"cannot reach the token endpoint: {printable(str(exc))}"
-            ) from None
-        except ValueError as exc:  # not a JSON object, or fields authlib cannot read
-            raise OAuthFlowError(
-                f"the token endpoint's answer is unusable: {printable(str(exc), 120)}"
-            ) from None
+def _tokens(token: Mapping[str, Any]) -> Tokens:
     access = token.get("access_token")
     if not isinstance(access, str) or not access:
         raise OAuthFlowError("the token endpoint answered without an access token")
@@ -273,12 +270,11 @@ def exchange_code(
     if token_type.lower() != "bearer":
         raise OAuthFlowError(f"the token endpoint issued a {token_type!r} token, not Bearer")
     refresh = token.get("refresh_token")
-    expires = token.get("expires_in")
     scope = token.get("scope")
     return Tokens(
         access_token=access,
         refresh_token=refresh if isinstance(refresh, str) else None,
-        expires_in=_seconds(expires),
+        expires_in=_seconds(token.get("expires_in")),
         scope=scope if isinstance(scope, str) else None,
     )
 
@@ -301,26 +297,26 @@ def _seconds(value: object) -> int | None:
     return None
 
 
-def revoke_tokens(settings: Settings, server: ServerInfo, tokens: Tokens) -> None:
+def revoke_tokens(settings: Settings, server: ServerInfo, tokens: Tokens, session: Session) -> None:
     """Best effort: tells the server we are done with the OAuth tokens (RFC 7009).
 
     The CLI keeps no OAuth token once the keys are minted, so none should stay valid.
+    Revoking the refresh token revokes its whole grant, access token included (RFC 7009
+    §2.1), so that one request is enough; the access token is sent only without one.
     """
     if not server.revocation_endpoint:
         return
-    with make_client(server.revocation_endpoint, timeout=5.0) as client:
-        for token, hint in (
-            (tokens.refresh_token, "refresh_token"),
-            (tokens.access_token, "access_token"),
-        ):
-            if not token:
-                continue
-            try:
-                send(
-                    client,
-                    "POST",
-                    server.revocation_endpoint,
-                    data={"token": token, "token_type_hint": hint, "client_id": settings.client_id},
-                )
-            except AtmnError:
-                return
+    token, hint = (
+        (tokens.refresh_token, "refresh_token")
+        if tokens.refresh_token
+        else (tokens.access_token, "access_token")
+    )
+    try:
+        session.request(
+            "POST",
+            server.revocation_endpoint,
+            timeout=5.0,
+            data={"token": token, "token_type_hint": hint, "client_id": settings.client_id},
+        )
+    except AtmnError:
+        return

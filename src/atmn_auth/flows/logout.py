@@ -14,11 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from atmn_auth.config import Settings
-from atmn_auth.http import DEFAULT_TIMEOUT
-from atmn_auth.keys import KEY_VARS, key_kind
-from atmn_auth.redact import redact
+from atmn_auth.keys import KEY_VARS, key_kind, redact
+from atmn_auth.settings import Settings
+
+if TYPE_CHECKING:
+    from atmn_auth.api.autumn import Autumn
+    from atmn_auth.api.session import Session
 
 VARIABLES: tuple[str, ...] = (KEY_VARS["sandbox"], KEY_VARS["live"])
 
@@ -29,16 +32,18 @@ def run_logout(
     cwd: Path,
     environ: Mapping[str, str],
     out: Callable[[str], None],
+    session: Session,
     env_file: Path | None = None,
     keep_keys: bool = False,
-    timeout: float = DEFAULT_TIMEOUT,
 ) -> int:
     """`atmn logout` without click: prints through `out` and returns the exit code."""
-    from atmn_auth import envfile
+    from atmn_auth.api.autumn import Autumn
+    from atmn_auth.envfiles.reader import find_env_file
+    from atmn_auth.envfiles.writer import update_env_file
 
     explicit = Path(os.path.abspath(env_file)) if env_file is not None else None
-    target = explicit or envfile.find_env_file(cwd)
-    update = envfile.update_env_file(target, remove=VARIABLES)
+    target = explicit or find_env_file(cwd)
+    update = update_env_file(target, remove=VARIABLES)
 
     if not update.removed:
         where = f"{target} has no" if os.path.lexists(target) else f"there is no {target}, so no"
@@ -51,8 +56,9 @@ def run_logout(
         out(f"Removed {var} ({shown}){extra} from {target}.")
 
     keys = _distinct(v for var in update.removed for v in update.previous_all.get(var, []))
+    autumn = Autumn(session, settings.backend_url)
     for key in keys:
-        out(_revoke(settings, key, keep_keys=keep_keys, timeout=timeout))
+        out(_revoke(settings, autumn, key, keep_keys=keep_keys))
 
     for line in _untouched(cwd=cwd, environ=environ, env_file=explicit, target=target):
         out(f"Warning: {line}")
@@ -67,21 +73,18 @@ def _distinct(values: Iterable[str]) -> list[str]:
     return seen
 
 
-def _revoke(settings: Settings, key: str, *, keep_keys: bool, timeout: float) -> str:
+def _revoke(settings: Settings, autumn: Autumn, key: str, *, keep_keys: bool) -> str:
     shown = redact(key)
     if keep_keys:
         return f"Kept {shown} active on the server (--keep-keys)."
     if key_kind(key) is None:
         return f"Not revoking {shown}: it is not an Autumn secret key, so it was not sent anywhere."
-    from atmn_auth.http import BackendError, BackendUnreachable
-    from atmn_auth.keyapi import revoke_key
+    from atmn_auth.errors import BackendError, BackendUnreachable
 
     dashboard = f"revoke it in the dashboard ({settings.web_url})"
     try:
-        outcome = revoke_key(settings.backend_url, key, timeout=timeout)
-    except BackendUnreachable as exc:
-        return f"Warning: could not revoke {shown}: {exc.message}. It may still work: {dashboard}."
-    except BackendError as exc:
+        outcome = autumn.revoke_key(key)
+    except (BackendUnreachable, BackendError) as exc:
         return f"Warning: could not revoke {shown}: {exc.message}. It may still work: {dashboard}."
     if outcome == "revoked":
         return f"Revoked {shown} on the server."
@@ -96,8 +99,8 @@ def _revoke(settings: Settings, key: str, *, keep_keys: bool, timeout: float) ->
 def _untouched(
     *, cwd: Path, environ: Mapping[str, str], env_file: Path | None, target: Path
 ) -> list[str]:
-    from atmn_auth.envfile import EnvFileError
-    from atmn_auth.resolution import resolve_key
+    from atmn_auth.envfiles.resolution import describe, resolve_key, shadows
+    from atmn_auth.errors import EnvFileError
 
     lines: list[str] = []
     for var in VARIABLES:
@@ -105,20 +108,5 @@ def _untouched(
             resolution = resolve_key(var, cwd=cwd, environ=environ, env_file=env_file)
         except EnvFileError:
             continue
-        for d in resolution.definitions:
-            if d.source == "environment":
-                lines.append(
-                    f"{var} is still set in the process environment ({redact(d.value)}); "
-                    f"atmn cannot change it: run `unset {var}`."
-                )
-            elif d.source == "env.local":
-                lines.append(
-                    f"{d.path} still sets {var} ({redact(d.value)}), which frameworks like "
-                    "Next.js and Vite load over .env; logout left it alone: remove it there."
-                )
-            elif d.path != target:
-                lines.append(
-                    f"{d.path} still sets {var} ({redact(d.value)}); logout only edits "
-                    f"{target}: remove it there if you no longer want it."
-                )
+        lines.extend(describe(s, var, target, still=True) for s in shadows(resolution, target))
     return lines

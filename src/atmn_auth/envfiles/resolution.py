@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from atmn_auth import envfile
-from atmn_auth.redact import redact
+from atmn_auth.envfiles.reader import env_files_upward, find_env_file, read_env
+from atmn_auth.errors import EnvFileError
+from atmn_auth.keys import redact
 
 Source = Literal["environment", "env.local", "dotenv"]
 ENV_LOCAL = ".env.local"
@@ -88,8 +89,8 @@ def resolve_key(
         nearest = Path(os.path.abspath(env_file))
         dotenvs = [nearest] if os.path.lexists(nearest) else []
     else:
-        nearest = envfile.find_env_file(cwd)
-        dotenvs = envfile.env_files_upward(cwd)
+        nearest = find_env_file(cwd)
+        dotenvs = env_files_upward(cwd)
 
     definitions: list[Definition] = []
     if var in environ:
@@ -121,19 +122,74 @@ def resolve_key(
     )
 
 
-def written_file(resolution: Resolution) -> Path:
-    """The `.env` that `atmn login` writes to for this resolution: the nearest `.env`."""
-    if resolution.env_file is None:
-        raise ValueError("resolution has no env_file")
-    return resolution.env_file
+Role = Literal["environment", "env.local", "nearer", "farther"]
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A definition of the variable outside the file in question, and why it matters:
+
+    - "environment": the process environment wins over any `.env`;
+    - "env.local": Next.js, Vite and others load `.env.local` over `.env`;
+    - "nearer": a `.env` nearer the current directory wins over the file;
+    - "farther": a `.env` farther up is never read while the file exists.
+    """
+
+    definition: Definition
+    role: Role
+
+
+def shadows(resolution: Resolution, file: Path, value: str | None = None) -> list[Shadow]:
+    """The one shadowing check of login, env and logout: every definition of the variable
+    outside `file` that does not hold `value`, with its role (see `Shadow`)."""
+    found: list[Shadow] = []
+    for d in resolution.definitions:
+        if d.path == file or (value is not None and d.value == value):
+            continue
+        if d.source == "environment":
+            found.append(Shadow(d, "environment"))
+        elif d.source == "env.local":
+            found.append(Shadow(d, "env.local"))
+        else:  # a .env in a directory below `file`'s is nearer the current directory
+            assert d.path is not None
+            nearer = file.parent in d.path.parent.parents
+            found.append(Shadow(d, "nearer" if nearer else "farther"))
+    return found
+
+
+def describe(shadow: Shadow, var: str, file: Path, *, still: bool = False) -> str:
+    """One sentence for a shadowing definition; `still` after logout removed `var` from
+    `file`, while the definition is left where it is."""
+    d = shadow.definition
+    shown = redact(d.value) if d.value else "(empty)"
+    sets = "still sets" if still else "also sets"
+    if shadow.role == "environment":
+        set_, cannot = ("still set", "; atmn cannot change it") if still else ("also set", "")
+        return (
+            f"{var} is {set_} in the process environment ({shown}), which wins over {file}"
+            f"{cannot}: run `unset {var}`."
+        )
+    if shadow.role == "env.local":
+        return (
+            f"{d.path} {sets} {var} ({shown}); Next.js, Vite and other tools that load "
+            ".env.local over .env would use that one: remove it there."
+        )
+    if shadow.role == "nearer":
+        return f"{d.path} {sets} {var} ({shown}) and is nearer than {file}: remove it there."
+    if still:
+        return (
+            f"{d.path} still sets {var} ({shown}); logout only edits {file}: remove it there "
+            "if you no longer want it."
+        )
+    return f"{d.path} also sets {var} ({shown}) but is not read: {file} is nearer."
 
 
 def _value_in(path: Path, var: str, *, strict: bool) -> str | None:
     if not os.path.lexists(path):
         return None
     try:
-        return envfile.read_env(path).get(var)
-    except envfile.EnvFileError:
+        return read_env(path).get(var)
+    except EnvFileError:
         if strict:
             raise
         return None

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from atmn_auth.config import Settings
-from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR
-from atmn_auth.login import LoginResult
-from atmn_auth.redact import redact
+from atmn_auth.flows.login import LoginResult
+from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, redact
+from atmn_auth.settings import Settings
 
 
 def print_login_result(
@@ -21,7 +20,7 @@ def print_login_result(
 ) -> None:
     org = result.organization
     if org is not None:
-        echo(f"Signed in to {org.name} ({org.slug}).")
+        echo(f"Signed in to {org.label()}.")
     else:
         echo("Signed in.")
     verb = "Created" if result.created_file else "Updated"
@@ -52,8 +51,8 @@ def replaced_lines(result: LoginResult) -> list[str]:
 
 def login_warnings(result: LoginResult, *, cwd: Path, environ: Mapping[str, str]) -> list[str]:
     """Things that would make the new keys not be the ones in use, or end up in git."""
-    from atmn_auth.gitignore import is_git_ignored
-    from atmn_auth.resolution import resolve_key
+    from atmn_auth.envfiles.gitignore import is_git_ignored
+    from atmn_auth.envfiles.resolution import describe, resolve_key, shadows
 
     warnings: list[str] = []
     if is_git_ignored(result.env_file) is False:
@@ -64,26 +63,7 @@ def login_warnings(result: LoginResult, *, cwd: Path, environ: Mapping[str, str]
     minted = {SANDBOX_VAR: result.keys.sandbox_key, LIVE_VAR: result.keys.live_key}
     for var, value in minted.items():
         resolution = resolve_key(var, cwd=cwd, environ=environ)
-        nearer = True  # .env files are listed nearest first: only those before ours shadow it
-        for definition in resolution.definitions:
-            if definition.path == result.env_file:
-                nearer = False
-            if definition.value == value:
-                continue
-            if definition.source == "environment":
-                warnings.append(
-                    f"{var} is also set in your shell's environment "
-                    f"({redact(definition.value)}), which wins over {result.env_file}: "
-                    f"run `unset {var}`."
-                )
-            elif definition.source == "env.local":
-                warnings.append(
-                    f"{var} is also set in {definition.path} ({redact(definition.value)}); "
-                    "frameworks that load .env.local use that one: remove it there."
-                )
-            elif nearer and definition.path is not None and definition.path != result.env_file:
-                warnings.append(
-                    f"{var} is also set in {definition.path} ({redact(definition.value)}), "
-                    f"which is nearer than {result.env_file}: remove it there."
-                )
+        for shadow in shadows(resolution, result.env_file, value):
+            if shadow.role != "farther":  # a farther .env is not read: no harm done
+                warnings.append(describe(shadow, var, result.env_file))
     return warnings

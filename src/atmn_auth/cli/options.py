@@ -1,4 +1,5 @@
-"""Options shared by every subcommand: `-p`, `-l` and `--headless` work before or after it."""
+"""Options shared by every subcommand (`-p`, `-l` and `--headless` work before or after
+it), and the parts each command is built from: the settings and the HTTP session."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from atmn_auth.config import Settings, load_settings
-from atmn_auth.http import DEFAULT_TIMEOUT
+from atmn_auth.settings import DEFAULT_TIMEOUT, Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,7 +29,7 @@ def env_file_option(help: str) -> Callable[[F], F]:
 
 
 def server_timeout_option(help: str = "Seconds to wait for the server.") -> Callable[[F], F]:
-    """`--timeout SECONDS` for calls to the backend (default: `atmn_auth.http.DEFAULT_TIMEOUT`)."""
+    """`--timeout SECONDS` for calls to the backend (default: `settings.DEFAULT_TIMEOUT`)."""
     return click.option(
         "--timeout",
         type=click.FloatRange(min=0.1),

@@ -1,14 +1,13 @@
-"""`atmn login`: the click layer over `atmn_auth.login.run_login`."""
+"""`atmn login`: the click layer over `atmn_auth.flows.login.run_login`."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
-from atmn_auth.commands._common import env_file_option, env_options, resolve_options
+from atmn_auth.cli.options import env_file_option, env_options, resolve_options
 
 
 @click.command(name="login")
@@ -48,28 +47,16 @@ def login(
     """Sign in through the browser and write fresh keys to the nearest .env."""
     settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
 
-    from atmn_auth.browser import open_in_browser
-    from atmn_auth.login import AlreadySignedIn, Console, LoginOptions, run_login
-    from atmn_auth.prompts import QuestionaryPrompter
-    from atmn_auth.report import print_login_result
-
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
-
-    def info(line: str) -> None:
-        click.echo(line, err=True)
+    from atmn_auth.api.session import Session
+    from atmn_auth.errors import AlreadySignedIn
+    from atmn_auth.flows.console import terminal_console
+    from atmn_auth.flows.login import LoginOptions, run_login
+    from atmn_auth.flows.report import print_login_result
 
     def trace(line: str) -> None:
-        if debug:
-            click.echo(f"debug: {line}", err=True)
+        click.echo(f"debug: {line}", err=True)
 
-    console = Console(
-        info=info,
-        interactive=interactive,
-        prompter=QuestionaryPrompter() if interactive else None,
-        opener=open_in_browser,
-        paste_stream=sys.stdin if interactive else None,
-        debug=trace,
-    )
+    console = terminal_console(debug=trace if debug else None)
     options = LoginOptions(
         env_file=env_file,
         org=org,
@@ -78,11 +65,18 @@ def login(
         force=force,
         revoke_replaced=revoke_replaced,
     )
+    cwd = Path.cwd()
     try:
-        result = run_login(
-            settings, cwd=Path.cwd(), environ=os.environ, options=options, console=console
-        )
+        with Session(os.environ) as session:
+            result = run_login(
+                settings,
+                cwd=cwd,
+                environ=os.environ,
+                options=options,
+                console=console,
+                session=session,
+            )
     except AlreadySignedIn as done:
         click.echo(done.message)
         return
-    print_login_result(result, settings, cwd=Path.cwd(), environ=os.environ, echo=click.echo)
+    print_login_result(result, settings, cwd=cwd, environ=os.environ, echo=click.echo)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Mapping
-
-Opener = Callable[[str], bool]
+from collections.abc import Mapping
 
 
 def browser_unavailable_reason(

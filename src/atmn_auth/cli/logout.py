@@ -1,4 +1,4 @@
-"""`atmn logout`: the click layer over `atmn_auth.logout.run_logout`."""
+"""`atmn logout`: the click layer over `atmn_auth.flows.logout.run_logout`."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from atmn_auth.commands._common import (
+from atmn_auth.cli.options import (
     env_file_option,
     env_options,
     resolve_options,
     server_timeout_option,
 )
-from atmn_auth.logout import run_logout
+from atmn_auth.flows.logout import run_logout
 
 
 @click.command(name="logout")
@@ -34,13 +34,16 @@ def logout(
     """Remove AUTUMN_SECRET_KEY and AUTUMN_PROD_SECRET_KEY from the nearest .env and
     revoke them on the server."""
     settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
-    code = run_logout(
-        settings,
-        cwd=Path.cwd(),
-        environ=os.environ,
-        out=click.echo,
-        env_file=env_file,
-        keep_keys=keep_keys,
-        timeout=timeout,
-    )
+    from atmn_auth.api.session import Session
+
+    with Session(os.environ, timeout=timeout) as session:
+        code = run_logout(
+            settings,
+            cwd=Path.cwd(),
+            environ=os.environ,
+            out=click.echo,
+            session=session,
+            env_file=env_file,
+            keep_keys=keep_keys,
+        )
     ctx.exit(code)

@@ -1,1 +1,0 @@
-"""One module per `atmn` subcommand; each keeps its heavy imports inside the command body."""

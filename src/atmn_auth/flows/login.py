@@ -1,0 +1,174 @@
+"""The `atmn login` flow: sign in (`signin`), write the keys to the nearest `.env`, and
+settle the keys they replaced. Every input comes in as an argument.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from atmn_auth.api.autumn import Autumn, MintedKeys, Organization
+from atmn_auth.api.session import Session
+from atmn_auth.errors import AlreadySignedIn, AtmnError
+from atmn_auth.flows.console import Console
+from atmn_auth.flows.signin import SignInOptions, sign_in
+from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, key_kind, redact
+from atmn_auth.settings import CALLBACK_PORTS, Settings
+
+
+@dataclass(frozen=True)
+class LoginOptions:
+    env_file: Path | None = None
+    org: str | None = None
+    open_browser: bool = True
+    timeout: float = 300.0
+    force: bool = False
+    #: The keys the new ones replace in the file: True revokes them, False keeps them,
+    #: None asks on a terminal and keeps them elsewhere (they may be in use elsewhere).
+    revoke_replaced: bool | None = None
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    env_file: Path
+    organization: Organization | None
+    keys: MintedKeys
+    created_file: bool
+    #: Autumn keys the new ones replaced in the file, and what became of each:
+    #: "revoked", "already_invalid", "unsupported", "failed" or "kept".
+    replaced: dict[str, str] = field(default_factory=dict)
+
+
+def run_login(
+    settings: Settings,
+    *,
+    cwd: Path,
+    environ: Mapping[str, str],
+    options: LoginOptions,
+    console: Console,
+    session: Session | None = None,
+    ports: Sequence[int] = CALLBACK_PORTS,
+    clock: Callable[[], float] = time.monotonic,
+) -> LoginResult:
+    """Signs in and writes both keys to `options.env_file` or the nearest `.env`.
+
+    Uses `session` for every request (a new one, closed at the end, when None).
+    """
+    if session is None:
+        with Session(environ) as own:
+            return run_login(
+                settings,
+                cwd=cwd,
+                environ=environ,
+                options=options,
+                console=console,
+                session=own,
+                ports=ports,
+                clock=clock,
+            )
+    from atmn_auth.envfiles import reader, writer
+
+    target = options.env_file if options.env_file is not None else reader.find_env_file(cwd)
+    writer.ensure_writable(target)
+    autumn = Autumn(session, settings.backend_url)
+    if not options.force:
+        _check_existing_key(autumn, settings, target, console)
+
+    signed = sign_in(
+        settings,
+        session,
+        console,
+        environ=environ,
+        options=SignInOptions(
+            org=options.org, open_browser=options.open_browser, timeout=options.timeout
+        ),
+        ports=ports,
+        clock=clock,
+    )
+    keys = signed.keys
+    try:
+        update = writer.update_env_file(
+            target, set_values={SANDBOX_VAR: keys.sandbox_key, LIVE_VAR: keys.live_key}
+        )
+    except AtmnError as exc:
+        signed.revoked.result()
+        autumn.revoke_quietly(keys)
+        raise AtmnError(f"{exc.message} (the keys just minted were revoked)") from None
+    console.debug(f".env written {1000 * (clock() - signed.received_at):.1f} ms after the callback")
+    signed.revoked.result()  # before the next request: one connection, one request at a time
+
+    organization = signed.organization or autumn.organization_of(keys.sandbox_key)
+    replaced = _settle_replaced(autumn, update.previous_all, keys, options, console)
+    return LoginResult(
+        env_file=update.path,
+        organization=organization,
+        keys=keys,
+        created_file=update.created,
+        replaced=replaced,
+    )
+
+
+def _settle_replaced(
+    autumn: Autumn,
+    previous: Mapping[str, list[str]],
+    keys: MintedKeys,
+    options: LoginOptions,
+    console: Console,
+) -> dict[str, str]:
+    """Revokes (or keeps, as asked) the Autumn keys the new ones replaced in the file.
+
+    A key left in no file but alive on the server is how keys leak; one copied into a
+    deployment is still needed. So: revoke when told to, ask on a terminal, keep otherwise.
+    """
+    new = set(keys.all())
+    old = list(
+        dict.fromkeys(
+            value
+            for values in previous.values()
+            for value in values
+            if key_kind(value) is not None and value not in new
+        )
+    )
+    if not old:
+        return {}
+    revoke = options.revoke_replaced
+    prompter = console.asks
+    if revoke is None and prompter is not None:
+        shown = ", ".join(redact(key) for key in old)
+        revoke = prompter.confirm(
+            f"Revoke the keys this replaced ({shown})? Say no if they are used elsewhere.",
+            True,
+        )
+    outcome: dict[str, str] = {}
+    for key in old:
+        if not revoke:
+            outcome[key] = "kept"
+            continue
+        try:
+            outcome[key] = autumn.revoke_key(key, timeout=5.0)
+        except AtmnError:
+            outcome[key] = "failed"
+    return outcome
+
+
+def _check_existing_key(autumn: Autumn, settings: Settings, target: Path, console: Console) -> None:
+    """Says when `target` already holds a key the server accepts; on a terminal asks first."""
+    from atmn_auth.envfiles.reader import read_env
+
+    try:
+        current = read_env(target).get(settings.key_var)
+    except AtmnError:
+        return
+    if not current or key_kind(current) != settings.kind:
+        return
+    info = autumn.organization_of(current)
+    if info is None:
+        return
+    console.info(
+        f"{settings.key_var} in {target} ({redact(current)}) already works for {info.label()}."
+    )
+    prompter = console.asks
+    if prompter is not None and not prompter.confirm("Sign in again and replace both keys?", False):
+        raise AlreadySignedIn("kept the keys you have; nothing was changed")

@@ -1,0 +1,167 @@
+"""Signing in: authorize in the browser, choose the organization, mint a sandbox and a
+live key. Returns the keys and writes nothing: `login` writes them to `.env`, recovery
+hands them to `AutumnClient` to check first.
+
+The calls, all through one `Session`: while the person is in the browser, the OAuth
+metadata is read (which also opens the connection the token exchange will use); after
+the redirect, the code is exchanged, the organizations listed, the keys minted, and the
+OAuth tokens revoked in the background (the CLI keeps none), so the caller can write the
+keys meanwhile and wait for `SignedIn.revoked` before its next request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from atmn_auth.api.autumn import Autumn, MintedKeys, Organization
+from atmn_auth.api.session import Session
+from atmn_auth.errors import AtmnError, UsageError
+from atmn_auth.flows.console import Console
+from atmn_auth.keys import redact
+from atmn_auth.oauth import flow
+from atmn_auth.oauth.browser import browser_unavailable_reason
+from atmn_auth.settings import CALLBACK_PORTS, Settings
+from atmn_auth.text import format_duration
+
+
+@dataclass(frozen=True)
+class SignInOptions:
+    org: str | None = None
+    open_browser: bool = True
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """New keys, not written anywhere yet.
+
+    `organization` is None when the server does not list organizations (the consent
+    page chose); `received_at` is when the browser's redirect arrived (the flow's clock);
+    `revoked` completes once the OAuth tokens are given back.
+    """
+
+    keys: MintedKeys
+    organization: Organization | None
+    received_at: float
+    revoked: Future[None]
+
+
+def sign_in(
+    settings: Settings,
+    session: Session,
+    console: Console,
+    *,
+    environ: Mapping[str, str],
+    options: SignInOptions,
+    ports: Sequence[int] = CALLBACK_PORTS,
+    clock: Callable[[], float] = time.monotonic,
+) -> SignedIn:
+    from atmn_auth.oauth.callback import CallbackServer
+
+    state = flow.new_state()
+    with CallbackServer(state, ports=ports) as callback:  # first: fail at once when taken
+        console.debug(f"callback server on {callback.redirect_uri}")
+        if settings.issuer:  # the authorization URL comes from the metadata
+            discovery: Future[flow.ServerInfo] = Future()
+            discovery.set_result(flow.discover(settings, session))
+        else:  # the URL is known: read the metadata while the person is in the browser
+            discovery = session.submit(lambda: flow.discover(settings, session))
+        pkce = flow.PKCEClient(settings, session, callback.redirect_uri)
+        endpoints = discovery.result() if discovery.done() else flow.fixed_endpoints(settings)
+        request = pkce.authorization_request(endpoints, state)
+        _show_sign_in_url(request.url, environ, options, console, callback.port)
+        result = callback.wait(
+            options.timeout,
+            paste_stream=console.paste_stream if console.interactive else None,
+            on_rejected_paste=lambda reason: console.info(f"{reason.capitalize()}; still waiting."),
+            failed=lambda: discovery.exception() if discovery.done() else None,
+        )
+    received_at = clock()
+    console.debug(f"callback received via {result.via}")
+    server = discovery.result()
+    code = flow.check_callback(result.params, request, server)
+    console.info("Approved in the browser. Finishing sign-in…")
+    tokens = pkce.exchange_code(server, request, code)
+    pkce.close()
+    console.debug("code exchanged for an access token")
+
+    autumn = Autumn(session, settings.backend_url)
+    try:  # from here on, whatever happens, no OAuth token is left valid on the server
+        organizations = autumn.organizations(tokens.access_token)
+        chosen = choose_organization(organizations, options.org, console)
+        keys = autumn.mint_keys(tokens.access_token, org_id=chosen.id if chosen else None)
+    except AtmnError:
+        flow.revoke_tokens(settings, server, tokens, session)
+        raise
+    console.debug(f"minted {redact(keys.sandbox_key)} and {redact(keys.live_key)}")
+    revoked = session.submit(lambda: flow.revoke_tokens(settings, server, tokens, session))
+    return SignedIn(keys=keys, organization=chosen, received_at=received_at, revoked=revoked)
+
+
+def choose_organization(
+    organizations: list[Organization] | None, wanted: str | None, console: Console
+) -> Organization | None:
+    """The organization to mint keys for; None means the one chosen on the consent page."""
+    if organizations is None:
+        if wanted:
+            console.info(
+                "This server does not list organizations; using the one chosen in the browser "
+                f"(--org {wanted} is ignored)."
+            )
+        return None
+    if not organizations:
+        raise AtmnError("your account belongs to no organization; create one in Autumn first")
+    slugs = ", ".join(org.slug or org.id or "?" for org in organizations)
+    if wanted:
+        for org in organizations:
+            if org.matches(wanted):
+                return org
+        raise UsageError(f"--org {wanted}: you are not a member of it (yours: {slugs})")
+    if len(organizations) == 1:
+        return organizations[0]
+    prompter = console.asks
+    if prompter is not None:
+        picked = prompter.select(
+            "Which organization should these keys belong to?",
+            [(org.label(), org.id or "") for org in organizations],
+            None,
+        )
+        return next(org for org in organizations if org.id == picked)
+    raise UsageError(f"you belong to several organizations ({slugs}); choose one with --org SLUG")
+
+
+def _show_sign_in_url(
+    url: str,
+    environ: Mapping[str, str],
+    options: SignInOptions,
+    console: Console,
+    port: int,
+) -> None:
+    reason = None if options.open_browser else "--no-browser/--headless was given"
+    if reason is None:
+        reason = browser_unavailable_reason(environ)
+    opened = False
+    if reason is None and console.opener is not None:
+        opened = console.opener(url)
+        if not opened:
+            reason = "the browser could not be started"
+    if opened:
+        console.info("Opened your browser to sign in to Autumn. If it did not open, visit:")
+    else:
+        console.info(f"Not opening a browser ({reason}). To sign in, open this URL in a browser:")
+    console.info("")
+    console.info(f"    {url}")
+    console.info("")
+    if not opened:
+        console.info(
+            f"The browser is sent back to http://localhost:{port}/ on this machine. If that page "
+            "cannot load (for example over SSH), copy the full address from the browser's "
+            "address bar and paste it here, or forward the port: ssh -L "
+            f"{port}:localhost:{port} …"
+        )
+    wait_for = format_duration(options.timeout)
+    paste = " or for a pasted address" if console.interactive else ""
+    console.info(f"Waiting up to {wait_for} for the browser{paste} (Ctrl-C to cancel)…")
