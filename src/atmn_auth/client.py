@@ -166,7 +166,7 @@ class _KeyKeeper:
         if response.status_code == 200:
             try:
                 data = response.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 data = None
             self._orgs[key] = Organization.from_json(data) if isinstance(data, dict) else None
         elif response.status_code == 401:

@@ -127,7 +127,10 @@ class Session:
         """
         self.check_url(url)
         client = self.client
-        request = client.build_request(method, url, timeout=self.timeout_for(timeout), **kwargs)
+        try:
+            request = client.build_request(method, url, timeout=self.timeout_for(timeout), **kwargs)
+        except httpx2.InvalidURL as exc:
+            raise UsageError(f"not a usable URL: {printable(str(exc), 120)}") from None
         with self.translate_errors(request.url):
             response = client.send(request, stream=True)
             try:
@@ -138,7 +141,12 @@ class Session:
 
     def check_url(self, url: str) -> None:
         """Refuses plain http to anything but this machine (unless the user allowed it)."""
-        parsed = httpx2.URL(url)
+        try:
+            parsed = httpx2.URL(url)
+        except httpx2.InvalidURL as exc:
+            raise UsageError(
+                f"not a usable URL ({printable(str(exc), 80)}): {printable(url, 120)}"
+            ) from None
         local = is_loopback_host(parsed.host)
         if parsed.scheme == "http" and not local and not self.allow_insecure_http:
             raise UsageError(
@@ -273,7 +281,7 @@ def json_object(response: httpx2.Response, what: str) -> dict[str, Any]:
     """The body as a JSON object, or a one-line `BackendError` saying what came instead."""
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         ctype = printable(response.headers.get("content-type", ""), 60) or "unknown type"
         raise BackendError(
             f"{what}: the server answered HTTP {response.status_code} with {ctype}, not JSON",
@@ -295,7 +303,7 @@ def server_message(response: httpx2.Response) -> str:
         return f"HTTP {status}, a redirect to {where} (not followed)"
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         msg = data.get("message") or data.get("error_description") or data.get("error")

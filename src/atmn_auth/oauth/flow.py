@@ -67,7 +67,11 @@ def discover(settings: Settings, session: Session) -> ServerInfo:
     meta = _fetch_metadata(backend + _WELL_KNOWN[0], session)
     issuer = meta.get("issuer") if meta else None
     revocation = meta.get("revocation_endpoint") if meta else None
-    if not isinstance(revocation, str) or not _same_origin(revocation, backend):
+    if isinstance(revocation, str) and _same_origin(revocation, backend):
+        # on the backend's own origin as we spell it (localhost and 127.0.0.1 are one
+        # host to the server, but two to a connection pool)
+        revocation = backend + _path_of(revocation)
+    else:
         revocation = None  # the tokens go back to the backend that issued them, nowhere else
     return ServerInfo(
         issuer=issuer if isinstance(issuer, str) and issuer else None,
@@ -76,6 +80,13 @@ def discover(settings: Settings, session: Session) -> ServerInfo:
         revocation_endpoint=revocation,
         iss_supported=bool(meta and meta.get("authorization_response_iss_parameter_supported")),
     )
+
+
+def _path_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _same_origin(url: str, base: str) -> bool:
@@ -119,6 +130,11 @@ def _discover_issuer(issuer: str, session: Session) -> ServerInfo:
     if isinstance(methods, list) and "S256" not in methods:
         raise OAuthFlowError(f"{issuer} does not support PKCE with S256; refusing to sign in")
     revocation = meta.get("revocation_endpoint")
+    if isinstance(revocation, str):
+        try:  # best effort later, so a bad one is dropped now rather than refused
+            check_url(revocation, f"the revocation_endpoint of {issuer}", session.environ)
+        except AtmnError:
+            revocation = None
     return ServerInfo(
         issuer=issuer,
         authorization_endpoint=auth_ep,
@@ -221,7 +237,7 @@ class PKCEClient:
             ) from None
         except AtmnError as exc:
             raise OAuthFlowError(f"the token exchange failed: {exc.message}") from None
-        except ValueError as exc:  # not a JSON object, or fields authlib cannot read
+        except (ValueError, RecursionError) as exc:  # not a JSON object, or unreadable fields
             raise OAuthFlowError(
                 f"the token endpoint's answer is unusable: {printable(str(exc), 120)}"
             ) from None
