@@ -87,14 +87,27 @@ def test_version_matches_what_click_prints(project: Path) -> None:
     assert fast_out == click_out
 
 
-def test_help_lists_every_command_without_importing_them(project: Path) -> None:
-    code, _, stdout = run_atmn(["--help"], project)
+@pytest.mark.parametrize("cache", ["miss", "hit"])
+def test_help_lists_every_command_without_importing_them(cache: str, project: Path) -> None:
+    if cache == "hit":
+        run_atmn(["--help"], project)  # fills the help cache (under $HOME/.cache)
+    code, loaded, stdout = run_atmn(["--help"], project)
     assert code == 0
     probe = project.parent / f"modules-{project.name}.json"
     modules = set(json.loads(probe.read_text())["modules"])
-    assert not {m for m in modules if m.startswith("atmn_auth.cli.")}
+    commands = {m for m in modules if m.startswith("atmn_auth.cli.")}
+    assert not commands  # the cache (atmn_auth.helpcache) answers, not a command
+    assert ("click" in loaded) is (cache == "miss")  # a hit is answered without click
     for name in ("env", "login", "logout"):
         assert f"\n  {name} " in stdout
+
+
+def test_env_offline_is_answered_without_click(project: Path) -> None:
+    code, loaded, stdout = run_atmn(["env", "--offline"], project)
+    assert code == 0
+    assert "click" not in loaded
+    assert "dataclasses" not in loaded and "dotenv" not in loaded
+    assert "Format:       ok: sandbox key" in stdout
 
 
 def test_help_summaries_match_the_commands() -> None:

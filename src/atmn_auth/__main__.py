@@ -1,26 +1,159 @@
 """The `atmn` console script and `python -m atmn_auth`.
 
-`atmn --version` (and `-V`) is answered here, before click or anything else is
-imported, so that it costs little more than starting Python; every other command line
-goes to the click app in `atmn_auth.cli`.
+Three command lines are answered here, before click is imported (importing click alone
+costs almost four times as much as starting Python):
+
+- `atmn --version` (and `-V`);
+- `atmn --help` (and `-h`), from a cache of click's own rendering
+  (`atmn_auth.helpcache`; on a miss click renders and prints it);
+- `atmn [-p|-l] env --offline [--json] [-p|-l]`: the same `run_env` the click command
+  calls, with the same output and exit code. Anything else on the line (`--env-file`,
+  `--timeout`, `--headless`, `-pl`, `--`, ...), output that click would change (escape
+  sequences) or could not be written as UTF-8, or any unexpected failure goes to click
+  instead. tests/startup/test_env_fastpath.py keeps the two paths the same.
+
+Every other command line goes to the click app in `atmn_auth.cli`.
 """
 
+from __future__ import annotations
+
+import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from types import ModuleType
+
 VERSION_FLAGS = ("--version", "-V")
+HELP_FLAGS = ("--help", "-h")
+COMPLETE_VAR = "_ATMN_COMPLETE"
+
+#: The flags `atmn env --offline` is answered with before click: each maps to the
+#: parameter of click's `cli` group (`GROUP_FLAGS`) or `env` command (`ENV_FLAGS`) that
+#: it sets to True. tests/startup/test_env_fastpath.py checks them against click's.
+GROUP_FLAGS = {"-p": "prod", "--prod": "prod", "-l": "local", "--local": "local"}
+ENV_FLAGS = {
+    "-p": "sub_prod",
+    "--prod": "sub_prod",
+    "-l": "sub_local",
+    "--local": "sub_local",
+    "--offline": "offline",
+    "--json": "as_json",
+}
 
 
 def main() -> None:
-    if len(sys.argv) == 2 and sys.argv[1] in VERSION_FLAGS:
+    args = sys.argv[1:]
+    if len(args) == 1 and args[0] in VERSION_FLAGS:
         from atmn_auth import __version__
 
         sys.stdout.write(f"atmn, version {__version__}\n")
         sys.stdout.flush()
         return
 
+    if len(args) == 1 and args[0] in HELP_FLAGS:
+        helpcache = _helpcache()
+        if helpcache is not None and helpcache.serve(sys.argv):
+            return
+
+    flags = env_offline_flags(args)
+    if flags is not None:
+        code = env_offline(flags)
+        if code is not None:
+            sys.exit(code)
+
     from atmn_auth.cli import main as click_main
 
     click_main()
+
+
+# ---------------------------------------------------------------------------- --help
+
+
+def _helpcache() -> ModuleType | None:
+    """`atmn_auth.helpcache` (which imports nothing heavy), or None when it cannot load."""
+    try:
+        from atmn_auth import helpcache
+    except (ImportError, OSError, SyntaxError):
+        return None
+    return helpcache
+
+
+# ---------------------------------------------------------------------------- env --offline
+
+
+def env_offline_flags(args: list[str]) -> dict[str, bool] | None:
+    """The parameters `args` sets when it is exactly `[-p|-l]... env [flags]...` with
+    `--offline` among the flags (see `ENV_FLAGS`); None for any other command line."""
+    if COMPLETE_VAR in os.environ or os.name == "nt" or "env" not in args:
+        return None
+    at = args.index("env")
+    found = {name: False for name in (*GROUP_FLAGS.values(), *ENV_FLAGS.values())}
+    for arg, known in [(a, GROUP_FLAGS) for a in args[:at]] + [
+        (a, ENV_FLAGS) for a in args[at + 1 :]
+    ]:
+        name = known.get(arg)
+        if name is None:
+            return None
+        found[name] = True
+    return found if found["offline"] else None
+
+
+def env_offline(flags: dict[str, bool]) -> int | None:
+    """Runs `atmn env --offline` as the click command does and returns its exit code, or
+    None (having printed nothing) when click should answer instead."""
+    out, err = sys.stdout, sys.stderr
+    if out is None or err is None or not (_utf8(out) and _utf8(err)):
+        return None
+    try:
+        from atmn_auth.errors import AtmnError
+
+        lines: list[str] = []
+        try:
+            from pathlib import Path
+
+            from atmn_auth.flows.env import run_env
+            from atmn_auth.settings import load_settings
+
+            settings = load_settings(
+                prod=flags["prod"] or flags["sub_prod"],
+                local=flags["local"] or flags["sub_local"],
+                environ=os.environ,
+            )
+            code = run_env(
+                settings,
+                cwd=Path.cwd(),
+                environ=os.environ,
+                out=lines.append,
+                as_json=flags["as_json"],
+            )
+            stream, text = out, "".join(f"{line}\n" for line in lines)
+        except AtmnError as exc:  # what `cli._AtmnGroup.invoke` does with it
+            stream, text, code = err, f"atmn: error: {exc.message}\n", exc.exit_code
+        except KeyboardInterrupt:
+            stream, text, code = err, "\natmn: interrupted; nothing was changed.\n", 130
+        if "\x1b" in text:  # click.echo would strip it when not on a terminal
+            return None
+        text.encode("utf-8")  # surrogates (undecodable file names): click's business
+    except Exception:
+        return None
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:  # as click's `main` does: quietly, exit code 1
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, stream.fileno())
+            os.close(null)
+        except (OSError, ValueError):
+            pass
+        return 1
+    return code
+
+
+def _utf8(stream: object) -> bool:
+    encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "")
+    return encoding.replace("_", "") == "utf8"
 
 
 if __name__ == "__main__":

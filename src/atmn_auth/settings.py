@@ -7,11 +7,15 @@ this machine, is a one-line usage error before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 from atmn_auth.errors import UsageError
-from atmn_auth.keys import KEY_VARS, KeyKind
+from atmn_auth.keys import KEY_VARS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Mapping
+    from typing import Any
+
+    from atmn_auth.keys import KeyKind
 
 HOSTED_BACKEND = "https://api.useautumn.com"
 HOSTED_WEB = "https://app.useautumn.com"
@@ -52,16 +56,60 @@ DEFAULT_TIMEOUT = 10.0  # seconds to wait for the server, per request
 _FALSY = frozenset({"", "0", "false", "no", "off"})
 
 
-@dataclass(frozen=True)
 class Settings:
-    """Everything that depends on `-p`, `-l` and the `ATMN_*` variables."""
+    """Everything that depends on `-p`, `-l` and the `ATMN_*` variables.
 
+    Immutable, compared and hashed by its fields, like the frozen dataclass it was: a
+    plain class so that `atmn env --offline` need not import `dataclasses` at start-up.
+    """
+
+    # field order = __init__'s arguments (not sorted, unlike __slots__ may be)
+    _FIELDS = ("prod", "local", "backend_url", "web_url", "client_id", "issuer")
+    __slots__ = _FIELDS
     prod: bool
     local: bool
     backend_url: str
     web_url: str
     client_id: str
     issuer: str | None
+
+    def __init__(
+        self,
+        prod: bool,
+        local: bool,
+        backend_url: str,
+        web_url: str,
+        client_id: str,
+        issuer: str | None,
+    ) -> None:
+        for name, value in zip(
+            self._FIELDS, (prod, local, backend_url, web_url, client_id, issuer), strict=True
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle: through __init__
+        return (self.__class__, self._fields())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"Settings({shown})"
 
     @property
     def kind(self) -> KeyKind:

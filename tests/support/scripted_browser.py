@@ -11,6 +11,8 @@ As a command for Python's `webbrowser` (see browser_env):
 reading SCRIPTED_BROWSER_EMAIL, SCRIPTED_BROWSER_PASSWORD, SCRIPTED_BROWSER_ORG (slug,
 optional), SCRIPTED_BROWSER_ACTION (approve|deny) and SCRIPTED_BROWSER_LOG (optional file:
 one line per run, without any code, state or token). Exits 0 once the redirect URI answered.
+SCRIPTED_BROWSER_CALLBACK_TIME_FILE (optional) gets `time.time_ns()` taken right before the
+request to the redirect URI is sent, for benchmarks that time what a CLI does after its callback.
 
 On a network with a proxy and a private CA (see make_client): SCRIPTED_BROWSER_PROXY (a proxy
 URL for every host but loopback, which is always reached directly) and SCRIPTED_BROWSER_CA (a
@@ -23,6 +25,8 @@ import os
 import shlex
 import ssl
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -142,8 +146,12 @@ def browse(
     action: str = "approve",
     follow_callback: bool = True,
     client: httpx2.Client | None = None,
+    before_callback: Callable[[], None] | None = None,
 ) -> Outcome:
-    """Drive the pages from `url` to the client's redirect URI; see the module docstring."""
+    """Drive the pages from `url` to the client's redirect URI; see the module docstring.
+
+    `before_callback` is called right before the request to the redirect URI is sent.
+    """
     if action not in ("approve", "deny"):
         raise ValueError("action must be 'approve' or 'deny'")
     own_client = client is None
@@ -166,6 +174,8 @@ def browse(
                 if not follow_callback:
                     return Outcome(response, steps, redirect_uri, names)
                 steps.append("callback")
+                if before_callback is not None:
+                    before_callback()
                 final = http.get(target)
                 return Outcome(final, steps, redirect_uri, names)
             if response.status_code not in (200, 401):
@@ -256,6 +266,13 @@ def main(argv: list[str]) -> int:
         print("usage: scripted_browser.py URL", file=sys.stderr)
         return 2
     log_path = os.environ.get("SCRIPTED_BROWSER_LOG")
+    time_path = os.environ.get("SCRIPTED_BROWSER_CALLBACK_TIME_FILE")
+
+    def note_callback_time() -> None:
+        if time_path:
+            with open(time_path, "w", encoding="ascii") as out:
+                out.write(f"{time.time_ns()}\n")
+
     client = make_client(
         os.environ.get("SCRIPTED_BROWSER_PROXY") or None,
         os.environ.get("SCRIPTED_BROWSER_CA") or None,
@@ -268,6 +285,7 @@ def main(argv: list[str]) -> int:
             org=os.environ.get("SCRIPTED_BROWSER_ORG") or None,
             action=os.environ.get("SCRIPTED_BROWSER_ACTION", "approve"),
             client=client,
+            before_callback=note_callback_time,
         )
         line = outcome.describe()
         ok = outcome.redirect_uri is not None

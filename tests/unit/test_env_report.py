@@ -298,12 +298,6 @@ def test_json_for_a_missing_key(tmp_path: Path) -> None:
 # --- bugs --------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flows/env.py render_text formats org['slug'] directly: an organization the "
-    "server names without a slug (organization_me accepts name alone) prints as "
-    "'Acme (None)'; Organization.label() would print 'Acme' / 'Acme (org_acme)'",
-)
 @pytest.mark.parametrize(
     ("body", "shown"),
     [

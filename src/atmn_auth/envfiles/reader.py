@@ -3,8 +3,8 @@ read the way python-dotenv reads it, never blocking on a FIFO or a device."""
 
 from __future__ import annotations
 
-import io
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -45,9 +45,53 @@ def read_env(path: Path) -> dict[str, str | None]:
     text = read_text(path)
     if text is None:
         return {}
+    return parse_env(text)
+
+
+def parse_env(text: str) -> dict[str, str | None]:
+    """What python-dotenv's `dotenv_values` reads from `text`.
+
+    Files made only of blank lines, comments and plain `[export ]NAME=value` lines (the
+    common case) are read here, in one pass; anything else (quotes, `$`, `#`, `\\` or
+    other characters python-dotenv treats specially, other line ends, a line without
+    `=`) goes to python-dotenv itself. tests/startup/test_reader_equivalence.py checks
+    that both agree.
+    """
+    values = parse_simple(text)
+    if values is not None:
+        return values
+    import io
+
     from dotenv import dotenv_values
 
-    values: dict[str, str | None] = dotenv_values(stream=io.StringIO(text))
+    parsed: dict[str, str | None] = dotenv_values(stream=io.StringIO(text))
+    return parsed
+
+
+#: Characters that make a file not simple: quotes, escapes and interpolation, line ends
+#: other than `\n`, and whitespace other than space, tab and newline (python-dotenv's
+#: patterns use `\s`, which matches them).
+_NOT_SIMPLE = re.compile(r"[\"'\\$\r]|[^\S \t\n]")
+#: A blank line, a comment, or `[export ]NAME=value` with no `#` in the value.
+_SIMPLE_LINE = re.compile(
+    r"[ \t]*(?:(?:#.*)?|(?:export[ \t]+)?+([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*"
+    r"([^\s#]*(?:[ \t]+[^\s#]+)*)[ \t]*)"
+)
+
+
+def parse_simple(text: str) -> dict[str, str | None] | None:
+    """`text`'s variables when every line is simple (see `parse_env`), else None."""
+    if _NOT_SIMPLE.search(text):
+        return None
+    values: dict[str, str | None] = {}
+    match = _SIMPLE_LINE.fullmatch
+    for line in text.split("\n"):
+        found = match(line)
+        if found is None:
+            return None
+        name, value = found.groups()
+        if name is not None:
+            values[name] = value
     return values
 
 

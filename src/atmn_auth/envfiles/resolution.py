@@ -16,26 +16,66 @@ nearer `.env` exists.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from atmn_auth.envfiles.reader import env_files_upward, find_env_file, read_env
 from atmn_auth.errors import EnvFileError
 from atmn_auth.keys import redact
 
-Source = Literal["environment", "env.local", "dotenv"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Mapping
+    from typing import Any, Literal
+
+    Source = Literal["environment", "env.local", "dotenv"]
+    Role = Literal["environment", "env.local", "nearer", "farther"]
+
 ENV_LOCAL = ".env.local"
 
+# The classes below are plain classes, not dataclasses: `atmn env --offline` should not
+# pay for importing `dataclasses` (and `inspect`) at start-up. They compare and hash by
+# their fields, and cannot be changed once made, as frozen dataclasses would.
 
-@dataclass(frozen=True)
-class Definition:
+
+class _Frozen:
+    __slots__: tuple[str, ...] = ()
+    _FIELDS: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle: through __init__
+        return (self.__class__, self._fields())
+
+
+class Definition(_Frozen):
     """One place that defines the variable. `path` is None for the process environment."""
 
+    # field order = __init__'s arguments (not sorted, unlike __slots__ may be)
+    _FIELDS = ("source", "path", "value")
+    __slots__ = _FIELDS
     source: Source
     path: Path | None
     value: str
+
+    def __init__(self, source: Source, path: Path | None, value: str) -> None:
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "value", value)
 
     def where(self) -> str:
         return "the process environment" if self.path is None else str(self.path)
@@ -44,19 +84,37 @@ class Definition:
         return f"Definition({self.source!r}, {self.path!r}, {redact(self.value)!r})"
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(_Frozen):
     """The value in force (`winner`), and every definition (the winner among them).
 
     `env_file` is the nearest `.env` (or `cwd/.env` when there is none, or the file
     given explicitly): the one `atmn login` writes and `atmn logout` edits.
     """
 
+    # field order = __init__'s arguments (not sorted, unlike __slots__ may be)
+    _FIELDS = ("var", "value", "winner", "definitions", "env_file")
+    __slots__ = _FIELDS
     var: str
     value: str | None
     winner: Definition | None
-    definitions: list[Definition] = field(default_factory=list)
-    env_file: Path | None = None
+    definitions: list[Definition]
+    env_file: Path | None
+
+    def __init__(
+        self,
+        var: str,
+        value: str | None,
+        winner: Definition | None,
+        definitions: list[Definition] | None = None,
+        env_file: Path | None = None,
+    ) -> None:
+        object.__setattr__(self, "var", var)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "winner", winner)
+        object.__setattr__(self, "definitions", [] if definitions is None else definitions)
+        object.__setattr__(self, "env_file", env_file)
+
+    __hash__ = None  # type: ignore[assignment]  # `definitions` is a list
 
     @property
     def shadowed(self) -> list[Definition]:
@@ -122,11 +180,7 @@ def resolve_key(
     )
 
 
-Role = Literal["environment", "env.local", "nearer", "farther"]
-
-
-@dataclass(frozen=True)
-class Shadow:
+class Shadow(_Frozen):
     """A definition of the variable outside the file in question, and why it matters:
 
     - "environment": the process environment wins over any `.env`;
@@ -135,8 +189,18 @@ class Shadow:
     - "farther": a `.env` farther up is never read while the file exists.
     """
 
+    # field order = __init__'s arguments (not sorted, unlike __slots__ may be)
+    _FIELDS = ("definition", "role")
+    __slots__ = _FIELDS
     definition: Definition
     role: Role
+
+    def __init__(self, definition: Definition, role: Role) -> None:
+        object.__setattr__(self, "definition", definition)
+        object.__setattr__(self, "role", role)
+
+    def __repr__(self) -> str:
+        return f"Shadow(definition={self.definition!r}, role={self.role!r})"
 
 
 def shadows(resolution: Resolution, file: Path, value: str | None = None) -> list[Shadow]:

@@ -33,35 +33,94 @@ timed out, unexpected answer), 2 for bad usage.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-from atmn_auth.envfiles.resolution import Definition, Resolution, describe, resolve_key, shadows
+from atmn_auth.envfiles.resolution import describe, resolve_key, shadows
 from atmn_auth.keys import PREFIXES, key_kind, redact
-from atmn_auth.settings import Settings
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+    from typing import Any, Literal
+
     from atmn_auth.api.session import Session
+    from atmn_auth.envfiles.resolution import Definition, Resolution
+    from atmn_auth.settings import Settings
 
-FormatStatus = Literal["ok", "missing", "empty", "wrong_kind", "malformed"]
-ServerStatus = Literal["accepted", "rejected", "unreachable", "timed_out", "error", "not_checked"]
+    FormatStatus = Literal["ok", "missing", "empty", "wrong_kind", "malformed"]
+    ServerStatus = Literal[
+        "accepted", "rejected", "unreachable", "timed_out", "error", "not_checked"
+    ]
+    #: Called when the key is rejected or missing, before the report is shown: returns a
+    #: new report (after signing in again) or None to show this one. On a terminal,
+    #: `atmn env` passes `_offer_sign_in`; elsewhere None.
+    Reauthenticate = Callable[["EnvReport"], "EnvReport | None"]
 
 
-@dataclass
 class EnvReport:
-    """The facts `atmn env` reports. Never holds a key unredacted except in `resolution`."""
+    """The facts `atmn env` reports. Never holds a key unredacted except in `resolution`.
 
+    A plain class rather than a dataclass (same fields, equality and repr), so that
+    `atmn env --offline` does not import `dataclasses` at start-up.
+    """
+
+    # field order = __init__'s arguments (not sorted, unlike __slots__ may be)
+    _FIELDS = (
+        "settings",
+        "resolution",
+        "format",
+        "format_message",
+        "server",
+        "server_message",
+        "organization",
+        "warnings",
+        "next_step",
+    )
+    __slots__ = _FIELDS
     settings: Settings
     resolution: Resolution
     format: FormatStatus
     format_message: str
-    server: ServerStatus = "not_checked"
-    server_message: str | None = None
-    organization: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
-    next_step: str | None = None
+    server: ServerStatus
+    server_message: str | None
+    organization: dict[str, Any] | None
+    warnings: list[str]
+    next_step: str | None
+
+    def __init__(
+        self,
+        settings: Settings,
+        resolution: Resolution,
+        format: FormatStatus,
+        format_message: str,
+        server: ServerStatus = "not_checked",
+        server_message: str | None = None,
+        organization: dict[str, Any] | None = None,
+        warnings: list[str] | None = None,
+        next_step: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.resolution = resolution
+        self.format = format
+        self.format_message = format_message
+        self.server = server
+        self.server_message = server_message
+        self.organization = organization
+        self.warnings = [] if warnings is None else warnings
+        self.next_step = next_step
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"EnvReport({shown})"
 
     @property
     def usable(self) -> bool:
@@ -221,7 +280,9 @@ def render_text(report: EnvReport) -> list[str]:
     server = _SERVER_WORDS[report.server]
     if report.server == "accepted" and report.organization:
         org = report.organization
-        server = f"accepted: organization {org['name']} ({org['slug']})"
+        shown = org.get("slug") or org.get("id")
+        named = f" ({shown})" if shown and shown != org["name"] else ""
+        server = f"accepted: organization {org['name']}{named}"
     elif report.server_message:
         server = f"{server}: {report.server_message}" if report.checked else report.server_message
     lines.append(f"Server:       {server}")
@@ -270,11 +331,6 @@ def report_json(report: EnvReport) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- running
-
-#: Called when the key is rejected or missing, before the report is shown: returns a
-#: new report (after signing in again) or None to show this one. On a terminal,
-#: `atmn env` passes `_offer_sign_in`; elsewhere None.
-Reauthenticate = Callable[[EnvReport], "EnvReport | None"]
 
 
 def run_env(
