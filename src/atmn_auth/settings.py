@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from atmn_auth.errors import UsageError
 from atmn_auth.keys import KEY_VARS
+from atmn_auth.records import Frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Mapping
-    from typing import Any
 
     from atmn_auth.keys import KeyKind
 
@@ -56,7 +56,7 @@ DEFAULT_TIMEOUT = 10.0  # seconds to wait for the server, per request
 _FALSY = frozenset({"", "0", "false", "no", "off"})
 
 
-class Settings:
+class Settings(Frozen):
     """Everything that depends on `-p`, `-l` and the `ATMN_*` variables.
 
     Immutable, compared and hashed by its fields, like the frozen dataclass it was: a
@@ -86,30 +86,6 @@ class Settings:
             self._FIELDS, (prod, local, backend_url, web_url, client_id, issuer), strict=True
         ):
             object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._FIELDS)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle: through __init__
-        return (self.__class__, self._fields())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
-        return f"Settings({shown})"
 
     @property
     def kind(self) -> KeyKind:

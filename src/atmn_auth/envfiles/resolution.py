@@ -21,11 +21,12 @@ from pathlib import Path
 from atmn_auth.envfiles.reader import env_files_upward, find_env_file, read_env
 from atmn_auth.errors import EnvFileError
 from atmn_auth.keys import redact
+from atmn_auth.records import Frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Mapping
-    from typing import Any, Literal
+    from typing import Literal
 
     Source = Literal["environment", "env.local", "dotenv"]
     Role = Literal["environment", "env.local", "nearer", "farther"]
@@ -37,32 +38,7 @@ ENV_LOCAL = ".env.local"
 # their fields, and cannot be changed once made, as frozen dataclasses would.
 
 
-class _Frozen:
-    __slots__: tuple[str, ...] = ()
-    _FIELDS: tuple[str, ...] = ()
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._FIELDS)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle: through __init__
-        return (self.__class__, self._fields())
-
-
-class Definition(_Frozen):
+class Definition(Frozen):
     """One place that defines the variable. `path` is None for the process environment."""
 
     # field order = __init__'s arguments (not sorted, unlike __slots__ may be)
@@ -84,7 +60,7 @@ class Definition(_Frozen):
         return f"Definition({self.source!r}, {self.path!r}, {redact(self.value)!r})"
 
 
-class Resolution(_Frozen):
+class Resolution(Frozen):
     """The value in force (`winner`), and every definition (the winner among them).
 
     `env_file` is the nearest `.env` (or `cwd/.env` when there is none, or the file
@@ -180,7 +156,7 @@ def resolve_key(
     )
 
 
-class Shadow(_Frozen):
+class Shadow(Frozen):
     """A definition of the variable outside the file in question, and why it matters:
 
     - "environment": the process environment wins over any `.env`;
