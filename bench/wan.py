@@ -125,7 +125,7 @@ def in_ns(ns: str, args: Sequence[str]) -> list[str]:
 
 
 def stop_process(process: subprocess.Popen[Any], timeout: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL after `timeout`, to the process (and its group, if it leads one)."""
+    """SIGTERM, then SIGKILL after `timeout` seconds."""
     if process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
@@ -203,14 +203,18 @@ class Service:
 
 
 def start_service(
-    name: str, args: Sequence[str], log_path: Path, ready: re.Pattern[str]
+    name: str,
+    args: Sequence[str],
+    log_path: Path,
+    ready: re.Pattern[str],
+    extra_env: dict[str, str] | None = None,
 ) -> Service:
     process = subprocess.Popen(
         list(args),
-        stdin=subprocess.PIPE,  # closed by nobody but our death: the relay and front's signal
+        stdin=subprocess.PIPE,  # never written: end-of-file when this harness dies
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})},
         preexec_fn=_die_with_parent,
     )
     assert process.stdout is not None
@@ -252,9 +256,9 @@ def relay(fd_a: int, fd_b: int, delay: float, lifetime: float, control: int = 0)
     other = {fd_a: fd_b, fd_b: fd_a}
     due: list[tuple[float, int, int, bytes]] = []  # (when, order, to fd, packet)
     order = itertools.count()
-    poller = select.epoll()
+    poller = select.poll()
     for fd in (fd_a, fd_b, control):
-        poller.register(fd, select.EPOLLIN)
+        poller.register(fd, select.POLLIN)
     deadline = time.monotonic() + lifetime
     while True:
         now = time.monotonic()
@@ -265,7 +269,9 @@ def relay(fd_a: int, fd_b: int, delay: float, lifetime: float, control: int = 0)
         if now >= deadline:
             return
         wait = min(due[0][0] - now if due else 1.0, deadline - now)
-        for fd, _ in poller.poll(max(wait, 0.0)):
+        # Whole milliseconds, rounded down: the last fraction is spent polling without
+        # sleeping, so that packets leave on time rather than up to 1 ms late.
+        for fd, _ in poller.poll(max(int(wait * 1000), 0)):
             if fd == control:
                 if not os.read(control, 4096):
                     return
@@ -429,7 +435,10 @@ def start_standin(net: Network, data: Path, logs: Path, host: str, issuer: str) 
         "--issuer",
         issuer,
     ]
-    return start_service("autumn-local", net.server(args), logs, BANNER)
+    # authlib refuses OAuth over plain http unless the host is loopback: here the requests
+    # come over plain http from 10.77.0.1, or from the TLS front (which terminates https).
+    insecure_ok = {"AUTHLIB_INSECURE_TRANSPORT": "1"}
+    return start_service("autumn-local", net.server(args), logs, BANNER, insecure_ok)
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path]:
@@ -445,7 +454,7 @@ def make_certificates(directory: Path) -> tuple[Path, Path]:
     return ca_file, server_file
 
 
-def start_backend(net: Network, kind: str, workdir: Path) -> Backend:
+def start_backend(net: Network, kind: str, workdir: Path, lifetime: float) -> Backend:
     """autumn-local with the issuer the CLI expects; for "https" behind the TLS front."""
     data = workdir / f"data-{kind}"
     if kind == "http":
@@ -461,6 +470,7 @@ def start_backend(net: Network, kind: str, workdir: Path) -> Backend:
     try:
         front_args = [PYTHON, str(THIS), "front", "--listen", SRV_ADDR, "--port", str(TLS_PORT)]
         front_args += ["--backend", f"127.0.0.1:{HTTP_PORT}", "--cert", str(server_file)]
+        front_args += ["--lifetime", str(lifetime)]
         backend.front = start_service(
             "tls-front", net.server(front_args), workdir / "front.log", re.compile("^ready$")
         )
@@ -527,14 +537,17 @@ async def _front(listen: str, port: int, backend: str, cert: str, lifetime: floa
 def timed(result_file: str, args: list[str], timeout: float) -> int:
     """In-namespace launcher: runs `args`, writes {code, start_ns, end_ns} to `result_file`.
 
-    Timing here leaves `ip netns exec` (and this interpreter's start) out of the figures.
+    Timing here leaves `ip netns exec` (and this interpreter's start) out of the figures. The
+    wait is a blocking waitpid (`Popen.wait(timeout)` would poll in sleeps of up to 50 ms);
+    a timer kills the command after `timeout` seconds.
     """
     start = time.time_ns()
-    try:
-        code = subprocess.run(args, timeout=timeout).returncode
-    except subprocess.TimeoutExpired:
-        code = -int(signal.SIGKILL)
+    process = subprocess.Popen(args)
+    killer = threading.Timer(timeout, process.kill)
+    killer.start()
+    code = process.wait()
     end = time.time_ns()
+    killer.cancel()
     Path(result_file).write_text(json.dumps({"code": code, "start_ns": start, "end_ns": end}))
     return 0
 
@@ -573,8 +586,12 @@ def run_client(
             try:
                 process.wait(timeout + 15)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                pass
+            finally:  # on a timeout, and when this harness is interrupted
+                if process.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
         text_out, text_err = out.read_text(errors="replace"), err.read_text(errors="replace")
         if not result.exists():
             raise RuntimeError(f"{args[0]} left no timing (launcher exit {process.returncode})")
@@ -701,8 +718,9 @@ class Traffic:
 
     requests: int = 0
     connections: int = 0  # distinct TCP connections the requests came on
-    new_connections: int = 0  # of those, opened within the window measured
+    new_connections: int = 0  # of those, the ones with no request before the window
     tls_accepted: int | None = None  # connections (TLS handshakes) the front accepted
+    calls: list[str] = field(default_factory=list)  # "METHOD /path #conn", in order
 
 
 @dataclass
@@ -715,12 +733,12 @@ class RunFigures:
 
 
 def request_lines(backend: Backend, start_ns: int, end_ns: int) -> list[tuple[Line, str, int]]:
-    """The CLI's requests logged in the window: (line, path, connection number)."""
+    """The CLI's requests logged in the window: (line, "METHOD /path", connection number)."""
     found = []
     for line in backend.standin.tail.between(start_ns, end_ns):
         match = LOG_LINE.match(line.text)
         if match and CLI_PATHS.match(match["path"]):
-            found.append((line, match["path"], int(match["conn"])))
+            found.append((line, f"{match['method']} {match['path']}", int(match["conn"])))
     return found
 
 
@@ -731,6 +749,7 @@ def traffic(backend: Backend, start_ns: int, split_ns: int, end_ns: int) -> Traf
     after = [(line, path, conn) for line, path, conn in lines if line.at_ns >= split_ns]
     conns = {conn for _, _, conn in after}
     seen = Traffic(len(after), len(conns), len(conns - before))
+    seen.calls = [f"{call} #{conn}" for _, call, conn in after]
     if backend.front is not None:
         seen.tls_accepted = sum(
             1
@@ -757,7 +776,8 @@ def run_env(
 
 def run_reference(net: Network, client: Client, project: Path, env: dict[str, str]) -> RunFigures:
     ran = run_client(net, client.reference_args, cwd=project, env=env, timeout=ENV_TIMEOUT)
-    return RunFigures(ran.wall_ms, ran.wall_ms, Traffic(), ran.code == 0, _first_error(ran))
+    note = "" if ran.code == 0 else _first_error(ran)
+    return RunFigures(ran.wall_ms, ran.wall_ms, Traffic(), ran.code == 0, note)
 
 
 def run_login(
@@ -910,9 +930,16 @@ print()
 
 
 def bench_link(
-    net: Network, kind: str, clients: list[Client], runs: int, rtt: float, workdir: Path
+    net: Network,
+    kind: str,
+    clients: list[Client],
+    runs: int,
+    rtt: float,
+    workdir: Path,
+    lifetime: float,
 ) -> tuple[list[Series], str]:
-    backend = start_backend(net, kind, workdir)
+    """Every client over one kind of link ("http" or "https"): its series and link check."""
+    backend = start_backend(net, kind, workdir, lifetime)
     results: list[Series] = []
     try:
         check = link_check(net, backend)
@@ -921,44 +948,50 @@ def bench_link(
         for index, client in enumerate(clients):
             root = workdir / f"{kind}-client{index}"
             env = client_env(backend, root / "home", fake_bin)
-            logins = measure(
-                Series(client.name, kind, "login: callback → exit"),
-                runs,
-                lambda n, root=root, env=env, client=client: run_login(
-                    net, backend, client, root / f"login-{n + 1}", env
-                ),
-            )
-            logins.minimum_ms, logins.target_ms = LOGIN_BOUND.ms(rtt), LOGIN_BOUND.target(rtt)
-            results.append(logins)
-            projects = [root / f"login-{n}" for n in range(runs, -1, -1)]  # newest first
-            keyed = next((p for p in projects if "AUTUMN_SECRET_KEY=" in _read(p / ".env")), None)
-            if keyed is None:
-                results.append(Series(client.name, kind, "env", not_run="no login succeeded"))
-                continue
-            envs = measure(
-                Series(client.name, kind, "env: start → exit"),
-                runs,
-                lambda _n, keyed=keyed, env=env, client=client: run_env(
-                    net, backend, client, keyed, env
-                ),
-            )
-            bound = ENV_BOUND[kind]
-            envs.minimum_ms, envs.target_ms = bound.ms(rtt), bound.target(rtt)
-            results.append(envs)
-            reference = measure(
-                Series(client.name, kind, client.reference_label),
-                runs,
-                lambda _n, keyed=keyed, env=env, client=client: run_reference(
-                    net, client, keyed, env
-                ),
-            )
-            results.append(reference)
-            wall = Series(client.name, kind, "login: whole command (sign-in included)")
-            wall.runs = [RunFigures(r.total_ms, r.total_ms, r.traffic, r.ok) for r in logins.runs]
-            results.append(wall)
+            results += bench_client(net, backend, client, root, env, runs, rtt)
     finally:
         stop_backend(backend)
     return results, f"{kind}: {check}"
+
+
+def bench_client(
+    net: Network,
+    backend: Backend,
+    client: Client,
+    root: Path,
+    env: dict[str, str],
+    runs: int,
+    rtt: float,
+) -> list[Series]:
+    """Logins first (each in a new project), then `env` in the last project a login keyed."""
+    kind = backend.name
+
+    def login_once(n: int) -> RunFigures:
+        return run_login(net, backend, client, root / f"login-{n + 1}", env)
+
+    logins = measure(Series(client.name, kind, "login: callback → exit"), runs, login_once)
+    logins.minimum_ms, logins.target_ms = LOGIN_BOUND.ms(rtt), LOGIN_BOUND.target(rtt)
+    wall = Series(client.name, kind, "login: whole command (sign-in included)")
+    wall.runs = [RunFigures(r.total_ms, r.total_ms, r.traffic, r.ok) for r in logins.runs]
+
+    projects = [root / f"login-{n}" for n in range(runs, -1, -1)]  # newest first
+    keyed = next((p for p in projects if "AUTUMN_SECRET_KEY=" in _read(p / ".env")), None)
+    if keyed is None:
+        missing = Series(client.name, kind, "env: start → exit", not_run="no login succeeded")
+        return [logins, missing, wall]
+    project: Path = keyed
+
+    def env_once(_n: int) -> RunFigures:
+        return run_env(net, backend, client, project, env)
+
+    def reference_once(_n: int) -> RunFigures:
+        return run_reference(net, client, project, env)
+
+    envs = measure(Series(client.name, kind, "env: start → exit"), runs, env_once)
+    bound = ENV_BOUND[kind]
+    envs.minimum_ms, envs.target_ms = bound.ms(rtt), bound.target(rtt)
+    reference = measure(Series(client.name, kind, client.reference_label), runs, reference_once)
+    return [logins, envs, reference, wall]
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -1013,6 +1046,11 @@ def section(
         for r in s.runs
         if not r.ok and r.note
     ]
+    sequences = "\n".join(
+        f"- {s.client}, {s.link}: " + ", ".join(f"`{c}`" for c in s.good[-1].traffic.calls)
+        for s in results
+        if s.figure.startswith("login: callback") and s.good
+    )
     published = (
         f"The published CLI could not be run: {npm_note}."
         if npm_note
@@ -1031,6 +1069,8 @@ def section(
         f"## WAN ({rtt:g} ms round trip, {runs} runs each after 1 warm-up)\n\n"
         f"Reproduce (as root; it makes network namespaces and TUN devices, and skips "
         f"otherwise):\n\n    {COMMAND}\n\n"
+        f"{_provenance()} A full `bench/run.py` run rewrites this file without this section: run "
+        "`bench/wan.py` after it.\n\n"
         "Two network namespaces joined by TUN devices and a relay that delays every packet by "
         f"{rtt / 2:g} ms each way (this kernel has no netem), so every round trip, the TCP and "
         f"TLS handshakes included, costs {rtt:g} ms. autumn-local runs in the server namespace; "
@@ -1042,27 +1082,69 @@ def section(
         "CLI's loopback callback to the CLI's exit; `env: start → exit` is the whole `atmn env` "
         "(it asks the server about the key). Requests and connections are the CLI's, counted "
         "from autumn-local's request log (`conn=N`: one number per TCP connection); for login "
-        "only those after the callback, and *new* connections are those opened after it. TLS "
-        "handshakes are the connections the front accepted in that window.\n\n"
-        + table(results)
-        + "\n\n"
+        "only those after the callback, and *new* connections are those that carried no "
+        "request before it. TLS handshakes are the connections the front accepted in that "
+        "window.\n\n" + table(results) + "\n\n"
         f"Minimum possible, in round trips of {rtt:g} ms:\n\n"
         f"- `atmn env` over http: {env_http.round_trips} RTT = {env_http.ms(rtt):g} ms "
         f"({env_http.why}); over https: {env_https.round_trips} RTT = {env_https.ms(rtt):g} ms "
         f"({env_https.why}). A new process has no connection to reuse.\n"
         f"- `atmn login`, callback to exit: {LOGIN_BOUND.round_trips} RTT = "
         f"{LOGIN_BOUND.ms(rtt):g} ms: {LOGIN_BOUND.why}. The organization list can come "
-        "from the consent page's binding (or be asked for in parallel with minting), and "
-        "the keys' check needs no request (minting returned them); opening the connection "
-        "after the callback would add 1 RTT (http) or 2 (https).\n"
+        "from the consent page's binding (or be asked for in parallel with minting); "
+        "opening the connection after the callback would add 1 RTT (http) or 2 (https).\n"
         "- Targets: the minimum plus 50 ms of local work: `atmn env` at most "
         f"{env_http.target(rtt):g} ms over http and {env_https.target(rtt):g} ms over https "
         "(one request over a fresh connection); login from the callback to exit at most "
         f"{LOGIN_BOUND.target(rtt):g} ms (3 RTT + 50 ms). The `--offline` rows show how much "
         "of `atmn env` is start-up and local work with no network at all.\n\n"
-        f"{published}\n\n"
+        "The requests after the callback in the last login (`#N`: the connection, numbered by "
+        "the server):\n\n"
+        f"{sequences}\n\n"
+        f"{published}{_npm_connections(results)}\n\n"
         + (("Failed runs:\n\n" + "\n".join(failures) + "\n\n") if failures else "")
     ).rstrip() + "\n"
+
+
+def _npm_connections(results: list[Series]) -> str:
+    """A sentence when the published CLI opened a new connection for every request."""
+    fresh = [
+        s
+        for s in results
+        if s.client.startswith("published")
+        and s.figure.startswith("login: callback")
+        and s.good
+        and all(r.traffic.new_connections == r.traffic.requests > 1 for r in s.good)
+    ]
+    if not fresh:
+        return ""
+    return (
+        " After the callback it opened a new connection for each request, so the minting "
+        "paid another TCP (and TLS) handshake: Node's fetch does not reuse a kept-alive "
+        "connection for a request sent right after the previous response was read (the "
+        "socket goes back to the pool a tick later; with a short pause in between it is "
+        "reused)."
+    )
+
+
+def _provenance() -> str:
+    """When, on what, and which atmn code: the numbers are re-run as the code changes."""
+    git = ["git", "-C", str(REPO)]
+    try:
+        commit = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--", "src"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        commit, dirty = "?", ""
+    code = f"commit {commit or '?'}" + (" with uncommitted changes in src/" if dirty else "")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} on {os.cpu_count()} cores (load "
+        f"average {load} at the end), atmn at {code}."
+    )
 
 
 def _node_version() -> str:
@@ -1107,7 +1189,9 @@ def benchmark(args: argparse.Namespace) -> int:
             with wan_link(args.rtt_ms, args.lifetime, workdir) as net:
                 for kind in ("http", "https"):
                     log(f"{kind}: starting")
-                    found, check = bench_link(net, kind, clients, args.runs, args.rtt_ms, workdir)
+                    found, check = bench_link(
+                        net, kind, clients, args.runs, args.rtt_ms, workdir, args.lifetime
+                    )
                     results += found
                     checks.append(check)
         except Skipped as exc:
@@ -1119,7 +1203,7 @@ def benchmark(args: argparse.Namespace) -> int:
                 for log_file in workdir.glob("*.log"):
                     shutil.copy(log_file, kept)
                 log(f"logs kept in {kept}")
-    text = section(results, checks, args.runs, args.rtt_ms, None if npm_note is None else npm_note)
+    text = section(results, checks, args.runs, args.rtt_ms, npm_note)
     print(table(results))
     if not args.no_write:
         write_section(args.output, text)
@@ -1128,6 +1212,7 @@ def benchmark(args: argparse.Namespace) -> int:
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
+    log(f"got signal {signum}")
     raise KeyboardInterrupt
 
 
@@ -1160,6 +1245,10 @@ def main(argv: list[str]) -> int:
     timed_role.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
 
+    if args.role in ("relay", "front"):
+        # Ctrl-C reaches the whole process group: the harness tears these down in order
+        # (they also stop when their stdin, a pipe from the harness, reaches end-of-file).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if args.role == "relay":
         fd_a, fd_b = (int(fd) for fd in args.fds.split(","))
         relay(fd_a, fd_b, args.delay_ms / 1000, args.lifetime)
@@ -1173,7 +1262,8 @@ def main(argv: list[str]) -> int:
         command = args.command[1:] if args.command[:1] == ["--"] else args.command
         return timed(args.result, command, args.timeout)
 
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _raise_interrupt)  # tear down whatever stops this run
     try:
         return benchmark(args)
     except KeyboardInterrupt:
