@@ -11,6 +11,7 @@ keys meanwhile and wait for `SignedIn.revoked` before its next request.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from atmn_auth.api.autumn import Autumn, MintedKeys, Organization
 from atmn_auth.api.session import Session
 from atmn_auth.errors import AtmnError, UsageError
-from atmn_auth.flows.console import Console
+from atmn_auth.flows.console import Console, Opener
 from atmn_auth.keys import redact
 from atmn_auth.oauth import flow
 from atmn_auth.oauth.browser import browser_unavailable_reason
@@ -72,7 +73,7 @@ def sign_in(
         pkce = flow.PKCEClient(settings, session, callback.redirect_uri)
         endpoints = discovery.result() if discovery.done() else flow.fixed_endpoints(settings)
         request = pkce.authorization_request(endpoints, state)
-        _show_sign_in_url(request.url, environ, options, console, callback.port)
+        _show_sign_in_url(request.url, environ, options, console, callback.port, callback.flow.done)
         result = callback.wait(
             options.timeout,
             paste_stream=console.paste_stream if console.interactive else None,
@@ -133,19 +134,39 @@ def choose_organization(
     raise UsageError(f"you belong to several organizations ({slugs}); choose one with --org SLUG")
 
 
+def _open(opener: Opener, url: str, arrived: threading.Event) -> bool:
+    """`opener(url)`, but no longer than until the browser's redirect has `arrived`: a
+    browser command that returns only when the browser exits must not hold up the rest
+    of the sign-in (it counts as opened, since it got that far)."""
+    outcome: Future[bool] = Future()
+
+    def launch() -> None:
+        try:
+            outcome.set_result(opener(url))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.set_exception(exc)
+
+    threading.Thread(target=launch, name="atmn-open", daemon=True).start()
+    while not outcome.done():
+        if arrived.wait(0.02):
+            return True
+    return outcome.result()
+
+
 def _show_sign_in_url(
     url: str,
     environ: Mapping[str, str],
     options: SignInOptions,
     console: Console,
     port: int,
+    arrived: threading.Event,
 ) -> None:
     reason = None if options.open_browser else "--no-browser/--headless was given"
     if reason is None:
         reason = browser_unavailable_reason(environ)
     opened = False
     if reason is None and console.opener is not None:
-        opened = console.opener(url)
+        opened = _open(console.opener, url, arrived)
         if not opened:
             reason = "the browser could not be started"
     if opened:
