@@ -96,9 +96,20 @@ class Settings(Frozen):
     def key_var(self) -> str:
         return KEY_VARS[self.kind]
 
+    def command(self, name: str) -> str:
+        """`atmn NAME` with the flags that chose this server and key (`atmn -l -p env`)."""
+        flags = ("-l " if self.local else "") + ("-p " if self.prod else "")
+        return f"atmn {flags}{name}"
+
     def login_command(self) -> str:
         """The `atmn login` command line that signs in against the same server."""
-        return "atmn login -l" if self.local else "atmn login"
+        return "atmn -l login" if self.local else "atmn login"
+
+    def revoke_elsewhere(self, key_last4: str) -> str:
+        """How a person revokes a key the CLI could not: where this server's keys live."""
+        if self.local:
+            return f"revoke it with `autumn-local keys revoke --last4 {key_last4}`"
+        return f"revoke it in the Autumn dashboard ({self.web_url})"
 
 
 def load_settings(*, prod: bool, local: bool, environ: Mapping[str, str]) -> Settings:

@@ -52,8 +52,12 @@ def organizations() -> Response:
     if not config().enabled("organizations"):
         abort(404)
     with require_token.acquire("organisation:read") as token:
-        orgs = store.user_orgs(db(), token.record.user_id)
-    return jsonify(list=[org.as_json() for org in orgs])
+        record: store.TokenRecord = token.record
+    orgs = store.user_orgs(db(), record.user_id)
+    # The organization chosen on the consent page (contract §2); null for a grant that was
+    # approved without one (a user who belongs to no organization).
+    bound = record.org_id if config().enabled("bind") else None
+    return jsonify(list=[org.as_json() for org in orgs], bound_org_id=bound)
 
 
 @cli_bp.post("/cli/api-keys")
@@ -63,7 +67,9 @@ def mint_keys() -> Response:
     body: Any = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
         return json_error(400, "The request body must be a JSON object.", "invalid_body")
-    org_id = body.get("org_id") or record.org_id
+    # `--disable bind`: a server that does not bind the consent page's choice to the
+    # token, so the CLI must say which organization (contract §2: `bound_org_id` null)
+    org_id = body.get("org_id") or (record.org_id if config().enabled("bind") else None)
     if not org_id:
         return json_error(400, "No organization found. Please select an organization.", "no_org")
     if not isinstance(org_id, str):

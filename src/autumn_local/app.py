@@ -11,6 +11,7 @@ from .config import ServerConfig
 from .context import EXTENSION_KEY, close_db
 from .pages import OAUTH_SERVER_KEY, error_page
 from .pages import bp as pages_bp
+from .templates import STYLE_SRC
 
 _JSON_PREFIXES = ("/cli/", "/v1/", "/api/", "/.well-known/", "/healthz")
 
@@ -70,7 +71,8 @@ def create_app(cfg: ServerConfig, *, secret_key: str, cookie_name: str) -> Flask
         if response.mimetype == "text/html":
             response.headers.setdefault(
                 "Content-Security-Policy",
-                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                f"default-src 'none'; style-src {STYLE_SRC}; base-uri 'none';"
+                " frame-ancestors 'none'",
             )
         return response
 

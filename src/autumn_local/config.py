@@ -8,7 +8,7 @@ from pathlib import Path
 import platformdirs
 
 #: Extensions `--disable` can turn off, to behave like hosted Autumn.
-FEATURES = ("organizations", "metadata", "iss", "revoke-key")
+FEATURES = ("organizations", "metadata", "iss", "revoke-key", "bind")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080

@@ -23,6 +23,7 @@ from . import store, templates
 from .context import db
 from .models import GrantUser
 from .oauth import AUTHORIZE_PATH
+from .pairing import pairing_code
 
 OAUTH_SERVER_KEY = "autumn_local_oauth"
 
@@ -60,14 +61,24 @@ def signed_in_user() -> store.User | None:
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
-    html = render_template_string(template, **context)
+    html = render_template_string(template, stylesheet=templates.STYLE, **context)
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def error_page(heading: str, message: str, status: int = 400, code: str = "") -> Response:
-    return page(templates.ERROR, status, title=heading, heading=heading, message=message, code=code)
+def error_page(
+    heading: str, message: str, status: int = 400, code: str = "", hint: str = ""
+) -> Response:
+    return page(
+        templates.ERROR,
+        status,
+        title=heading,
+        heading=heading,
+        message=message,
+        code=code,
+        hint=hint,
+    )
 
 
 def csrf_refused() -> Response:
@@ -114,6 +125,7 @@ def sign_in() -> Response:
             title="Sign in",
             action=action,
             csrf_token=csrf_token(),
+            continuing=target.startswith(AUTHORIZE_PATH),
             email="",
             error="",
         )
@@ -128,6 +140,7 @@ def sign_in() -> Response:
             title="Sign in",
             action=action,
             csrf_token=csrf_token(),
+            continuing=target.startswith(AUTHORIZE_PATH),
             email=email,
             error="Wrong email or password.",
         )
@@ -161,6 +174,7 @@ def authorization_error(error: OAuth2Error) -> Response:
         error.description or "The application sent an invalid sign-in request.",
         400,
         error.error or "invalid_request",
+        hint="Close this page and start the sign-in again from your terminal (atmn login).",
     )
 
 
@@ -200,19 +214,94 @@ def authorize() -> Response:
 def consent_page(
     grant: Any, user: store.User, orgs: list[store.Organization], error: str = ""
 ) -> Response:
-    selected = user.last_org_id if any(o.id == user.last_org_id for o in orgs) else None
-    if selected is None and orgs:
-        selected = orgs[0].id
+    scopes = (grant.request.scope or "").split()
     return page(
         templates.CONSENT,
         400 if error else 200,
         title="Authorize",
-        client_name=grant.client.record.name,
+        client_name=client_display_name(grant.client.get_client_id()),
         email=user.email,
         orgs=orgs,
-        selected_org=selected,
-        scopes=(grant.request.scope or "").split(),
+        selected_org=preselected_org(user, orgs, request.args.get("organization")),
+        pairing_code=pairing_code(grant.request.payload.state or ""),
+        permissions=describe_scopes(scopes),
+        scopes=scopes,
         action=request.full_path,
         csrf_token=csrf_token(),
         error=error,
     )
+
+
+def client_display_name(client_id: str) -> str:
+    """What the consent page calls the client: the CLI by name, any other by its id."""
+    return "Autumn CLI (atmn)" if client_id == store.CLI_CLIENT_ID else client_id
+
+
+def preselected_org(
+    user: store.User, orgs: list[store.Organization], hint: str | None
+) -> str | None:
+    """The organization the dropdown starts on.
+
+    The request's `organization` hint (an id or a slug, contract §1) when it names one of the
+    user's organizations; an unknown hint is ignored (RFC 6749 §3.1). Else the organization
+    used last, else the first.
+    """
+    if hint:
+        for org in orgs:
+            if hint == org.id or hint.casefold() == org.slug.casefold():
+                return org.id
+    if any(o.id == user.last_org_id for o in orgs):
+        return user.last_org_id
+    return orgs[0].id if orgs else None
+
+
+# How the consent page words each scope: (resource, action) -> (noun, verb).
+_NOUNS = {
+    "customers": "customers",
+    "features": "features",
+    "plans": "plans",
+    "rewards": "rewards",
+    "apiKeys": "API keys",
+    "organisation": "your organization",
+}
+_VERBS = {
+    "create": "change",
+    "update": "change",
+    "delete": "change",
+    "read": "read",
+    "list": "read",
+    "write": "write",
+}
+_VERB_ORDER = ("create", "read", "write", "change")
+
+
+def describe_scopes(scopes: list[str]) -> list[str]:
+    """The requested scopes in plain words, one line per group of resources.
+
+    The CLI's 20 scopes read: "Read and change customers, features and plans", "Read and
+    write rewards", "Create and read API keys", "Read your organization". A scope this does
+    not know is shown as it is.
+    """
+    verbs: dict[str, set[str]] = {}
+    unknown: list[str] = []
+    for scope in scopes:
+        resource, _, action = scope.partition(":")
+        if resource not in _NOUNS or action not in _VERBS:
+            unknown.append(scope)
+            continue
+        verb = "create" if (resource, action) == ("apiKeys", "create") else _VERBS[action]
+        verbs.setdefault(resource, set()).add(verb)
+    groups: list[tuple[tuple[str, ...], list[str]]] = []
+    for resource in _NOUNS:
+        if resource not in verbs:
+            continue
+        ordered = tuple(v for v in _VERB_ORDER if v in verbs[resource])
+        if groups and groups[-1][0] == ordered and resource != "organisation":
+            groups[-1][1].append(_NOUNS[resource])
+        else:
+            groups.append((ordered, [_NOUNS[resource]]))
+    return [f"{_and(list(v)).capitalize()} {_and(nouns)}" for v, nouns in groups] + unknown
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

@@ -1,6 +1,73 @@
-"""The HTML pages a person sees: plain, server-rendered, no JavaScript."""
+"""The HTML pages a person sees: plain, server-rendered, no JavaScript.
+
+Every page carries the same small stylesheet inline. The Content-Security-Policy allows it by
+its hash (`STYLE_SRC`), not with 'unsafe-inline', so nothing else on a page can style it, and
+`style="..."` attributes are not used anywhere.
+"""
 
 from __future__ import annotations
+
+import base64
+import hashlib
+
+from markupsafe import Markup
+
+STYLESHEET = """
+*, *::before, *::after { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; text-size-adjust: 100%; }
+body { margin: 0; background: #f6f5f2; color: #1f2328; overflow-wrap: anywhere;
+       font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { max-width: 30rem; margin: 3rem auto; background: #fff; padding: 2rem;
+       border-radius: 12px; box-shadow: 0 1px 4px rgba(0, 0, 0, .12); }
+h1 { font-size: 1.35rem; line-height: 1.3; margin: 0 0 .75rem; }
+h2 { font-size: 1rem; margin: 1.5rem 0 .4rem; }
+p { margin: .5rem 0; }
+a { color: #9a3412; }
+label { display: block; margin: 1rem 0 .3rem; font-weight: 600; }
+input, select { display: block; width: 100%; max-width: 100%; padding: .55rem .65rem;
+                font: inherit; color: inherit; background: #fff;
+                border: 1px solid #b8b8b8; border-radius: 6px; }
+input:focus, select:focus, button:focus-visible, summary:focus-visible {
+  outline: 3px solid #fdba74; outline-offset: 1px; }
+button { font: inherit; padding: .6rem 1.3rem; border-radius: 6px; border: 1px solid #999;
+         background: #fff; color: inherit; cursor: pointer; }
+button.primary { background: #c2410c; border-color: #c2410c; color: #fff; font-weight: 600; }
+.actions { display: flex; flex-wrap: wrap; gap: .75rem; margin-top: 1.5rem; }
+.actions button { flex: 1 1 8rem; }
+.error { color: #b91c1c; }
+.muted, .help { color: #57606a; font-size: .9rem; }
+.help { margin-top: .4rem; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+       font-size: .9em; background: #f1f1f1; padding: 0 .2rem; border-radius: 3px; }
+.pairing { margin: 1.25rem 0; padding: 1rem; text-align: center;
+           background: #fff7ed; border: 2px solid #fdba74; border-radius: 10px; }
+.pairing h2 { margin: 0; font-size: .85rem; text-transform: uppercase; letter-spacing: .06em;
+              color: #9a3412; }
+.pairing-code { margin: .25rem 0; font: 700 2rem/1.2 ui-monospace, SFMono-Regular, Menlo,
+                Consolas, monospace; letter-spacing: .1em; overflow-wrap: normal; }
+ul.permissions { margin: .4rem 0; padding-left: 1.25rem; }
+details { margin: .5rem 0 0; font-size: .9rem; }
+summary { cursor: pointer; color: #57606a; }
+ul.scopes { columns: 10rem; column-gap: 1rem; margin: .5rem 0 0; padding-left: 1.1rem;
+            font-size: .85rem; color: #444; }
+footer { margin-top: 2rem; }
+@media (max-width: 32rem) {
+  main { margin: .75rem; padding: 1.25rem; }
+  .pairing-code { font-size: 1.75rem; }
+}
+"""
+
+
+def _style_source(css: str) -> str:
+    digest = hashlib.sha256(css.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+#: The CSP source that allows exactly `STYLESHEET` as an inline <style> element.
+STYLE_SRC = _style_source(STYLESHEET)
+
+#: Rendered verbatim (not escaped) into every page, so that its hash stays `STYLE_SRC`.
+STYLE = Markup(STYLESHEET)  # noqa: S704 (this module's constant, no outside input)
 
 LAYOUT_HEAD = """<!doctype html>
 <html lang="en">
@@ -8,28 +75,14 @@ LAYOUT_HEAD = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }} · Autumn (local)</title>
-<style>
-  body { font-family: system-ui, sans-serif; background: #f6f5f2; color: #222; margin: 0; }
-  main { max-width: 26rem; margin: 4rem auto; background: #fff; padding: 2rem;
-         border-radius: 10px; box-shadow: 0 1px 4px rgba(0,0,0,.12); }
-  h1 { font-size: 1.3rem; margin-top: 0; }
-  label { display: block; margin: .9rem 0 .3rem; font-weight: 600; }
-  input, select { width: 100%; box-sizing: border-box; padding: .5rem; font-size: 1rem; }
-  button { padding: .55rem 1.2rem; font-size: 1rem; border-radius: 6px; border: 1px solid #999;
-           background: #fff; cursor: pointer; margin-top: 1.2rem; }
-  button.primary { background: #c2410c; border-color: #c2410c; color: #fff; }
-  ul.scopes { columns: 2; font-size: .85rem; color: #444; padding-left: 1.1rem; }
-  .error { color: #b91c1c; }
-  .muted { color: #666; font-size: .85rem; }
-  code { background: #f1f1f1; padding: 0 .2rem; }
-</style>
+<style>{{ stylesheet }}</style>
 </head>
 <body>
 <main>
 """
 
 LAYOUT_FOOT = """
-<p class="muted">Autumn local stand-in</p>
+<footer class="muted">Autumn local stand-in</footer>
 </main>
 </body>
 </html>
@@ -39,16 +92,20 @@ SIGN_IN = (
     LAYOUT_HEAD
     + """
 <h1>Sign in to Autumn</h1>
-{% if error %}<p class="error" id="error">{{ error }}</p>{% endif %}
+{% if continuing %}<p class="muted">Then you can approve the sign-in your terminal started.</p>
+{% endif %}
+{% if error %}<p class="error" id="error" role="alert">{{ error }}</p>{% endif %}
 <form method="post" action="{{ action }}">
   <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
   <label for="email">Email</label>
   <input id="email" name="email" type="email" autocomplete="username" required
-         value="{{ email }}">
+         autocapitalize="none" spellcheck="false" value="{{ email }}">
   <label for="password">Password</label>
   <input id="password" name="password" type="password" autocomplete="current-password"
          required>
-  <button id="sign-in" class="primary" type="submit">Sign in</button>
+  <div class="actions">
+    <button id="sign-in" class="primary" type="submit">Sign in</button>
+  </div>
 </form>
 """
     + LAYOUT_FOOT
@@ -57,13 +114,19 @@ SIGN_IN = (
 CONSENT = (
     LAYOUT_HEAD
     + """
-<h1>{{ client_name }} wants to access your Autumn account</h1>
-<p>Signed in as <strong id="user-email">{{ email }}</strong>.</p>
-{% if error %}<p class="error" id="error">{{ error }}</p>{% endif %}
+<h1><span id="client-name">{{ client_name }}</span> wants to access your Autumn account</h1>
+<p class="muted">Signed in as <strong id="user-email">{{ email }}</strong></p>
+{% if error %}<p class="error" id="error" role="alert">{{ error }}</p>{% endif %}
+<section class="pairing" aria-labelledby="pairing-heading">
+  <h2 id="pairing-heading">Pairing code</h2>
+  <p class="pairing-code" id="pairing-code">{{ pairing_code }}</p>
+  <p>Check that your terminal shows the same code. If it does not, press Deny: this request
+  did not come from your terminal.</p>
+</section>
 <form method="post" action="{{ action }}">
   <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
   <label for="org_id">Organization</label>
-  <select id="org_id" name="org_id">
+  <select id="org_id" name="org_id" aria-describedby="org-help">
     {% for org in orgs %}
     <option value="{{ org.id }}" data-slug="{{ org.slug }}"
             {% if org.id == selected_org %}selected{% endif %}>
@@ -72,12 +135,29 @@ CONSENT = (
     <option value="">(you belong to no organization)</option>
     {% endfor %}
   </select>
-  <p>It will be allowed to:</p>
-  <ul class="scopes" id="scopes">
-    {% for scope in scopes %}<li><code>{{ scope }}</code></li>{% endfor %}
+  {% if orgs %}
+  <p class="help" id="org-help">Approving creates a sandbox key and a live key for the chosen
+  organization. The CLI writes them into your project's <code>.env</code> file.</p>
+  {% else %}
+  <p class="help" id="org-help">You belong to no organization yet, so no keys can be created
+  for you.</p>
+  {% endif %}
+  <h2>It will be able to</h2>
+  <ul class="permissions" id="permissions">
+    {% for line in permissions %}<li>{{ line }}</li>
+    {% endfor %}
   </ul>
-  <button id="approve" class="primary" type="submit" name="action" value="approve">Approve</button>
-  <button id="deny" type="submit" name="action" value="deny">Deny</button>
+  <details>
+    <summary>The {{ scopes|length }} permissions it asked for</summary>
+    <ul class="scopes" id="scopes">
+      {% for scope in scopes %}<li><code>{{ scope }}</code></li>{% endfor %}
+    </ul>
+  </details>
+  <div class="actions">
+    <button id="approve" class="primary" type="submit" name="action"
+            value="approve">Approve</button>
+    <button id="deny" type="submit" name="action" value="deny">Deny</button>
+  </div>
 </form>
 """
     + LAYOUT_FOOT
@@ -88,6 +168,7 @@ ERROR = (
     + """
 <h1>{{ heading }}</h1>
 <p class="error" id="error">{{ message }}</p>
+{% if hint %}<p id="hint">{{ hint }}</p>{% endif %}
 {% if code %}<p class="muted">Error code: <code id="error-code">{{ code }}</code></p>{% endif %}
 """
     + LAYOUT_FOOT
@@ -101,7 +182,9 @@ HOME = (
 <p>Signed in as <strong id="user-email">{{ email }}</strong>.</p>
 <form method="post" action="{{ sign_out }}">
   <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
-  <button id="sign-out" type="submit">Sign out</button>
+  <div class="actions">
+    <button id="sign-out" type="submit">Sign out</button>
+  </div>
 </form>
 {% else %}
 <p>Not signed in. <a href="{{ sign_in }}">Sign in</a></p>

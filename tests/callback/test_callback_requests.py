@@ -85,8 +85,8 @@ def test_access_denied_settles_with_the_error(server: CallbackServer) -> None:
     )
     assert response.status == 200
     assert_safe_page(response)
-    assert "access_denied" in response.body
-    assert "Return to your terminal" in response.body
+    assert "You chose Deny; nothing was created" in response.body
+    assert "run <code>atmn login</code>" in response.body
     assert "approved" not in response.body
     result = server.wait(5)
     assert result.params == {

@@ -128,6 +128,6 @@ def test_a_rejected_key_from_the_process_environment_is_reported_as_shadowing_do
 
 def test_no_key_anywhere_says_to_run_atmn_login(tmp_path: Path) -> None:
     with pytest.raises(
-        MissingKeyError, match=r"AUTUMN_PROD_SECRET_KEY is not set.*`atmn login -l`"
+        MissingKeyError, match=r"AUTUMN_PROD_SECRET_KEY is not set.*`atmn -l login`"
     ):
         AutumnClient(prod=True, local=True, cwd=tmp_path, environ={})

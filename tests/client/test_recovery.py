@@ -58,18 +58,21 @@ def test_revoked_key_is_replaced_through_one_sign_in_and_the_call_succeeds(
 def test_a_key_dead_before_first_use_is_replaced_for_the_organization_the_person_picks(
     project: Project,
 ) -> None:
+    """Its organization was never learnt: the one approved on the consent page is used,
+    and the terminal asks nothing."""
     project.revoke_keys()
-    menu = PickOrganization("globex")
+    menu = PickOrganization("acme")
+    opener = ScriptedOpener(project.server, org="globex")
     with AutumnClient(
         cwd=project.root,
         environ=project.environ,
-        reauthenticator=project.reauthenticator(prompter=menu),
+        reauthenticator=project.reauthenticator(opener, prompter=menu),
     ) as autumn:
         response = autumn.get("/v1/organization/me")
 
     assert response.status_code == 200
     assert response.json()["slug"] == "globex"
-    assert menu.asked == 1
+    assert menu.asked == 0
     assert project.organization_of(project.keys()[SANDBOX_VAR]).json()["slug"] == "globex"
 
 

@@ -50,7 +50,7 @@ def test_valid_key_shows_organization_and_source(
     assert f"From:         {dotenv}" in out.lines
     assert f"Key:          am_sk_test_…{minted.sandbox[-4:]}" in out.lines
     assert "Format:       ok: sandbox key" in out.lines
-    assert not any(line.startswith(("Warning", "Next")) for line in out.lines)
+    assert not any(line.startswith(("! Warning", "Next")) for line in out.lines)
     out.assert_no_secret(minted.sandbox)
 
 
@@ -152,7 +152,7 @@ def test_environment_variable_shadows_the_dotenv_key(
     assert code == 1  # the stale key in the shell is the one in force, and it is rejected
     assert "From:         the process environment" in out.lines
     assert (
-        "Warning: AUTUMN_SECRET_KEY is also set in the process environment "
+        "! Warning: AUTUMN_SECRET_KEY is also set in the process environment "
         f"(am_sk_test_…{stale.sandbox[-4:]}), which wins over {dotenv}: "
         "run `unset AUTUMN_SECRET_KEY`."
     ) in out.lines

@@ -136,7 +136,7 @@ def test_unreachable_server_still_removes_and_says_the_key_may_work(
     assert out.lines[1].startswith(
         f"Warning: could not revoke {_short(minted.sandbox)}: cannot reach"
     )
-    assert "It may still work: revoke it in the dashboard" in out.lines[1]
+    assert "It may still work: revoke it in the Autumn dashboard" in out.lines[1]
 
 
 def test_server_without_revocation(
@@ -151,7 +151,7 @@ def test_server_without_revocation(
     assert code == 0
     assert out.lines[1] == (
         f"Warning: {hosted_like.url} cannot revoke keys from the command line; "
-        f"{_short(keys.sandbox)} still works: revoke it in the dashboard "
+        f"{_short(keys.sandbox)} still works: revoke it in the Autumn dashboard "
         "(https://app.useautumn.com)."
     )
     assert me_status(hosted_like, keys.sandbox) == 200

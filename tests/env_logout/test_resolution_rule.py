@@ -85,7 +85,7 @@ def test_git_ignore_check_and_env_warning(tmp_path: Path) -> None:
     assert is_git_ignored(dotenv) is True
     out.clear()
     run_env(settings_for("http://127.0.0.1:9"), cwd=repo, environ={}, out=out.append)
-    assert not any(line.startswith("Warning") for line in out)
+    assert not any("Warning" in line for line in out)
 
 
 def test_git_ignore_check_outside_a_repo_or_without_git(

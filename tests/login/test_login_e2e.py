@@ -120,9 +120,10 @@ def test_denied_consent_writes_nothing(autumn_server: AutumnServer, tmp_path: Pa
     assert autumn_server.stats()["key_pairs_minted"] == 0
 
 
-def test_several_organizations_without_a_terminal_need_org(
-    autumn_server: AutumnServer, tmp_path: Path
+def test_several_organizations_without_a_terminal_need_org_where_the_server_binds_none(
+    start_autumn_server, tmp_path: Path
 ) -> None:
+    autumn_server = start_autumn_server(disable=["bind"])
     root, nested = _project(tmp_path, b"")
     env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url, **browser_env(autumn_server))
 
@@ -136,6 +137,24 @@ def test_several_organizations_without_a_terminal_need_org(
 
 
 def test_unknown_org_is_a_usage_error(autumn_server: AutumnServer, tmp_path: Path) -> None:
+    """The consent page ignores a hint it does not know; the approval is then for another
+    organization than `--org`: nothing is created."""
+    _, nested = _project(tmp_path)
+    env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url, **browser_env(autumn_server))
+
+    result = run_atmn(["login", "--org", "initech"], cwd=nested, env=env)
+
+    assert result.returncode == 2
+    assert "--org asked for initech" in result.stderr and "Acme (acme)" in result.stderr
+    assert "nothing was created" in result.stderr
+    assert not (nested / ".env").exists()
+    assert autumn_server.stats()["key_pairs_minted"] == 0
+
+
+def test_unknown_org_lists_yours_where_the_server_binds_none(
+    start_autumn_server, tmp_path: Path
+) -> None:
+    autumn_server = start_autumn_server(disable=["bind"])
     _, nested = _project(tmp_path)
     env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url, **browser_env(autumn_server))
 
@@ -267,20 +286,24 @@ def test_warns_when_the_new_keys_are_shadowed_or_not_ignored(
     result = run_atmn(["login", "--org", "acme"], cwd=nested, env=env)
 
     assert result.returncode == 0, result.stderr
-    warnings = [line for line in result.stdout.splitlines() if line.startswith("Warning:")]
-    assert len(warnings) == 3, result.stdout
+    # warnings go to stderr, marked; the results stay on stdout
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("! Warning:")]
+    assert len(warnings) == 3, result.stderr
+    assert "Warning" not in result.stdout
+    assert result.stdout.startswith("✓ Signed in to Acme (acme).\n"), result.stdout
     assert "not ignored by git" in warnings[0]
     assert "AUTUMN_SECRET_KEY is also set in the process environment" in warnings[1]
     assert "unset AUTUMN_SECRET_KEY" in warnings[1]
     assert ".env.local" in warnings[2]
-    assert "S" * 42 not in result.stdout and "L" * 42 not in result.stdout
+    assert "S" * 42 not in result.stdout + result.stderr
+    assert "L" * 42 not in result.stdout + result.stderr
 
     (root / ".gitignore").write_text(".env\n.env.local\n")
     env.pop("AUTUMN_SECRET_KEY")
     (root / ".env.local").unlink()
     again = run_atmn(["login", "--org", "acme", "--force"], cwd=nested, env=env)
     assert again.returncode == 0, again.stderr
-    assert "Warning:" not in again.stdout
+    assert "Warning:" not in again.stdout + again.stderr
 
 
 def test_replaced_keys_are_kept_by_default_and_revoked_when_asked(

@@ -33,7 +33,9 @@ def cli_env(home: Path, backend_url: str, *, browser: bool = True, **extra: str)
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
     """The one-line error `atmn` ended with; fails when it crashed or said more than a line."""
     assert "Traceback" not in result.stderr, result.stderr
-    last = result.stderr.rstrip("\n").rsplit("\n", 1)[-1]
+    # The scripted browser shares stderr; it may finish after atmn has said its last word.
+    ours = [line for line in result.stderr.splitlines() if not line.startswith("scripted browser:")]
+    last = ours[-1] if ours else ""
     assert last.startswith("atmn: error: "), result.stderr
     return last.removeprefix("atmn: error: ")
 

@@ -105,7 +105,7 @@ def test_no_secret_is_ever_shown(
             inprocess.login(proxy.url, project, org=org, opener=person, ports=CALLBACK_PORTS)
         errors.append(failure.value.message)
     assert any("database down" in e for e in errors)
-    assert any("--org no-such-org" in e for e in errors)
+    assert any("--org asked for no-such-org" in e for e in errors)
     places["error messages"] = "\n".join(errors)
     places["the stand-in's log"] = stand_in.log_text()
 

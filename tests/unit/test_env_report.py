@@ -104,7 +104,7 @@ def test_prod_reads_and_sends_the_live_key(project: Path) -> None:
 def test_a_server_saying_the_key_is_of_the_other_kind_is_a_warning(project: Path) -> None:
     code, lines = env(project, Backend({ME: reply(200, {**ACME, "env": "live"})}))
     assert code == 0
-    assert "Warning: the server says this is a live key, not a sandbox one." in lines
+    assert "! Warning: the server says this is a live key, not a sandbox one." in lines
 
 
 def test_the_process_environment_wins_over_dotenv(project: Path) -> None:
@@ -133,7 +133,7 @@ def test_a_rejected_key_against_the_local_server_says_login_dash_l(project: Path
     backend = Backend({ME: reply(401, {"message": "Invalid secret key"})})
     code, lines = env(project, backend, local=True)
     assert code == 1
-    assert "`atmn login -l`" in field(lines, "Next")
+    assert "`atmn -l login`" in field(lines, "Next")
     assert str(backend.requests[0].url) == "http://localhost:8080/v1/organization/me"
 
 
@@ -175,7 +175,8 @@ def test_an_unreachable_server_exits_1_and_says_to_check_it(project: Path) -> No
     assert code == 1
     assert (
         field(lines, "Server")
-        == "unreachable: cannot reach api.useautumn.com:443: connection refused"
+        == "unreachable: cannot reach api.useautumn.com:443 (connection refused). "
+        "Check your connection; behind a proxy, set HTTPS_PROXY."
     )
     assert field(lines, "Next") == (
         f"check that {HOSTED} is the right server and is up, then run `atmn env` again"

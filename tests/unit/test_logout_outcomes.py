@@ -83,14 +83,14 @@ def test_a_server_that_cannot_revoke_says_where_to_do_it(dotenv: Path, status: i
     warning = next(line for line in lines if SHOWN_SANDBOX in line and "Warning" in line)
     assert warning == (
         "Warning: https://api.useautumn.com cannot revoke keys from the command line; "
-        f"{SHOWN_SANDBOX} still works: revoke it in the dashboard (https://app.useautumn.com)."
+        f"{SHOWN_SANDBOX} still works: revoke it in the Autumn dashboard (https://app.useautumn.com)."
     )
     assert "AUTUMN_SECRET_KEY" not in dotenv.read_text(encoding="utf-8")
 
 
-def test_the_local_dashboard_is_named_for_the_local_server(dotenv: Path) -> None:
+def test_local_mode_says_how_autumn_local_revokes_it(dotenv: Path) -> None:
     _, lines = logout(dotenv.parent, Backend({REVOKE: reply(404)}), local=True)
-    assert any("(http://localhost:3000)" in line for line in lines)
+    assert any("`autumn-local keys revoke --last4 " in line for line in lines)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_a_failed_revocation_warns_that_the_key_may_still_work(
     )
     assert reason in warning
     assert warning.endswith(
-        "It may still work: revoke it in the dashboard (https://app.useautumn.com)."
+        "It may still work: revoke it in the Autumn dashboard (https://app.useautumn.com)."
     )
     assert "AUTUMN_SECRET_KEY" not in dotenv.read_text(encoding="utf-8")  # removed all the same
 

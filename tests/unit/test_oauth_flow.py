@@ -234,3 +234,11 @@ def test_a_malformed_revocation_endpoint_is_best_effort() -> None:
     backend, server = discover_issuer(issuer_metadata(revocation_endpoint="https://[::1"))
     revoke(backend, server, Tokens(ACCESS, REFRESH, None, None))
     assert not backend.sent(REFRESH)
+
+
+def test_the_pairing_code_is_the_one_the_consent_page_derives() -> None:
+    """Contract §1: the first 8 base32 characters of SHA-256(state), as XXXX-XXXX; the
+    same vector as the stand-in's own test (tests/server/test_consent_page.py)."""
+    from atmn_auth.oauth.flow import pairing_code
+
+    assert pairing_code("af0ifjsldkj") == "NTUG-2X6B"

@@ -149,7 +149,10 @@ def test_a_refused_connection_names_host_and_port(url: str, where: str) -> None:
     backend = Backend({PATH: raises(httpx2.ConnectError, "connection refused")})
     with pytest.raises(BackendUnreachable) as e:
         get(backend, url)
-    assert e.value.message == f"cannot reach {where}: connection refused"
+    assert e.value.message.startswith(f"cannot reach {where} (connection refused). ")
+    local = where.startswith(("127.", "localhost", "[::1]"))
+    hint = "Start it with `autumn-local serve`." if local else "set HTTPS_PROXY."
+    assert e.value.message.endswith(hint)
     assert e.value.timed_out is False
     assert not isinstance(e.value, TLSVerificationError)
 
@@ -196,7 +199,10 @@ def test_an_os_error_reads_as_words() -> None:
 
     with pytest.raises(BackendUnreachable) as e:
         get(Backend({PATH: refused}))
-    assert e.value.message == "cannot reach api.example.com:443: connection refused"
+    assert e.value.message == (
+        "cannot reach api.example.com:443 (connection refused). "
+        "Check your connection; behind a proxy, set HTTPS_PROXY."
+    )
 
 
 def test_a_hostile_error_text_stays_one_line() -> None:

@@ -44,7 +44,7 @@ def test_local_and_prod_combine() -> None:
     assert (s.kind, s.key_var, s.login_command()) == (
         "live",
         "AUTUMN_PROD_SECRET_KEY",
-        "atmn login -l",
+        "atmn -l login",
     )
 
 

@@ -85,6 +85,24 @@ class MintedKeys:
         return (self.sandbox_key, self.live_key)
 
 
+class OrganizationList(list[Organization]):
+    """The signed-in user's organizations (§2), and the one the token is bound to: the
+    organization chosen on the consent page (`bound_id`; None when the server binds
+    none)."""
+
+    def __init__(self, orgs: list[Organization], bound_id: str | None = None) -> None:
+        super().__init__(orgs)
+        self.bound_id = bound_id
+
+    @property
+    def bound(self) -> Organization | None:
+        return next((org for org in self if org.id == self.bound_id), None)
+
+    def find(self, wanted: str) -> Organization | None:
+        """The organization `wanted` (an id, or a slug in any case) names, if listed."""
+        return next((org for org in self if org.matches(wanted)), None)
+
+
 def _text(value: object) -> str | None:
     """A string from the server, without anything a terminal would act on; None if empty."""
     return (printable(value, 100) or None) if isinstance(value, str) else None
@@ -110,7 +128,7 @@ class Autumn:
 
     # --- with an OAuth access token --------------------------------------------------------
 
-    def organizations(self, access_token: str) -> list[Organization] | None:
+    def organizations(self, access_token: str) -> OrganizationList | None:
         """The signed-in user's organizations, or None when the server does not offer §2."""
         response = self._call("GET", ORGANIZATIONS_PATH, access_token)
         if response.status_code in (404, 405):
@@ -120,11 +138,16 @@ class Autumn:
                 f"listing organizations failed: {server_message(response)}",
                 status=response.status_code,
             )
-        items = json_object(response, "listing organizations").get("list")
+        data = json_object(response, "listing organizations")
+        items = data.get("list")
         if not isinstance(items, list):
             raise BackendError("listing organizations: the answer has no `list`", status=200)
         orgs = [Organization.from_json(item) for item in items if isinstance(item, dict)]
-        return [org for org in orgs if org is not None and org.id]
+        bound = data.get("bound_org_id")
+        return OrganizationList(
+            [org for org in orgs if org is not None and org.id],
+            bound if isinstance(bound, str) and bound else None,
+        )
 
     def mint_keys(self, access_token: str, *, org_id: str | None) -> MintedKeys:
         """Mints a sandbox and a live key; checks both are well-formed Autumn keys."""

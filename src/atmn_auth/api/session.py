@@ -242,9 +242,18 @@ class _Translated:
                     f"cannot verify the TLS certificate of {where} ({_reason(exc)}); if your "
                     "network inspects TLS, point atmn at its CA: SSL_CERT_FILE=/path/to/ca.pem"
                 ) from None
-            raise BackendUnreachable(f"cannot reach {where}: {_reason(exc)}") from None
+            raise BackendUnreachable(
+                f"cannot reach {where} ({_reason(exc)}). {_next_step(self._url)}"
+            ) from None
         if isinstance(exc, httpx2.InvalidURL):
             raise UsageError(f"not a usable URL: {printable(str(exc), 120)}") from None
+
+
+def _next_step(url: httpx2.URL) -> str:
+    """What to do when nothing answers at `url`."""
+    if is_loopback_host(url.host):
+        return "Is autumn-local running? Start it with `autumn-local serve`."
+    return "Check your connection; behind a proxy, set HTTPS_PROXY."
 
 
 def _is_certificate_failure(exc: BaseException) -> bool:

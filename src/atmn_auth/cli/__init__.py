@@ -5,10 +5,17 @@ demand (`_AtmnGroup.get_command`): `atmn --help` lists them from the summaries k
 `COMMANDS` without importing any of them, and `atmn env` imports only `cli.env`. Each
 command imports what it uses (authlib, httpx2, questionary) inside its own body.
 `atmn --version` does not even get here: `atmn_auth.__main__.main` answers it.
+
+Every error is one line on stderr, `atmn: error: <what>` (`atmn_auth.flows.style`):
+`AtmnError`s with their exit code, and click's own usage errors (an unknown command or
+option, a missing argument, a bad value) with exit 2, a "did you mean" where one is
+close, and a hint line, `Run 'atmn <command> --help' for usage.`
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from importlib import import_module
 from typing import Any, NamedTuple
 
@@ -16,22 +23,28 @@ import click
 
 from atmn_auth import __version__
 from atmn_auth.errors import AtmnError
+from atmn_auth.flows.style import Style
 
 
 class LazyCommand(NamedTuple):
-    """Where a subcommand lives, and the first paragraph of its help for `atmn --help`."""
+    """Where a subcommand lives, and the first paragraph of its help for `atmn --help`.
+    An alias (`alias_of`) is the same command under another name."""
 
     module: str
     attribute: str
     summary: str
+    alias_of: str | None = None
 
+
+ENV_SUMMARY = "Show which key is in force, where it comes from, and whether Autumn accepts it."
 
 COMMANDS: dict[str, LazyCommand] = {
-    "env": LazyCommand(
-        "atmn_auth.cli.env",
-        "env",
-        "Show which key is in force, where it comes from, and whether Autumn accepts it.",
+    "completion": LazyCommand(
+        "atmn_auth.cli.completion",
+        "completion",
+        "Print the shell completion script for bash, zsh or fish.",
     ),
+    "env": LazyCommand("atmn_auth.cli.env", "env", ENV_SUMMARY),
     "login": LazyCommand(
         "atmn_auth.cli.login",
         "login",
@@ -43,12 +56,70 @@ COMMANDS: dict[str, LazyCommand] = {
         "Remove AUTUMN_SECRET_KEY and AUTUMN_PROD_SECRET_KEY from the nearest .env and "
         "revoke them on the server.",
     ),
+    "status": LazyCommand("atmn_auth.cli.env", "env", ENV_SUMMARY, alias_of="env"),
+    "version": LazyCommand(
+        "atmn_auth.cli.version",
+        "version",
+        "Print the version of atmn, as `atmn --version` does.",
+    ),
 }
+
+#: The "Examples:" section of `atmn --help`.
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("atmn login", "sign in; write both keys to the nearest .env"),
+    ("atmn -l login", "sign in against autumn-local (localhost:8080)"),
+    ("atmn env", "which key is in force; does Autumn accept it?"),
+    ("atmn -p env --json", "the same for the live key, as JSON"),
+    ("atmn logout", "remove both keys from the .env and revoke them"),
+    ("atmn completion bash", 'tab completion: eval "$(atmn completion bash)"'),
+)
+
+
+def suggest_command(name: str, names: Sequence[str]) -> str:
+    """`no command 'logni'; did you mean 'login'?`, or the list of commands."""
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        return f"no command {name!r}; did you mean {close[0]!r}?"
+    return f"no command {name!r} (commands: {', '.join(names)})"
+
+
+def usage_message(exc: click.UsageError) -> str:
+    """Click's message for a usage error, in atmn's words: lower case, no final period."""
+    if isinstance(exc, click.NoSuchOption):
+        found = f"no option {exc.option_name!r}"
+        if exc.possibilities:  # closest first
+            return f"{found}; did you mean {exc.possibilities[0]!r}?"
+        return found
+    message = " ".join(exc.format_message().split())  # one line, even for a list of choices
+    if message[:1].isupper() and not message[1:2].isupper():
+        message = message[0].lower() + message[1:]
+    return message.removesuffix(".")
+
+
+#: Bare `atmn` (click 8.2 and later raise this to print the help page; 8.1 just prints it).
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
+    getattr(click.exceptions, name)
+    for name in ("NoArgsIsHelpError",)
+    if hasattr(click.exceptions, name)
+)
+
+
+#: `ctx.meta` key: the subcommand's name and command, once resolved.
+_RESOLVED = "atmn_auth.cli.resolved"
+
+
+def _stderr_style() -> Style:
+    import os
+
+    return Style(sys.stderr, os.environ)
 
 
 class _AtmnGroup(click.Group):
-    """Loads subcommands on demand; turns `AtmnError` into one line on stderr and its exit
-    code, and Ctrl-C into exit 130."""
+    """Loads subcommands on demand; prints every error as `atmn: error: ...` on stderr
+    (click's usage errors too, with exit 2 and a hint, and a "did you mean" for a
+    mistyped command); turns `AtmnError` into its exit code and Ctrl-C into exit 130."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *self.commands})
@@ -60,32 +131,105 @@ class _AtmnGroup(click.Group):
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0]
+        if (
+            not ctx.resilient_parsing
+            and not name.startswith("-")
+            and self.get_command(ctx, name) is None
+        ):
+            raise click.UsageError(suggest_command(name, self.list_commands(ctx)), ctx=ctx)
+        resolved = super().resolve_command(ctx, args)
+        ctx.meta[_RESOLVED] = resolved[:2]
+        return resolved
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """Like click's, but short help comes from `COMMANDS`, so no command is imported."""
-        names = self.list_commands(ctx)
-        if not names:
-            return
-        limit = formatter.width - 6 - max(len(name) for name in names)
+        """Like click's, but each summary whole (click shortens them to fit one line), from
+        `COMMANDS`, so no command is imported; an alias says what it stands for."""
         rows: list[tuple[str, str]] = []
-        for name in names:
-            loaded = self.commands.get(name)
-            if loaded is None:
-                loaded = click.Command(name, help=COMMANDS[name].summary)
-            if not loaded.hidden:
-                rows.append((name, loaded.get_short_help_str(limit)))
+        for name in self.list_commands(ctx):
+            lazy = COMMANDS.get(name)
+            if lazy is not None and lazy.alias_of is not None:
+                rows.append((name, f"Alias of {lazy.alias_of}."))
+            elif lazy is not None:
+                rows.append((name, lazy.summary))
+            else:
+                loaded = self.commands[name]
+                if not loaded.hidden:
+                    rows.append((name, loaded.get_short_help_str(limit=10_000)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Examples"):
+            formatter.write_dl(list(EXAMPLES))
+        super().format_epilog(ctx, formatter)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            # click's parser raises some (a missing option value) without a context: give
+            # them the subcommand's, for the `atmn <command> --help` hint
+            name, command = ctx.meta.get(_RESOLVED, (None, None))
+            if exc.ctx is None and name is not None and command is not None:
+                exc.ctx = click.Context(command, info_name=name, parent=ctx)
+            raise
         except AtmnError as exc:
-            click.echo(f"atmn: error: {exc.message}", err=True)
+            click.echo(_stderr_style().error(exc.message), err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("\natmn: interrupted; nothing was changed.", err=True)
             ctx.exit(130)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's `main`, with atmn's error lines: `atmn: error: <what>` on stderr, then
+        for a usage error `Run 'atmn <command> --help' for usage.` (exit 2)."""
+        if not standalone_mode:
+            return super().main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+        try:
+            code = super().main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+        except click.UsageError as exc:
+            if isinstance(exc, _NO_ARGS_IS_HELP):  # bare `atmn`: click's help page
+                exc.show()
+                sys.exit(exc.exit_code)
+            where = exc.ctx.command_path if exc.ctx is not None else "atmn"
+            style = _stderr_style()
+            click.echo(style.error(usage_message(exc)), err=True)
+            click.echo(f"Run '{where} --help' for usage.", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(_stderr_style().error(exc.format_message()), err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:  # Ctrl-C outside a command (click printed the newline)
+            click.echo("atmn: interrupted; nothing was changed.", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(cls=_AtmnGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from atmn_auth.cli.options import env_file_option, env_options, resolve_options
+from atmn_auth.cli.options import cli_output, env_file_option, env_options, resolve_options
 
 
 @click.command(name="login")
@@ -79,4 +79,4 @@ def login(
     except AlreadySignedIn as done:
         click.echo(done.message)
         return
-    print_login_result(result, settings, cwd=cwd, environ=os.environ, echo=click.echo)
+    print_login_result(result, settings, cwd=cwd, environ=os.environ, output=cli_output())

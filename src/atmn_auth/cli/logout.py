@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from atmn_auth.cli.options import (
+    cli_output,
     env_file_option,
     env_options,
     resolve_options,
@@ -45,5 +46,6 @@ def logout(
             session=session,
             env_file=env_file,
             keep_keys=keep_keys,
+            warn=cli_output().warn,
         )
     ctx.exit(code)

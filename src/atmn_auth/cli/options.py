@@ -4,14 +4,18 @@ it), and the parts each command is built from: the settings and the HTTP session
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from atmn_auth.settings import DEFAULT_TIMEOUT, Settings, load_settings
+
+if TYPE_CHECKING:
+    from atmn_auth.flows.style import Output
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,3 +64,16 @@ def resolve_options(
         headless=parent.headless or sub_headless,
     )
     return load_settings(prod=opts.prod, local=opts.local, environ=os.environ), opts
+
+
+def cli_output() -> Output:
+    """Results on standard output, warnings (`!`) and errors on standard error, each
+    marked for its own stream (colour only on a terminal, without NO_COLOR)."""
+    from atmn_auth.flows.style import Output, Style
+
+    return Output(
+        click.echo,
+        lambda line: click.echo(line, err=True),
+        out_style=Style(sys.stdout, os.environ),
+        err_style=Style(sys.stderr, os.environ),
+    )

@@ -34,6 +34,7 @@ timed out, unexpected answer), 2 for bad usage.
 from __future__ import annotations
 
 from atmn_auth.envfiles.resolution import describe, resolve_key, shadows
+from atmn_auth.flows.style import WARN_MARK
 from atmn_auth.keys import PREFIXES, key_kind, redact
 
 TYPE_CHECKING = False
@@ -290,7 +291,7 @@ def render_text(report: EnvReport) -> list[str]:
     if others:
         lines.append("Also defined:")
         lines.extend(f"  {_definition_line(d)}" for d in others)
-    lines.extend(f"Warning: {w}" for w in report.warnings)
+    lines.extend(f"{WARN_MARK} Warning: {w}" for w in report.warnings)
     if report.next_step:
         lines.append(f"Next: {report.next_step}")
     return lines

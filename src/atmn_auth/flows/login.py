@@ -4,6 +4,7 @@ settle the keys they replaced. Every input comes in as an argument.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,8 +74,9 @@ def run_login(
     target = options.env_file if options.env_file is not None else reader.find_env_file(cwd)
     writer.ensure_writable(target)
     autumn = Autumn(session, settings.backend_url)
-    if not options.force:
-        _check_existing_key(autumn, settings, target, console)
+    agreed = not options.force and _check_existing_key(autumn, settings, target, console)
+    if agreed and options.revoke_replaced is None:  # one question: it covers the old keys
+        options = dataclasses.replace(options, revoke_replaced=True)
 
     signed = sign_in(
         settings,
@@ -153,22 +155,26 @@ def _settle_replaced(
     return outcome
 
 
-def _check_existing_key(autumn: Autumn, settings: Settings, target: Path, console: Console) -> None:
-    """Says when `target` already holds a key the server accepts; on a terminal asks first."""
+def _check_existing_key(autumn: Autumn, settings: Settings, target: Path, console: Console) -> bool:
+    """Says when `target` already holds a key the server accepts; on a terminal asks
+    once whether to sign in again and revoke the old keys. True when that was agreed."""
     from atmn_auth.envfiles.reader import read_env
 
     try:
         current = read_env(target).get(settings.key_var)
     except AtmnError:
-        return
+        return False
     if not current or key_kind(current) != settings.kind:
-        return
+        return False
     info = autumn.organization_of(current)
     if info is None:
-        return
+        return False
     console.info(
         f"{settings.key_var} in {target} ({redact(current)}) already works for {info.label()}."
     )
     prompter = console.asks
-    if prompter is not None and not prompter.confirm("Sign in again and replace both keys?", False):
+    if prompter is None:
+        return False
+    if not prompter.confirm("Sign in again, and revoke the keys it replaces?", False):
         raise AlreadySignedIn("kept the keys you have; nothing was changed")
+    return True

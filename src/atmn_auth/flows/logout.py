@@ -35,8 +35,13 @@ def run_logout(
     session: Session,
     env_file: Path | None = None,
     keep_keys: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> int:
-    """`atmn logout` without click: prints through `out` and returns the exit code."""
+    """`atmn logout` without click: prints through `out` and returns the exit code.
+
+    Lines starting "Warning: " go to `warn` instead when it is given (the command
+    passes one that marks them `!` on standard error)."""
+    warn = warn or out
     from atmn_auth.api.autumn import Autumn
     from atmn_auth.envfiles.reader import find_env_file
     from atmn_auth.envfiles.writer import update_env_file
@@ -58,10 +63,11 @@ def run_logout(
     keys = _distinct(v for var in update.removed for v in update.previous_all.get(var, []))
     autumn = Autumn(session, settings.backend_url)
     for key in keys:
-        out(_revoke(settings, autumn, key, keep_keys=keep_keys))
+        line = _revoke(settings, autumn, key, keep_keys=keep_keys)
+        (warn if line.startswith("Warning: ") else out)(line)
 
     for line in _untouched(cwd=cwd, environ=environ, env_file=explicit, target=target):
-        out(f"Warning: {line}")
+        warn(f"Warning: {line}")
     return 0
 
 
@@ -81,7 +87,7 @@ def _revoke(settings: Settings, autumn: Autumn, key: str, *, keep_keys: bool) ->
         return f"Not revoking {shown}: it is not an Autumn secret key, so it was not sent anywhere."
     from atmn_auth.errors import BackendError, BackendUnreachable
 
-    dashboard = f"revoke it in the dashboard ({settings.web_url})"
+    dashboard = settings.revoke_elsewhere(key[-4:])
     try:
         outcome = autumn.revoke_key(key)
     except (BackendUnreachable, BackendError) as exc:

@@ -147,8 +147,8 @@ class LoginReauthenticator:
             "(401). Signing in again to replace the keys in that file…"
         )
         pinned = rejected.organization if rejected.pin_organization else None
-        options = SignInOptions(
-            org=(pinned.id or pinned.slug) if pinned else None,
+        options = SignInOptions(  # the check that it is the same one: `replace_rejected_key`
+            hint=(pinned.slug or pinned.id) if pinned else None,
             open_browser=not self.headless,
             timeout=self.timeout,
         )

@@ -1,11 +1,17 @@
-"""What `atmn login` prints at the end: who, where, which keys (redacted), what next."""
+"""What `atmn login` prints at the end: who, where, which keys (redacted), what next.
+
+The results go to standard output (the first line marked `✓`); warnings go to standard
+error, marked `!`, so that `atmn login > log` still shows them and a script reading the
+output sees only the results. `Output` (`atmn_auth.flows.style`) does the routing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from atmn_auth.flows.login import LoginResult
+from atmn_auth.flows.style import Output
 from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, redact
 from atmn_auth.settings import Settings
 
@@ -16,37 +22,38 @@ def print_login_result(
     *,
     cwd: Path,
     environ: Mapping[str, str],
-    echo: Callable[[str], None],
+    output: Output,
 ) -> None:
     org = result.organization
-    if org is not None:
-        echo(f"Signed in to {org.label()}.")
-    else:
-        echo("Signed in.")
+    output.ok(f"Signed in to {org.label()}." if org is not None else "Signed in.")
     verb = "Created" if result.created_file else "Updated"
-    echo(f"{verb} {result.env_file}:")
-    echo(f"  {SANDBOX_VAR:<24} {redact(result.keys.sandbox_key)}  (sandbox)")
-    echo(f"  {LIVE_VAR:<24} {redact(result.keys.live_key)}  (live)")
-    for line in replaced_lines(result):
-        echo(line)
+    output.result(f"{verb} {result.env_file}:")
+    output.result(f"  {SANDBOX_VAR:<24} {redact(result.keys.sandbox_key)}  (sandbox)")
+    output.result(f"  {LIVE_VAR:<24} {redact(result.keys.live_key)}  (live)")
+    for line in replaced_lines(result, settings):
+        output.result(line)
     for warning in login_warnings(result, cwd=cwd, environ=environ):
-        echo(f"Warning: {warning}")
-    flag = " -p" if settings.prod else ""
-    echo(f"Next: `atmn{flag} env` shows the key in force; your code reads {settings.key_var}.")
+        output.warn(f"Warning: {warning}")
+    output.result(
+        f"Next: `{settings.command('env')}` shows the key in force; your code reads "
+        f"{settings.key_var}."
+    )
 
 
-_FATE = {
-    "revoked": "revoked it on the server",
-    "already_invalid": "the server had already revoked it",
-    "unsupported": "this server cannot revoke keys: delete it in the Autumn dashboard",
-    "failed": "could not revoke it: delete it in the Autumn dashboard",
-    "kept": "still valid (pass --revoke-replaced to revoke replaced keys)",
-}
-
-
-def replaced_lines(result: LoginResult) -> list[str]:
+def replaced_lines(result: LoginResult, settings: Settings) -> list[str]:
     """One line per key the new ones replaced in the file, saying what became of it."""
-    return [f"Replaced {redact(key)}: {_FATE[fate]}." for key, fate in result.replaced.items()]
+    lines = []
+    for key, fate in result.replaced.items():
+        elsewhere = settings.revoke_elsewhere(key[-4:])
+        said = {
+            "revoked": "revoked it on the server",
+            "already_invalid": "the server had already revoked it",
+            "unsupported": f"this server cannot revoke keys: {elsewhere}",
+            "failed": f"could not revoke it: {elsewhere}",
+            "kept": "still valid (pass --revoke-replaced to revoke replaced keys)",
+        }[fate]
+        lines.append(f"Replaced {redact(key)}: {said}.")
+    return lines
 
 
 def login_warnings(result: LoginResult, *, cwd: Path, environ: Mapping[str, str]) -> list[str]:

@@ -11,13 +11,14 @@ keys meanwhile and wait for `SignedIn.revoked` before its next request.
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from atmn_auth.api.autumn import Autumn, MintedKeys, Organization
+from atmn_auth.api.autumn import Autumn, MintedKeys, Organization, OrganizationList
 from atmn_auth.api.session import Session
 from atmn_auth.errors import AtmnError, UsageError
 from atmn_auth.flows.console import Console, Opener
@@ -30,9 +31,13 @@ from atmn_auth.text import format_duration
 
 @dataclass(frozen=True)
 class SignInOptions:
+    #: The organization the keys must be for (`--org`): the consent page preselects it,
+    #: and an approval for another one creates nothing.
     org: str | None = None
     open_browser: bool = True
     timeout: float = 300.0
+    #: Only preselected on the consent page (recovery's rejected key's organization).
+    hint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ def sign_in(
     from atmn_auth.oauth.callback import CallbackServer
 
     state = flow.new_state()
-    with CallbackServer(state, ports=ports) as callback:  # first: fail at once when taken
+    with CallbackServer(state, ports=ports, report_outcome=True) as callback:
         console.debug(f"callback server on {callback.redirect_uri}")
         if settings.issuer:  # the authorization URL comes from the metadata
             discovery: Future[flow.ServerInfo] = Future()
@@ -72,18 +77,55 @@ def sign_in(
             discovery = session.submit(lambda: flow.discover(settings, session))
         pkce = flow.PKCEClient(settings, session, callback.redirect_uri)
         endpoints = discovery.result() if discovery.done() else flow.fixed_endpoints(settings)
-        request = pkce.authorization_request(endpoints, state)
-        _show_sign_in_url(request.url, environ, options, console, callback.port, callback.flow.done)
-        result = callback.wait(
-            options.timeout,
-            paste_stream=console.paste_stream if console.interactive else None,
-            on_rejected_paste=lambda reason: console.info(f"{reason.capitalize()}; still waiting."),
-            failed=lambda: discovery.exception() if discovery.done() else None,
+        request = pkce.authorization_request(
+            endpoints, state, organization=options.org or options.hint
         )
-    received_at = clock()
-    console.debug(f"callback received via {result.via}")
+        _show_sign_in_url(request, environ, options, console, callback.port, callback.flow.done)
+        try:
+            result = callback.wait(
+                options.timeout,
+                paste_stream=console.paste_stream if console.interactive else None,
+                on_rejected_paste=lambda why: console.info(f"{why.capitalize()}; still waiting."),
+                failed=lambda: discovery.exception() if discovery.done() else None,
+                tick=lambda left: console.live(_waiting(left)),
+            )
+        finally:
+            console.live(None)
+        received_at = clock()
+        console.debug(f"callback received via {result.via}")
+        try:
+            keys, chosen, revoked = _finish(
+                settings, session, console, discovery, pkce, request, result.params, options
+            )
+        except AtmnError as exc:
+            callback.finish(
+                "Sign-in not completed",
+                f"{html.escape(exc.message)}. Nothing was saved. Return to your terminal.",
+            )
+            raise
+        named = html.escape(chosen.label()) if chosen else "your organization"
+        callback.finish(
+            f"Signed in to {chosen.name}" if chosen else "Signed in",
+            f"The Autumn CLI created a sandbox key and a live key for {named} and is "
+            "saving them in your project. You can close this tab and return to your terminal.",
+        )
+    return SignedIn(keys=keys, organization=chosen, received_at=received_at, revoked=revoked)
+
+
+def _finish(
+    settings: Settings,
+    session: Session,
+    console: Console,
+    discovery: Future[flow.ServerInfo],
+    pkce: flow.PKCEClient,
+    request: flow.AuthRequest,
+    params: Mapping[str, str],
+    options: SignInOptions,
+) -> tuple[MintedKeys, Organization | None, Future[None]]:
+    """After the browser's redirect: the code for tokens, the organization, the keys; the
+    tokens' revocation under way."""
     server = discovery.result()
-    code = flow.check_callback(result.params, request, server)
+    code = flow.check_callback(params, request, server)
     console.info("Approved in the browser. Finishing sign-in…")
     tokens = pkce.exchange_code(server, request, code)
     pkce.close()
@@ -92,14 +134,54 @@ def sign_in(
     autumn = Autumn(session, settings.backend_url)
     try:  # from here on, whatever happens, no OAuth token is left valid on the server
         organizations = autumn.organizations(tokens.access_token)
-        chosen = choose_organization(organizations, options.org, console)
+        chosen = _organization_for(organizations, options, console)
         keys = autumn.mint_keys(tokens.access_token, org_id=chosen.id if chosen else None)
+        if organizations is None and options.org:  # no §2: check what the browser chose
+            chosen = autumn.organization_of(keys.sandbox_key)
+            if chosen is not None and not chosen.matches(options.org):
+                autumn.revoke_quietly(keys)
+                raise UsageError(
+                    f"you approved {chosen.label()} in the browser, but --org asked for "
+                    f"{options.org}; the keys just minted for {chosen.label()} were revoked. "
+                    f"Sign in again and choose {options.org} on the consent page, or drop --org"
+                )
     except AtmnError:
         flow.revoke_tokens(settings, server, tokens, session)
         raise
     console.debug(f"minted {redact(keys.sandbox_key)} and {redact(keys.live_key)}")
     revoked = session.submit(lambda: flow.revoke_tokens(settings, server, tokens, session))
-    return SignedIn(keys=keys, organization=chosen, received_at=received_at, revoked=revoked)
+    return keys, chosen, revoked
+
+
+def _organization_for(
+    organizations: OrganizationList | None, options: SignInOptions, console: Console
+) -> Organization | None:
+    """The organization to mint for: the one the token is bound to (chosen on the consent
+    page) when the server says; else chosen here (`choose_organization`). None leaves it
+    to the server (one without §2 mints for the consent page's choice)."""
+    if organizations is None:
+        return None
+    bound = organizations.bound
+    if bound is None:
+        return choose_organization(organizations, options.org, console)
+    if options.org and not bound.matches(options.org):
+        wanted = organizations.find(options.org)
+        asked = wanted.label() if wanted else options.org
+        raise UsageError(
+            f"you approved {bound.label()} in the browser, but --org asked for {asked}; "
+            f"nothing was created. Sign in again and choose {asked} on the consent page, "
+            "or drop --org"
+        )
+    return bound
+
+
+def _waiting(left: float) -> str:
+    frame = _SPINNER[int(time.monotonic() * 10) % len(_SPINNER)]
+    minutes, seconds = divmod(int(left + 0.999), 60)
+    return f"{frame} Waiting for the browser… {minutes}:{seconds:02d} left (Ctrl-C to cancel)"
+
+
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
 def choose_organization(
@@ -154,13 +236,14 @@ def _open(opener: Opener, url: str, arrived: threading.Event) -> bool:
 
 
 def _show_sign_in_url(
-    url: str,
+    request: flow.AuthRequest,
     environ: Mapping[str, str],
     options: SignInOptions,
     console: Console,
     port: int,
     arrived: threading.Event,
 ) -> None:
+    url = request.url
     reason = None if options.open_browser else "--no-browser/--headless was given"
     if reason is None:
         reason = browser_unavailable_reason(environ)
@@ -183,6 +266,13 @@ def _show_sign_in_url(
             "address bar and paste it here, or forward the port: ssh -L "
             f"{port}:localhost:{port} …"
         )
+    console.info(
+        f"Pairing code: {flow.pairing_code(request.state)} (the consent page shows the same)."
+    )
     wait_for = format_duration(options.timeout)
     paste = " or for a pasted address" if console.interactive else ""
-    console.info(f"Waiting up to {wait_for} for the browser{paste} (Ctrl-C to cancel)…")
+    if console.live_updates:  # the live line says the wait; say where a paste goes
+        if console.interactive and opened:
+            console.info("If the browser cannot come back to this machine, paste its address here.")
+    else:
+        console.info(f"Waiting up to {wait_for} for the browser{paste} (Ctrl-C to cancel)…")

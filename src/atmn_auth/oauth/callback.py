@@ -70,6 +70,10 @@ class _Flow:
         self._lock = threading.Lock()
         self.result: CallbackResult | None = None
         self.done = threading.Event()
+        # With `report_outcome`: how the sign-in ended, for the browser's page
+        self.outcome: tuple[str, str] | None = None  # (title, body HTML)
+        self.finished = threading.Event()
+        self.page_sent = threading.Event()
 
     def judge(self, params: dict[str, str]) -> Verdict:
         state = params.get("state")
@@ -184,6 +188,24 @@ class _Handler(BaseHTTPRequestHandler):
             )
         elif not flow.claim(params, "browser"):
             self._send_page(200, "Already handled", "This sign-in was already handled. " + RETURN)
+        elif params.get("error") == "access_denied":
+            try:
+                self._send_page(
+                    200,
+                    "Sign-in cancelled",
+                    "You chose Deny; nothing was created. To try again, run "
+                    "<code>atmn login</code> in your terminal.",
+                )
+            finally:
+                flow.done.set()
+        elif self.server.owner.report_outcome and not params.get("error"):
+            flow.done.set()  # the sign-in goes on; this page waits to say how it ended
+            flow.finished.wait(self.server.owner.outcome_timeout)
+            title, body = flow.outcome or ("Return to your terminal", _FINISHING)
+            try:
+                self._send_page(200, title, body)
+            finally:
+                flow.page_sent.set()
         else:
             try:
                 self._send_settled(params)
@@ -359,6 +381,7 @@ class CallbackServer:
     """
 
     connection_timeout: float = 5.0  # per-connection socket timeout (idle or slow clients)
+    outcome_timeout: float = 30.0  # how long the browser's page waits for `finish()`
 
     def __init__(
         self,
@@ -366,12 +389,16 @@ class CallbackServer:
         *,
         ports: Sequence[int] = CALLBACK_PORTS,
         host_name: str = "localhost",
+        report_outcome: bool = False,
     ) -> None:
         if not expected_state:
             raise ValueError("expected_state must not be empty")
         if not ports:
             raise ValueError("ports must not be empty")
         self.flow = _Flow(expected_state)
+        #: Hold the browser's page until `finish()` says how the sign-in ended (at most
+        #: `outcome_timeout` seconds), so that it can name the organization.
+        self.report_outcome = report_outcome
         self._ports = tuple(ports)
         self._host_name = host_name
         self._servers: list[_LoopbackServer] = []
@@ -447,8 +474,22 @@ class CallbackServer:
         """(host, port) of every listening socket."""
         return tuple(s.socket.getsockname()[:2] for s in self._servers)
 
+    def finish(self, title: str, body_html: str) -> None:
+        """How the sign-in ended, for the page the browser is waiting on (with
+        `report_outcome`); `body_html` is trusted markup of our own."""
+        self.flow.outcome = (title, body_html)
+        self.flow.finished.set()
+
     def close(self) -> None:
-        """Stop listening and close every socket, open connections included (idempotent)."""
+        """Stop listening and close every socket, open connections included (idempotent).
+
+        A browser still waiting for its page gets it first (for at most a second).
+        """
+        if self.flow.done.is_set() and self.report_outcome:
+            self.flow.finished.set()
+            result = self.flow.result
+            if result is not None and result.via == "browser" and not result.params.get("error"):
+                self.flow.page_sent.wait(1.0)
         with self._lock:
             if self._closed:
                 return
@@ -497,6 +538,7 @@ class CallbackServer:
         paste_stream: TextIO | None = None,
         on_rejected_paste: Callable[[str], None] | None = None,
         failed: Callable[[], BaseException | None] | None = None,
+        tick: Callable[[float], None] | None = None,
     ) -> CallbackResult:
         """The first settling result; CallbackTimeout after `timeout` seconds.
 
@@ -504,7 +546,8 @@ class CallbackServer:
         `paste_stream`, a pasted redirect URL (or its query string) carrying the right state
         settles the flow too; other lines call `on_rejected_paste` with a short reason (never
         the line itself) and the wait goes on. `failed` is asked at every look: work done
-        meanwhile (discovery) that fails ends the wait with its error at once.
+        meanwhile (discovery) that fails ends the wait with its error at once. `tick` is
+        called at every look with the seconds left (a live wait line).
         """
         if not self._servers:
             raise RuntimeError("CallbackServer.wait() before start()")
@@ -519,20 +562,25 @@ class CallbackServer:
             )
             reader.start()
         try:
-            return self._wait_for_result(timeout, failed)
+            return self._wait_for_result(timeout, failed, tick)
         finally:
             stop.set()
             if reader is not None:
                 reader.join(timeout=2 * _POLL)
 
     def _wait_for_result(
-        self, timeout: float, failed: Callable[[], BaseException | None] | None
+        self,
+        timeout: float,
+        failed: Callable[[], BaseException | None] | None,
+        tick: Callable[[float], None] | None,
     ) -> CallbackResult:
         deadline = time.monotonic() + timeout
         while not self.flow.done.is_set():
             error = failed() if failed is not None else None
             if error is not None:
                 raise error
+            if tick is not None:
+                tick(max(0.0, deadline - time.monotonic()))
             left = deadline - time.monotonic()
             if left <= 0:
                 raise CallbackTimeout(
@@ -558,6 +606,8 @@ class CallbackServer:
 
         return on_line
 
+
+_FINISHING = "The Autumn CLI is finishing the sign-in in your terminal. You can close this tab."
 
 _REJECTIONS = {
     "not_url": "that is not a sign-in address: paste the whole address from the browser",

@@ -165,6 +165,17 @@ def new_state() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(_SECRET_LENGTH))
 
 
+def pairing_code(state: str) -> str:
+    """The code the consent page shows for `state` (contract §1): the first 8 characters
+    of the unpadded base32 of SHA-256(state), as `XXXX-XXXX`. A person compares it with
+    the terminal's to see that the page belongs to this sign-in."""
+    import base64
+    import hashlib
+
+    code = base64.b32encode(hashlib.sha256(state.encode()).digest()).decode()[:8]
+    return f"{code[:4]}-{code[4:]}"
+
+
 @dataclass(frozen=True)
 class AuthRequest:
     url: str
@@ -195,14 +206,21 @@ class PKCEClient:
     def close(self) -> None:
         self._client.close()
 
-    def authorization_request(self, server: ServerInfo, state: str) -> AuthRequest:
+    def authorization_request(
+        self, server: ServerInfo, state: str, *, organization: str | None = None
+    ) -> AuthRequest:
         """A fresh PKCE verifier, and the authorization URL carrying its challenge and
-        `state`."""
+        `state`; `organization` (a slug or id) asks the consent page to preselect it."""
         from authlib.common.security import generate_token
 
         verifier = generate_token(_SECRET_LENGTH)
+        hint = {"organization": organization} if organization else {}
         url, _ = self._client.create_authorization_url(
-            server.authorization_endpoint, state=state, code_verifier=verifier, prompt="consent"
+            server.authorization_endpoint,
+            state=state,
+            code_verifier=verifier,
+            prompt="consent",
+            **hint,
         )
         return AuthRequest(url=url, state=state, verifier=verifier, redirect_uri=self.redirect_uri)
 

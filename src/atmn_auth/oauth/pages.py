@@ -8,8 +8,13 @@ import hashlib
 import html
 
 STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem;"
-    "color:#222;line-height:1.5}h1{font-size:1.4rem}code{background:#eee;padding:0 .2rem}"
+    "*{box-sizing:border-box}body{margin:0;background:#f6f5f2;color:#1f2328;"
+    "overflow-wrap:anywhere;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}"
+    "main{max-width:30rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:12px;"
+    "box-shadow:0 1px 4px rgba(0,0,0,.12)}h1{font-size:1.35rem;line-height:1.3;margin:0 0 .75rem}"
+    "code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em;background:#f1f1f1;"
+    "padding:0 .2rem;border-radius:3px}footer{margin-top:2rem;color:#57606a;font-size:.9rem}"
+    "@media (max-width:32rem){main{margin:.75rem;padding:1.25rem}}"
 )
 CSP = (
     "default-src 'none'; "
@@ -30,6 +35,8 @@ def page(title: str, body_html: str) -> bytes:
     """A whole page: `title` is text, `body_html` is trusted markup of our own."""
     return (
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)} · Autumn CLI</title><style>{STYLE}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1><p>{body_html}</p></body></html>\n"
+        f"<body><main><h1>{html.escape(title)}</h1><p>{body_html}</p>"
+        "<footer>Autumn CLI (atmn)</footer></main></body></html>\n"
     ).encode()

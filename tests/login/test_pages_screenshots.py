@@ -1,0 +1,228 @@
+"""The pages a person sees while `atmn login` runs, at desktop and phone widths, in Chromium.
+
+Each page (the stand-in's sign-in and consent pages, and the CLI's own callback pages for
+Approve and Deny) is screenshotted into pytest's tmp_path as `<page>-<viewport>.png` and
+checked for what a person would trip over: a page wider than the screen, no viewport meta
+tag, form fields without a label, and the words that matter on it.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+from dotenv import dotenv_values
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from support.autumn_server import AutumnServer
+
+from .helpers import ATMN, clean_env, organization_of
+
+URL = re.compile(r"http://127\.0\.0\.1:\d+/api/auth/oauth2/authorize\?\S+")
+PAIRING = re.compile(r"Pairing code: (?P<code>[A-Z0-9]{4}-[A-Z0-9]{4})")
+CALLBACK = re.compile(r"http://localhost:3144[89]/|http://localhost:3145[012]/")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORTS = {"1280x800": (1280, 800), "390x844": (390, 844)}
+LINE_TIMEOUT = 30.0
+EXIT_TIMEOUT = 30.0
+
+UNLABELLED_FIELDS = """
+() => Array.from(document.querySelectorAll('input, select, textarea'))
+  .filter((el) => el.type !== 'hidden')
+  .filter((el) => {
+    const style = getComputedStyle(el);
+    return el.getClientRects().length > 0 && style.visibility !== 'hidden'
+      && style.display !== 'none';
+  })
+  .filter((el) => {
+    const byFor = el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]');
+    return !byFor && !el.closest('label');
+  })
+  .map((el) => el.outerHTML)
+"""
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium")
+    assert path, "Debian's chromium is required (scripts/test installs it)"
+    return path
+
+
+class Login:
+    """A running `atmn login --no-browser`, its stderr read line by line in a thread."""
+
+    def __init__(self, server: AutumnServer, project: Path) -> None:
+        project.mkdir(parents=True)
+        self.project = project
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stderr: list[str] = []
+        self.stdout: list[str] = []
+        self.process = subprocess.Popen(
+            [ATMN, "login", "--no-browser", "--timeout", "60"],
+            cwd=project,
+            env=clean_env(project, ATMN_BACKEND_URL=server.url),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stderr is not None and self.process.stdout is not None
+        self._threads = [
+            threading.Thread(target=self._read_stderr, args=(self.process.stderr,), daemon=True),
+            threading.Thread(target=self._read_stdout, args=(self.process.stdout,), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read_stderr(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.stderr.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _read_stdout(self, stream: IO[str]) -> None:
+        self.stdout.extend(stream)
+
+    def url_and_pairing_code(self) -> tuple[str, str]:
+        url = code = None
+        while url is None or code is None:
+            try:
+                line = self.lines.get(timeout=LINE_TIMEOUT)
+            except queue.Empty:
+                pytest.fail(f"atmn login printed no URL and pairing code:\n{self.transcript()}")
+            if line is None:
+                pytest.fail(f"atmn login ended before its pairing code:\n{self.transcript()}")
+            url_match, code_match = URL.search(line), PAIRING.search(line)
+            url = url_match.group(0) if url_match else url
+            code = code_match["code"] if code_match else code
+        return url, code
+
+    def wait(self) -> int:
+        try:
+            returncode = self.process.wait(timeout=EXIT_TIMEOUT)
+        finally:
+            self.stop()
+        return returncode
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def transcript(self) -> str:
+        return "".join(self.stderr) + "".join(self.stdout)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def check_page(page: Page, shots: Path, name: str, viewport: str) -> str:
+    """Screenshots the page, checks what every page must get right, returns its text."""
+    page.screenshot(path=str(shots / f"{name}-{viewport}.png"), full_page=True)
+    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"{name} scrolls sideways at {viewport}: {width}"
+    assert page.locator("meta[name=viewport]").count() == 1, f"{name} has no viewport meta"
+    unlabelled = page.evaluate(UNLABELLED_FIELDS)
+    assert unlabelled == [], f"{name} at {viewport} has fields without a <label>: {unlabelled}"
+    return page.inner_text("body")
+
+
+def consent(page: Page, shots: Path, name: str, viewport: str, pairing: str) -> list[str]:
+    page.wait_for_selector("select[name=org_id]")
+    text = check_page(page, shots, name, viewport)
+    assert pairing in text, f"consent page does not show the terminal's code {pairing}"
+    if page.locator("#pairing-code").count():
+        assert page.inner_text("#pairing-code").strip() == pairing
+    options = [o.strip() for o in page.locator("select[name=org_id] option").all_inner_texts()]
+    assert any("Acme" in o for o in options), options
+    assert any("Globex" in o for o in options), options
+    return options
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_login_pages_at_desktop_and_phone_widths(
+    browser: Browser, autumn_server: AutumnServer, tmp_path: Path, viewport: str
+) -> None:
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    width, height = VIEWPORTS[viewport]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        # Approve: sign in, choose the second organization (Globex), approve.
+        login = Login(autumn_server, tmp_path / "approve")
+        try:
+            url, pairing = login.url_and_pairing_code()
+            page.goto(url)
+            page.wait_for_selector("input[name=password]")
+            text = check_page(page, shots, "sign-in", viewport)
+            assert "Sign in" in text
+            page.fill("input[name=email]", autumn_server.email)
+            page.fill("input[name=password]", autumn_server.password)
+            page.click("#sign-in")
+
+            options = consent(page, shots, "consent", viewport, pairing)
+            assert "Globex" in options[1], options
+            page.select_option("select[name=org_id]", index=1)
+            page.click("#approve")
+            # The callback page is held until the CLI has minted the keys: wait for its load.
+            page.wait_for_url(CALLBACK, wait_until="load", timeout=45_000)
+            done = check_page(page, shots, "done", viewport)
+            returncode = login.wait()
+        finally:
+            login.stop()
+        assert returncode == 0, login.transcript()
+        assert "Globex" in done, done
+        assert re.search(r"return to (your|the) terminal", done, re.IGNORECASE), done
+        key = dotenv_values(login.project / ".env").get("AUTUMN_SECRET_KEY")
+        assert key, login.transcript()
+        assert organization_of(autumn_server.url, key).json()["slug"] == "globex"
+
+        # Deny: same browser session (already signed in), straight to consent, press Deny.
+        login = Login(autumn_server, tmp_path / "deny")
+        try:
+            url, pairing = login.url_and_pairing_code()
+            page.goto(url)
+            consent(page, shots, "consent-again", viewport, pairing)
+            page.click("#deny")
+            page.wait_for_url(CALLBACK, wait_until="load", timeout=45_000)
+            denied = check_page(page, shots, "denied", viewport)
+            returncode = login.wait()
+        finally:
+            login.stop()
+        assert returncode == 1, login.transcript()
+        assert "Sign-in cancelled" in denied, denied
+        assert "You chose Deny" in denied, denied
+        assert "nothing was created" in denied, denied
+        assert not (login.project / ".env").exists() or not dotenv_values(
+            login.project / ".env"
+        ).get("AUTUMN_SECRET_KEY")
+    finally:
+        context.close()
+    print(f"screenshots: {shots}")
