@@ -29,6 +29,8 @@ class LoginOptions:
     #: The keys the new ones replace in the file: True revokes them, False keeps them,
     #: None asks on a terminal and keeps them elsewhere (they may be in use elsewhere).
     revoke_replaced: bool | None = None
+    #: `--device` / `--no-device` (see `SignInOptions.device`).
+    device: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,10 @@ def run_login(
         console,
         environ=environ,
         options=SignInOptions(
-            org=options.org, open_browser=options.open_browser, timeout=options.timeout
+            org=options.org,
+            open_browser=options.open_browser,
+            timeout=options.timeout,
+            device=options.device,
         ),
         ports=ports,
         clock=clock,

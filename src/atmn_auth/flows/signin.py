@@ -38,6 +38,10 @@ class SignInOptions:
     timeout: float = 300.0
     #: Only preselected on the consent page (recovery's rejected key's organization).
     hint: str | None = None
+    #: The device authorization flow (RFC 8628): True forces it, False the loopback
+    #: redirect, None chooses by itself (the device flow where no browser can be opened
+    #: here and the server offers it).
+    device: bool | None = None
 
 
 @dataclass(frozen=True)
