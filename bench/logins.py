@@ -93,7 +93,17 @@ class Login:
 
 def start_login(server: AutumnServer, project: Path, home: Path) -> Login:
     env = clean_env(home, ATMN_BACKEND_URL=server.url)
-    args = [ATMN, "login", "--org", "acme", "--no-browser", "--debug", "--timeout", "60"]
+    args = [
+        ATMN,
+        "login",
+        "--org",
+        "acme",
+        "--no-browser",
+        "--no-device",
+        "--debug",
+        "--timeout",
+        "60",
+    ]
     launched = launch(args, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     login = Login(project, launched)
     login.reader = threading.Thread(target=login.read, daemon=True)

@@ -9,9 +9,10 @@ from . import __version__, oauth
 from .api import cli_bp, v1_bp
 from .config import ServerConfig
 from .context import EXTENSION_KEY, close_db
-from .pages import OAUTH_SERVER_KEY, error_page
+from .pages import DEVICE_LIMITER_KEY, OAUTH_SERVER_KEY, error_page
 from .pages import bp as pages_bp
 from .templates import STYLE_SRC
+from .throttle import FailureLimiter
 
 _JSON_PREFIXES = ("/cli/", "/v1/", "/api/", "/.well-known/", "/healthz")
 
@@ -27,6 +28,7 @@ def create_app(cfg: ServerConfig, *, secret_key: str, cookie_name: str) -> Flask
     )
     app.extensions[EXTENSION_KEY] = cfg
     app.extensions[OAUTH_SERVER_KEY] = server = oauth.create_authorization_server(app, cfg)
+    app.extensions[DEVICE_LIMITER_KEY] = FailureLimiter()
     app.teardown_appcontext(close_db)
 
     @app.post(oauth.TOKEN_PATH)
@@ -36,6 +38,12 @@ def create_app(cfg: ServerConfig, *, secret_key: str, cookie_name: str) -> Flask
     @app.post(oauth.REVOKE_PATH)
     def revoke() -> Response:
         return server.create_endpoint_response("revocation")  # type: ignore[no-any-return]
+
+    @app.post(oauth.DEVICE_PATH)
+    def device_authorization() -> Response:
+        if not cfg.enabled("device"):
+            abort(404)
+        return server.create_endpoint_response("device_authorization")  # type: ignore[no-any-return]
 
     @app.get("/.well-known/oauth-authorization-server")
     def metadata() -> Response:

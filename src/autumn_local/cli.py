@@ -19,6 +19,8 @@ from . import __version__, store
 from .config import (
     DEFAULT_ACCESS_TOKEN_TTL,
     DEFAULT_CODE_TTL,
+    DEFAULT_DEVICE_INTERVAL,
+    DEFAULT_DEVICE_TTL,
     DEFAULT_HOST,
     DEFAULT_PORT,
     FEATURES,
@@ -97,6 +99,20 @@ def main() -> None:
     help="Access token lifetime, seconds.",
 )
 @click.option(
+    "--device-ttl",
+    default=DEFAULT_DEVICE_TTL,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Device code (RFC 8628) lifetime, seconds.",
+)
+@click.option(
+    "--device-interval",
+    default=DEFAULT_DEVICE_INTERVAL,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Device code polling interval, seconds.",
+)
+@click.option(
     "--disable",
     "disabled",
     multiple=True,
@@ -110,6 +126,8 @@ def serve(
     issuer: str | None,
     code_ttl: float,
     access_token_ttl: int,
+    device_ttl: int,
+    device_interval: int,
     disabled: tuple[str, ...],
 ) -> None:
     """Serve the sign-in pages, OAuth endpoints and API until Ctrl-C."""
@@ -124,6 +142,8 @@ def serve(
             issuer=issuer.rstrip("/") if issuer else None,
             code_ttl=code_ttl,
             access_token_ttl=access_token_ttl,
+            device_ttl=device_ttl,
+            device_interval=device_interval,
             disabled=disabled,
         )
     except OSError as exc:

@@ -8,12 +8,15 @@ from pathlib import Path
 import platformdirs
 
 #: Extensions `--disable` can turn off, to behave like hosted Autumn.
-FEATURES = ("organizations", "metadata", "iss", "revoke-key", "bind")
+FEATURES = ("organizations", "metadata", "iss", "revoke-key", "bind", "device")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_CODE_TTL = 60.0
 DEFAULT_ACCESS_TOKEN_TTL = 15 * 60
+#: RFC 8628: how long a device code and its user code live, and the polling interval.
+DEFAULT_DEVICE_TTL = 600
+DEFAULT_DEVICE_INTERVAL = 5
 
 
 def default_data_dir() -> Path:
@@ -26,6 +29,8 @@ class ServerConfig:
     issuer: str
     code_ttl: float = DEFAULT_CODE_TTL
     access_token_ttl: int = DEFAULT_ACCESS_TOKEN_TTL
+    device_ttl: int = DEFAULT_DEVICE_TTL
+    device_interval: int = DEFAULT_DEVICE_INTERVAL
     disabled: frozenset[str] = field(default_factory=frozenset)
 
     def enabled(self, feature: str) -> bool:

@@ -90,6 +90,25 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at REAL NOT NULL,
     revoked_at REAL
 );
+CREATE TABLE IF NOT EXISTS device_codes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_code_hash TEXT NOT NULL UNIQUE,
+    user_code_hash TEXT NOT NULL UNIQUE,
+    client_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    code_challenge TEXT,
+    code_challenge_method TEXT,
+    org_hint TEXT,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    interval REAL NOT NULL,
+    last_poll_at REAL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    user_id TEXT,
+    org_id TEXT,
+    decided_at REAL,
+    used_at REAL
+);
 CREATE INDEX IF NOT EXISTS tokens_code ON tokens(code_id);
 CREATE INDEX IF NOT EXISTS api_keys_last4 ON api_keys(last4);
 """

@@ -6,8 +6,9 @@ import time
 from dataclasses import dataclass
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
+from authlib.oauth2.rfc8628 import DEVICE_CODE_GRANT_TYPE, DeviceCredentialMixin
 
-from .store import ClientRecord, CodeRecord, TokenRecord
+from .store import ClientRecord, CodeRecord, DeviceRecord, TokenRecord
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,13 @@ class GrantUser:
 
 
 class Client(ClientMixin):  # type: ignore[misc]
-    """A public client: no secret, exact redirect URIs, the code and refresh grants."""
+    """A public client: no secret, exact redirect URIs, the code, device and refresh grants.
 
-    GRANT_TYPES = ("authorization_code", "refresh_token")
+    The device grant is refused anyway when the server runs with `--disable device`: its
+    grant is then not registered.
+    """
+
+    GRANT_TYPES = ("authorization_code", "refresh_token", DEVICE_CODE_GRANT_TYPE)
 
     def __init__(self, record: ClientRecord) -> None:
         self.record = record
@@ -66,6 +71,25 @@ class AuthorizationCode(AuthorizationCodeMixin):  # type: ignore[misc]
 
     def get_scope(self) -> str:
         return self.record.scope
+
+
+class DeviceCredential(DeviceCredentialMixin):  # type: ignore[misc]
+    """A device authorization request (RFC 8628) as authlib's device code grant sees it."""
+
+    def __init__(self, record: DeviceRecord) -> None:
+        self.record = record
+
+    def get_client_id(self) -> str:
+        return self.record.client_id
+
+    def get_scope(self) -> str:
+        return self.record.scope
+
+    def get_user_code(self) -> str:
+        return ""  # only its hash is stored; the grant works from the record instead
+
+    def is_expired(self) -> bool:
+        return self.record.is_expired()
 
 
 class Token(TokenMixin):  # type: ignore[misc]

@@ -1,28 +1,60 @@
 """The OAuth 2.0 authorization server, assembled from authlib's parts.
 
 Authorization code grant with PKCE (S256 only, required), refresh tokens with rotation,
-RFC 7009 revocation, RFC 9207 `iss` in authorization responses, RFC 8414 metadata.
+RFC 7009 revocation, RFC 9207 `iss` in authorization responses, RFC 8414 metadata, and the
+RFC 8628 device authorization grant (with optional S256 PKCE) unless `--disable device`.
 """
 
 from __future__ import annotations
 
+import hmac
+import re
 from typing import Any, ClassVar
 
+from authlib.consts import default_json_headers
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    InvalidGrantError,
+    InvalidRequestError,
+    OAuth2Request,
+    UnauthorizedClientError,
+    grants,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint
-from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
+from authlib.oauth2.rfc8628 import (
+    DEVICE_CODE_GRANT_TYPE,
+    AuthorizationPendingError,
+    DeviceAuthorizationEndpoint,
+    DeviceCodeGrant,
+    ExpiredTokenError,
+    SlowDownError,
+)
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
 
 from . import store
 from .config import ServerConfig
 from .context import config, db
-from .models import AuthorizationCode, Client, GrantUser, Token
+from .models import AuthorizationCode, Client, DeviceCredential, GrantUser, Token
 
 AUTHORIZE_PATH = "/api/auth/oauth2/authorize"
 TOKEN_PATH = "/api/auth/oauth2/token"
 REVOKE_PATH = "/api/auth/oauth2/revoke"
+DEVICE_PATH = "/api/auth/oauth2/device"
+#: The verification page a person opens for a device request (RFC 8628 §3.3).
+DEVICE_PAGE_PATH = "/device"
+
+# RFC 7636 §4.1/§4.2: 43 to 128 unreserved characters.
+_PKCE_VALUE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+_MAX_ORG_HINT = 200
+
+
+class TemporarilyUnavailableError(OAuth2Error):  # type: ignore[misc]
+    error = "temporarily_unavailable"
+    status_code = 503
 
 
 def query_client(client_id: str) -> Client | None:
@@ -122,6 +154,131 @@ class RotatingRefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         store.revoke_token(db(), refresh_token.record.id, access=False, refresh=True)
 
 
+# --- device authorization grant (RFC 8628) -------------------------------------------------
+
+
+class DeviceAuthorization(DeviceAuthorizationEndpoint):  # type: ignore[misc]
+    """`POST /api/auth/oauth2/device`: a device code, a user code and where to enter it.
+
+    Beyond RFC 8628: an optional S256 `code_challenge` (then the token request must carry the
+    matching `code_verifier`) and an optional `organization` hint for the verification page.
+    """
+
+    CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["none"]
+
+    def get_verification_uri(self) -> str:
+        return config().issuer.rstrip("/") + DEVICE_PAGE_PATH
+
+    def create_endpoint_response(self, request: OAuth2Request) -> tuple[int, Any, Any]:
+        client: Client = self.authenticate_client(request)
+        if not client.check_grant_type(DEVICE_CODE_GRANT_TYPE):
+            raise UnauthorizedClientError("This client may not use the device grant.")
+        self.server.validate_requested_scope(request.payload.scope)
+        data = request.payload.data
+        challenge = data.get("code_challenge") or None
+        method = data.get("code_challenge_method") or None
+        if challenge is None and method is not None:
+            raise InvalidRequestError("'code_challenge_method' without 'code_challenge'.")
+        if challenge is not None:
+            if method != "S256":
+                raise InvalidRequestError("'code_challenge_method' must be 'S256'.")
+            if not _PKCE_VALUE.match(challenge):
+                raise InvalidRequestError("Invalid 'code_challenge'.")
+        hint = (data.get("organization") or "").strip()[:_MAX_ORG_HINT] or None
+
+        cfg = config()
+        device_code = self.generate_device_code()
+        for _ in range(10):
+            user_code = self.generate_user_code()
+            saved = store.save_device_code(
+                db(),
+                device_code=device_code,
+                user_code=user_code,
+                client_id=client.get_client_id(),
+                scope=client.get_allowed_scope(request.payload.scope),
+                code_challenge=challenge,
+                code_challenge_method=method if challenge else None,
+                org_hint=hint,
+                ttl=cfg.device_ttl,
+                interval=cfg.device_interval,
+            )
+            if saved:
+                break
+        else:
+            raise TemporarilyUnavailableError("Could not allocate a user code; try again.")
+        verification_uri = self.get_verification_uri()
+        body = {
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_uri": verification_uri,
+            "verification_uri_complete": f"{verification_uri}?user_code={user_code}",
+            "expires_in": cfg.device_ttl,
+            "interval": cfg.device_interval,
+        }
+        return 200, body, default_json_headers
+
+
+class DeviceGrant(DeviceCodeGrant):  # type: ignore[misc]
+    """The token endpoint's `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
+
+    Errors as §3.5: `authorization_pending`, `slow_down` (the interval grows by 5 seconds),
+    `access_denied`, `expired_token`; an unknown or already exchanged device code, or a wrong
+    `code_verifier`, is `invalid_grant`.
+    """
+
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["none"]
+
+    def validate_token_request(self) -> None:
+        data = self.request.payload.data
+        device_code = data.get("device_code")
+        if not device_code:
+            raise InvalidRequestError("Missing 'device_code'.")
+        client: Client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError("This client may not use the device grant.")
+        record = store.device_by_code(db(), device_code)
+        if record is None or record.client_id != client.get_client_id():
+            raise InvalidGrantError("Invalid 'device_code'.")
+        self.check_code_verifier(record, data.get("code_verifier"))
+        self.request.user = self.validate_device_credential(DeviceCredential(record))
+        self.request.client = client
+        self.request.credential = DeviceCredential(record)
+
+    @staticmethod
+    def check_code_verifier(record: store.DeviceRecord, verifier: str | None) -> None:
+        """RFC 7636 §4.6, for a device request that sent a `code_challenge`."""
+        if record.code_challenge is None:
+            if verifier:
+                raise InvalidRequestError(
+                    "The device request had no 'code_challenge', but a 'code_verifier' was sent."
+                )
+            return
+        if not verifier:
+            raise InvalidRequestError("Missing 'code_verifier'.")
+        if not _PKCE_VALUE.match(verifier):
+            raise InvalidRequestError("Invalid 'code_verifier'.")
+        expected = create_s256_code_challenge(verifier)
+        if not hmac.compare_digest(expected.encode(), record.code_challenge.encode()):
+            raise InvalidGrantError("Code challenge failed.")
+
+    def validate_device_credential(self, credential: DeviceCredential) -> GrantUser:
+        outcome, record = store.poll_device(db(), credential.record.id)
+        if outcome == "approved":
+            assert record.user_id is not None
+            if store.get_user(db(), record.user_id) is None:
+                raise InvalidGrantError("The user who approved this request is gone.")
+            return GrantUser(record.user_id, record.org_id)
+        if outcome == "pending":
+            raise AuthorizationPendingError()
+        if outcome == "slow_down":
+            raise SlowDownError()
+        if outcome == "denied":
+            raise AccessDeniedError()
+        if outcome == "expired":
+            raise ExpiredTokenError()
+        raise InvalidGrantError("This device code was already exchanged for tokens.")
+
+
 class _RevocableToken(Token):
     def __init__(self, record: store.TokenRecord, *, is_refresh: bool) -> None:
         super().__init__(record)
@@ -162,12 +319,19 @@ class Issuer(IssuerParameter):  # type: ignore[misc]
 def create_authorization_server(app: Flask, cfg: ServerConfig) -> AuthorizationServer:
     ttl = cfg.access_token_ttl
     app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
-    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"authorization_code": ttl, "refresh_token": ttl}
+    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
+        "authorization_code": ttl,
+        "refresh_token": ttl,
+        DEVICE_CODE_GRANT_TYPE: ttl,
+    }
     app.config["OAUTH2_SCOPES_SUPPORTED"] = store.SCOPES
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(RotatingRefreshTokenGrant)
     server.register_endpoint(Revocation)
+    if cfg.enabled("device"):
+        server.register_grant(DeviceGrant)
+        server.register_endpoint(DeviceAuthorization)
     if cfg.enabled("iss"):
         server.register_extension(Issuer(cfg.issuer))
     return server
@@ -176,15 +340,21 @@ def create_authorization_server(app: Flask, cfg: ServerConfig) -> AuthorizationS
 def metadata(cfg: ServerConfig) -> dict[str, Any]:
     """RFC 8414 authorization server metadata."""
     base = cfg.issuer.rstrip("/")
+    grant_types = ["authorization_code", "refresh_token"]
+    device: dict[str, str] = {}
+    if cfg.enabled("device"):
+        grant_types.append(DEVICE_CODE_GRANT_TYPE)
+        device["device_authorization_endpoint"] = base + DEVICE_PATH
     return {
         "issuer": cfg.issuer,
         "authorization_endpoint": base + AUTHORIZE_PATH,
         "token_endpoint": base + TOKEN_PATH,
         "revocation_endpoint": base + REVOKE_PATH,
+        **device,
         "scopes_supported": store.SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": grant_types,
         "token_endpoint_auth_methods_supported": ["none"],
         "revocation_endpoint_auth_methods_supported": ["none"],
         "code_challenge_methods_supported": ["S256"],

@@ -1,8 +1,10 @@
-"""The pages a person uses: sign-in, the consent page at the authorize endpoint, sign-out."""
+"""The pages a person uses: sign-in, the consent page at the authorize endpoint, the device
+verification page (RFC 8628), sign-out."""
 
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from typing import Any, cast
 
@@ -11,6 +13,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     redirect,
     render_template_string,
@@ -20,12 +23,14 @@ from flask import (
 )
 
 from . import store, templates
-from .context import db
+from .context import config, db
 from .models import GrantUser
-from .oauth import AUTHORIZE_PATH
+from .oauth import AUTHORIZE_PATH, DEVICE_PAGE_PATH
 from .pairing import pairing_code
+from .throttle import FailureLimiter
 
 OAUTH_SERVER_KEY = "autumn_local_oauth"
+DEVICE_LIMITER_KEY = "autumn_local_device_limiter"
 
 bp = Blueprint("pages", __name__)
 
@@ -91,10 +96,20 @@ def csrf_refused() -> Response:
 
 
 def safe_next(target: str | None) -> str:
-    """Only ever send a person back to the authorize endpoint (no open redirect)."""
-    if target and target.startswith(AUTHORIZE_PATH) and "\\" not in target:
+    """Only ever send a person back to the authorize endpoint or the device page (no open
+    redirect)."""
+    if not target or "\\" in target:
+        return url_for("pages.home")
+    if target.startswith(AUTHORIZE_PATH):
+        return target
+    if target == DEVICE_PAGE_PATH or target.startswith(DEVICE_PAGE_PATH + "?"):
         return target
     return url_for("pages.home")
+
+
+def continuing(target: str) -> bool:
+    """Whether signing in leads on to approving something a terminal started."""
+    return target.startswith((AUTHORIZE_PATH, DEVICE_PAGE_PATH))
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -125,7 +140,7 @@ def sign_in() -> Response:
             title="Sign in",
             action=action,
             csrf_token=csrf_token(),
-            continuing=target.startswith(AUTHORIZE_PATH),
+            continuing=continuing(target),
             email="",
             error="",
         )
@@ -140,7 +155,7 @@ def sign_in() -> Response:
             title="Sign in",
             action=action,
             csrf_token=csrf_token(),
-            continuing=target.startswith(AUTHORIZE_PATH),
+            continuing=continuing(target),
             email=email,
             error="Wrong email or password.",
         )
@@ -253,6 +268,145 @@ def preselected_org(
     if any(o.id == user.last_org_id for o in orgs):
         return user.last_org_id
     return orgs[0].id if orgs else None
+
+
+# --- device verification page (RFC 8628 §3.3) ---------------------------------------------
+
+_DEVICE_PROBLEMS = {
+    "empty": "Enter the code your terminal shows.",
+    "malformed": "That is not a code from your terminal: it has 8 letters, like BCDF-GHJK.",
+    "unknown": "That code is not valid. Check the code in your terminal and enter it again.",
+    "expired": "That code has expired. Run atmn login again in your terminal for a new one.",
+    "used": "That code was already used. Run atmn login again in your terminal for a new one.",
+}
+
+
+def device_limiter() -> FailureLimiter:
+    return cast(FailureLimiter, current_app.extensions[DEVICE_LIMITER_KEY])
+
+
+def device_attempt_keys(user: store.User) -> list[str]:
+    """Failed code entries count per session, per user and per address."""
+    sid = session.get("device_sid")
+    if not isinstance(sid, str):
+        sid = secrets.token_urlsafe(16)
+        session["device_sid"] = sid
+    return [f"session:{sid}", f"user:{user.id}", f"address:{request.remote_addr or '-'}"]
+
+
+def find_device_request(text: str) -> tuple[store.DeviceRecord | None, str]:
+    """The pending, current request whose user code `text` is, or None and what is wrong."""
+    if not text.strip():
+        return None, "empty"
+    if store.normalize_user_code(text) is None:
+        return None, "malformed"
+    record = store.device_by_user_code(db(), text)
+    if record is None:
+        return None, "unknown"
+    if record.used or record.status != "pending":
+        return None, "used"
+    if record.is_expired():
+        return None, "expired"
+    return record, ""
+
+
+@bp.route(DEVICE_PAGE_PATH, methods=["GET", "POST"])
+def device() -> Response:
+    if not config().enabled("device"):
+        abort(404)
+    user = signed_in_user()
+    if user is None:
+        if request.method == "POST":
+            return csrf_refused()
+        return cast(Response, redirect(url_for("pages.sign_in", next=request.full_path)))
+    if request.method == "GET":
+        return device_enter_page(user, request.args.get("user_code", "")[:32])
+
+    if not csrf_ok():
+        return csrf_refused()
+    text = request.form.get("user_code", "")[:32]
+    limiter = device_limiter()
+    keys = device_attempt_keys(user)
+    wait = limiter.retry_after(keys)
+    if wait > 0:
+        minutes = max(1, math.ceil(wait / 60))
+        unit = "minute" if minutes == 1 else "minutes"
+        message = f"Too many wrong codes. Wait {minutes} {unit}, then try again."
+        return device_enter_page(user, text, error=message, status=429)
+    record, problem = find_device_request(text)
+    if record is None:
+        limiter.record(keys)
+        return device_enter_page(user, text, error=_DEVICE_PROBLEMS[problem], status=400)
+
+    user_code = store.normalize_user_code(text) or ""
+    conn = db()
+    orgs = store.user_orgs(conn, user.id)
+    action = request.form.get("action")
+    if action not in ("approve", "deny"):
+        return device_confirm_page(user, record, user_code, orgs)
+    org_id = request.form.get("org_id") or None
+    approve = action == "approve"
+    if approve and orgs and (org_id is None or not store.is_member(conn, user.id, org_id)):
+        return device_confirm_page(
+            user, record, user_code, orgs, error="Choose one of your organizations."
+        )
+    if not approve:
+        org_id = None
+    outcome = store.decide_device(conn, record.id, user_id=user.id, org_id=org_id, approve=approve)
+    if outcome != "ok":
+        return device_enter_page(user, text, error=_DEVICE_PROBLEMS[outcome], status=400)
+    org = None
+    if org_id is not None:
+        store.set_last_org(conn, user.id, org_id)
+        org = store.get_org(conn, org_id)
+    return page(
+        templates.DEVICE_DONE,
+        title="Approved" if approve else "Denied",
+        approved=approve,
+        client_name=client_display_name(record.client_id),
+        org_name=org.name if org else "",
+    )
+
+
+def device_enter_page(
+    user: store.User, user_code: str, error: str = "", status: int = 200
+) -> Response:
+    normalized = store.normalize_user_code(user_code)
+    return page(
+        templates.DEVICE_ENTER,
+        status,
+        title="Enter your code",
+        email=user.email,
+        user_code=normalized or user_code.strip(),
+        action=url_for("pages.device"),
+        csrf_token=csrf_token(),
+        error=error,
+    )
+
+
+def device_confirm_page(
+    user: store.User,
+    record: store.DeviceRecord,
+    user_code: str,
+    orgs: list[store.Organization],
+    error: str = "",
+) -> Response:
+    scopes = record.scope.split()
+    return page(
+        templates.DEVICE_CONFIRM,
+        400 if error else 200,
+        title="Authorize",
+        client_name=client_display_name(record.client_id),
+        email=user.email,
+        user_code=user_code,
+        orgs=orgs,
+        selected_org=preselected_org(user, orgs, record.org_hint),
+        permissions=describe_scopes(scopes),
+        scopes=scopes,
+        action=url_for("pages.device"),
+        csrf_token=csrf_token(),
+        error=error,
+    )
 
 
 # How the consent page words each scope: (resource, action) -> (noun, verb).

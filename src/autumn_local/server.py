@@ -26,7 +26,14 @@ from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
 from . import store
-from .config import DEFAULT_ACCESS_TOKEN_TTL, DEFAULT_CODE_TTL, DEFAULT_HOST, ServerConfig
+from .config import (
+    DEFAULT_ACCESS_TOKEN_TTL,
+    DEFAULT_CODE_TTL,
+    DEFAULT_DEVICE_INTERVAL,
+    DEFAULT_DEVICE_TTL,
+    DEFAULT_HOST,
+    ServerConfig,
+)
 from .db import connect
 
 if TYPE_CHECKING:
@@ -386,6 +393,8 @@ def build(
     issuer: str | None = None,
     code_ttl: float = DEFAULT_CODE_TTL,
     access_token_ttl: int = DEFAULT_ACCESS_TOKEN_TTL,
+    device_ttl: int = DEFAULT_DEVICE_TTL,
+    device_interval: int = DEFAULT_DEVICE_INTERVAL,
     disabled: Iterable[str] = (),
     log: LogFn = print_line,
 ) -> RunningServer:
@@ -409,6 +418,8 @@ def build(
         issuer=issuer or f"http://localhost:{bound_port}",
         code_ttl=code_ttl,
         access_token_ttl=access_token_ttl,
+        device_ttl=device_ttl,
+        device_interval=device_interval,
         disabled=frozenset(disabled),
     )
     app = create_app(cfg, secret_key=secret_key, cookie_name=f"autumn_local_{bound_port}")

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from .db import transaction
 from .secrets_util import (
@@ -34,6 +35,16 @@ SCOPES = [
     "apiKeys:read",
     "organisation:read",
 ]
+#: RFC 8628 §6.1: user codes are 8 of these 20 consonants (no vowels: no words), XXXX-XXXX.
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+USER_CODE_LENGTH = 8
+#: RFC 8628 §3.5: each slow_down adds this many seconds to the polling interval.
+SLOW_DOWN_STEP = 5.0
+#: Slack when judging whether a client polled too early: the server stamps each poll when it
+#: handles it, so a client that waited exactly `interval` may look a few milliseconds early.
+POLL_LEEWAY = 0.25
+#: Device codes are forgotten this long after they expire.
+DEVICE_CODE_RETENTION = 24 * 3600.0
 DEMO_EMAIL = "demo@autumn.local"
 DEMO_ORGS = (("acme", "Acme"), ("globex", "Globex"))
 
@@ -77,6 +88,33 @@ class CodeRecord:
     scope: str
     code_challenge: str
     code_challenge_method: str
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """A device authorization request (RFC 8628), found by its device code or user code."""
+
+    id: int
+    client_id: str
+    scope: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    org_hint: str | None
+    expires_at: float
+    interval: float
+    status: str  # "pending", "approved" or "denied"
+    user_id: str | None
+    org_id: str | None
+    used: bool
+
+    def is_expired(self, now: float | None = None) -> bool:
+        return self.expires_at <= (time.time() if now is None else now)
+
+
+#: What a poll of the token endpoint finds (RFC 8628 §3.5).
+PollOutcome = Literal["pending", "slow_down", "approved", "denied", "expired", "used"]
+#: What approving or denying on the verification page did.
+DecideOutcome = Literal["ok", "unknown", "expired", "used"]
 
 
 @dataclass(frozen=True)
@@ -452,6 +490,155 @@ def revoke_token(conn: sqlite3.Connection, token_id: int, *, access: bool, refre
             "UPDATE tokens SET refresh_revoked_at = coalesce(refresh_revoked_at, ?) WHERE id = ?",
             (now, token_id),
         )
+
+
+# --- device authorization (RFC 8628) ------------------------------------------------------
+
+
+def normalize_user_code(text: str) -> str | None:
+    """`bcdf ghjk`, `BCDFGHJK`, ` bcdf-ghjk ` -> `BCDF-GHJK`; None when it cannot be a code."""
+    letters = "".join(text.split()).replace("-", "").upper()
+    if len(letters) != USER_CODE_LENGTH or any(c not in USER_CODE_ALPHABET for c in letters):
+        return None
+    half = USER_CODE_LENGTH // 2
+    return letters[:half] + "-" + letters[half:]
+
+
+def save_device_code(
+    conn: sqlite3.Connection,
+    *,
+    device_code: str,
+    user_code: str,
+    client_id: str,
+    scope: str,
+    code_challenge: str | None,
+    code_challenge_method: str | None,
+    org_hint: str | None,
+    ttl: float,
+    interval: float,
+) -> bool:
+    """Store a new device request (hashes of its codes only); False if the user code is taken."""
+    now = time.time()
+    normalized = normalize_user_code(user_code)
+    if normalized is None:
+        raise ValueError("not a user code")
+    with transaction(conn):
+        conn.execute(
+            "DELETE FROM device_codes WHERE expires_at < ?", (now - DEVICE_CODE_RETENTION,)
+        )
+        try:
+            conn.execute(
+                "INSERT INTO device_codes (device_code_hash, user_code_hash, client_id, scope,"
+                " code_challenge, code_challenge_method, org_hint, created_at, expires_at,"
+                " interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sha256_hex(device_code),
+                    sha256_hex(normalized),
+                    client_id,
+                    scope,
+                    code_challenge,
+                    code_challenge_method,
+                    org_hint,
+                    now,
+                    now + ttl,
+                    interval,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            return False
+    return True
+
+
+def _device(row: sqlite3.Row) -> DeviceRecord:
+    return DeviceRecord(
+        id=row["id"],
+        client_id=row["client_id"],
+        scope=row["scope"],
+        code_challenge=row["code_challenge"],
+        code_challenge_method=row["code_challenge_method"],
+        org_hint=row["org_hint"],
+        expires_at=row["expires_at"],
+        interval=row["interval"],
+        status=row["status"],
+        user_id=row["user_id"],
+        org_id=row["org_id"],
+        used=row["used_at"] is not None,
+    )
+
+
+def device_by_code(conn: sqlite3.Connection, device_code: str) -> DeviceRecord | None:
+    row = conn.execute(
+        "SELECT * FROM device_codes WHERE device_code_hash = ?", (sha256_hex(device_code),)
+    ).fetchone()
+    return None if row is None else _device(row)
+
+
+def device_by_user_code(conn: sqlite3.Connection, user_code: str) -> DeviceRecord | None:
+    """The request whose user code this is (in any form `normalize_user_code` accepts)."""
+    normalized = normalize_user_code(user_code)
+    if normalized is None:
+        return None
+    row = conn.execute(
+        "SELECT * FROM device_codes WHERE user_code_hash = ?", (sha256_hex(normalized),)
+    ).fetchone()
+    return None if row is None else _device(row)
+
+
+def poll_device(conn: sqlite3.Connection, device_id: int) -> tuple[PollOutcome, DeviceRecord]:
+    """One poll of the token endpoint for this request, recorded (RFC 8628 §3.4, §3.5).
+
+    An approved request is claimed by the first poll that sees it ("approved"), so its device
+    code yields tokens once. A pending one answers "slow_down" when polled sooner than its
+    interval after the previous poll, and its interval grows by SLOW_DOWN_STEP.
+    """
+    now = time.time()
+    with transaction(conn):
+        row = conn.execute("SELECT * FROM device_codes WHERE id = ?", (device_id,)).fetchone()
+        record = _device(row)
+        if record.used:
+            return "used", record
+        if record.is_expired(now):
+            return "expired", record
+        if record.status == "denied":
+            return "denied", record
+        if record.status == "approved":
+            conn.execute("UPDATE device_codes SET used_at = ? WHERE id = ?", (now, device_id))
+            return "approved", record
+        last = row["last_poll_at"]
+        too_soon = last is not None and now - last < record.interval - POLL_LEEWAY
+        interval = record.interval + SLOW_DOWN_STEP if too_soon else record.interval
+        conn.execute(
+            "UPDATE device_codes SET last_poll_at = ?, interval = ? WHERE id = ?",
+            (now, interval, device_id),
+        )
+    return ("slow_down" if too_soon else "pending"), record
+
+
+def decide_device(
+    conn: sqlite3.Connection,
+    device_id: int,
+    *,
+    user_id: str,
+    org_id: str | None,
+    approve: bool,
+) -> DecideOutcome:
+    """Record the person's Approve or Deny, once, while the request is pending and current."""
+    now = time.time()
+    with transaction(conn):
+        row = conn.execute("SELECT * FROM device_codes WHERE id = ?", (device_id,)).fetchone()
+        if row is None:
+            return "unknown"
+        record = _device(row)
+        if record.used or record.status != "pending":
+            return "used"
+        if record.is_expired(now):
+            return "expired"
+        conn.execute(
+            "UPDATE device_codes SET status = ?, user_id = ?, org_id = ?, decided_at = ?"
+            " WHERE id = ?",
+            ("approved" if approve else "denied", user_id, org_id, now, device_id),
+        )
+    return "ok"
 
 
 # --- API keys -----------------------------------------------------------------------------

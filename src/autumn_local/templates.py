@@ -51,6 +51,9 @@ summary { cursor: pointer; color: #57606a; }
 ul.scopes { columns: 10rem; column-gap: 1rem; margin: .5rem 0 0; padding-left: 1.1rem;
             font-size: .85rem; color: #444; }
 footer { margin-top: 2rem; }
+input.code { font: 600 1.4rem/1.2 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+             letter-spacing: .12em; text-transform: uppercase; }
+input.code::placeholder { color: #8c959f; text-transform: none; }
 @media (max-width: 32rem) {
   main { margin: .75rem; padding: 1.25rem; }
   .pairing-code { font-size: 1.75rem; }
@@ -111,21 +114,9 @@ SIGN_IN = (
     + LAYOUT_FOOT
 )
 
-CONSENT = (
-    LAYOUT_HEAD
-    + """
-<h1><span id="client-name">{{ client_name }}</span> wants to access your Autumn account</h1>
-<p class="muted">Signed in as <strong id="user-email">{{ email }}</strong></p>
-{% if error %}<p class="error" id="error" role="alert">{{ error }}</p>{% endif %}
-<section class="pairing" aria-labelledby="pairing-heading">
-  <h2 id="pairing-heading">Pairing code</h2>
-  <p class="pairing-code" id="pairing-code">{{ pairing_code }}</p>
-  <p>Check that your terminal shows the same code. If it does not, press Deny: this request
-  did not come from your terminal.</p>
-</section>
-<form method="post" action="{{ action }}">
-  <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
-  <label for="org_id">Organization</label>
+# The organization, the permissions in plain words and Approve/Deny: the consent page and the
+# device verification page share them.
+_GRANT_FIELDS = """  <label for="org_id">Organization</label>
   <select id="org_id" name="org_id" aria-describedby="org-help">
     {% for org in orgs %}
     <option value="{{ org.id }}" data-slug="{{ org.slug }}"
@@ -158,7 +149,91 @@ CONSENT = (
             value="approve">Approve</button>
     <button id="deny" type="submit" name="action" value="deny">Deny</button>
   </div>
+"""
+
+CONSENT = (
+    LAYOUT_HEAD
+    + """
+<h1><span id="client-name">{{ client_name }}</span> wants to access your Autumn account</h1>
+<p class="muted">Signed in as <strong id="user-email">{{ email }}</strong></p>
+{% if error %}<p class="error" id="error" role="alert">{{ error }}</p>{% endif %}
+<section class="pairing" aria-labelledby="pairing-heading">
+  <h2 id="pairing-heading">Pairing code</h2>
+  <p class="pairing-code" id="pairing-code">{{ pairing_code }}</p>
+  <p>Check that your terminal shows the same code. If it does not, press Deny: this request
+  did not come from your terminal.</p>
+</section>
+<form method="post" action="{{ action }}">
+  <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+"""
+    + _GRANT_FIELDS
+    + """</form>
+"""
+    + LAYOUT_FOOT
+)
+
+DEVICE_ENTER = (
+    LAYOUT_HEAD
+    + """
+<h1>Enter the code from your terminal</h1>
+<p class="muted">Signed in as <strong id="user-email">{{ email }}</strong></p>
+<p>Your terminal (<code>atmn login</code>) shows a code of 8 letters, like
+<code>BCDF-GHJK</code>. Enter it here to connect it to your Autumn account.</p>
+{% if error %}<p class="error" id="error" role="alert">{{ error }}</p>{% endif %}
+<form method="post" action="{{ action }}">
+  <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+  <label for="user_code">Code</label>
+  <input id="user_code" name="user_code" class="code" type="text" required
+         autocomplete="one-time-code" autocapitalize="characters" autocorrect="off"
+         spellcheck="false" maxlength="32" placeholder="XXXX-XXXX"
+         aria-describedby="code-help"{% if error %} aria-invalid="true"{% endif %}
+         value="{{ user_code }}"{% if not user_code or error %} autofocus{% endif %}>
+  <p class="help" id="code-help">Upper or lower case, with or without the dash.</p>
+  <div class="actions">
+    <button id="continue" class="primary" type="submit" name="action"
+            value="continue">Continue</button>
+  </div>
 </form>
+"""
+    + LAYOUT_FOOT
+)
+
+DEVICE_CONFIRM = (
+    LAYOUT_HEAD
+    + """
+<h1><span id="client-name">{{ client_name }}</span> wants to access your Autumn account</h1>
+<p class="muted">Signed in as <strong id="user-email">{{ email }}</strong></p>
+{% if error %}<p class="error" id="error" role="alert">{{ error }}</p>{% endif %}
+<section class="pairing" aria-labelledby="code-heading">
+  <h2 id="code-heading">Code</h2>
+  <p class="pairing-code" id="user-code">{{ user_code }}</p>
+  <p>Check that your terminal shows the same code. If it does not, or you did not start this
+  sign-in yourself, press Deny.</p>
+</section>
+<form method="post" action="{{ action }}">
+  <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+  <input type="hidden" name="user_code" value="{{ user_code }}">
+"""
+    + _GRANT_FIELDS
+    + """</form>
+"""
+    + LAYOUT_FOOT
+)
+
+DEVICE_DONE = (
+    LAYOUT_HEAD
+    + """
+{% if approved %}
+<h1 id="device-approved">Approved</h1>
+<p>You approved <span id="client-name">{{ client_name }}</span>{% if org_name %} for
+<strong id="org-name">{{ org_name }}</strong>{% endif %}.</p>
+<p>Go back to your terminal: it finishes by itself in a few seconds. You can close this
+page.</p>
+{% else %}
+<h1 id="device-denied">Denied</h1>
+<p>Nothing was shared with <span id="client-name">{{ client_name }}</span>. Your terminal will
+say that the sign-in was denied. You can close this page.</p>
+{% endif %}
 """
     + LAYOUT_FOOT
 )

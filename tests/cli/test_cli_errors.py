@@ -65,7 +65,7 @@ def test_an_unknown_command_lists_the_commands(env: dict[str, str], tmp_path: Pa
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == (
         "atmn: error: no command 'frobnicate' "
-        "(commands: completion, env, login, logout, status, version)"
+        "(commands: completion, env, login, logout, run, status, version)"
     )
 
 
@@ -93,3 +93,11 @@ def test_bare_atmn_still_shows_the_help(env: dict[str, str], tmp_path: Path) -> 
     result = run_atmn([], cwd=tmp_path, env=env)
     assert result.returncode == 2  # as click does: a command is required
     assert result.stderr.startswith("Usage: atmn [OPTIONS] COMMAND")
+
+
+def test_a_key_given_as_a_command_is_not_repeated(env: dict[str, str], tmp_path: Path) -> None:
+    key = "am_sk_test_" + "k7" * 21
+    result = run_atmn([key], cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert key not in result.stdout + result.stderr
+    assert "am_sk_test_…k7k7" in result.stderr and "--with-key" in result.stderr

@@ -205,10 +205,12 @@ class VisitPrintedUrl:
 
 
 def test_headless_without_a_terminal_prints_the_url_and_waits_for_the_browser(
-    project: Project,
+    start_autumn_server, tmp_path: Path
 ) -> None:
+    """Against a server without the device flow (hosted Autumn today): the address."""
     from atmn_auth.flows.console import Console
 
+    project = sign_in_project(start_autumn_server(disable=["device"]), tmp_path / "project")
     person = VisitPrintedUrl(project)
     local_browser = ScriptedOpener(project.server)
     reauth = LoginReauthenticator(

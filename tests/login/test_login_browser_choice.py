@@ -53,12 +53,14 @@ def test_on_a_desktop_the_browser_is_opened_and_the_url_printed(
     ],
 )
 def test_no_browser_is_tried_and_the_url_and_next_steps_are_printed(
-    autumn_server: AutumnServer,
+    start_autumn_server,
     tmp_path: Path,
     extra: dict[str, str],
     args: list[str],
     reason: str,
 ) -> None:
+    """Against a server without the device flow (hosted Autumn today)."""
+    autumn_server = start_autumn_server(disable=["device"])
     env, opened = _desktop(tmp_path, autumn_server, **extra)
     command = ["--headless", "login"] if args == ["--headless"] else ["login", *args]
 
@@ -72,7 +74,8 @@ def test_no_browser_is_tried_and_the_url_and_next_steps_are_printed(
     assert "no answer from the browser within 1 second" in result.stderr
 
 
-def test_without_a_display_no_browser_is_tried(autumn_server: AutumnServer, tmp_path: Path) -> None:
+def test_without_a_display_no_browser_is_tried(start_autumn_server, tmp_path: Path) -> None:
+    autumn_server = start_autumn_server(disable=["device"])
     env, opened = _desktop(tmp_path, autumn_server)
     del env["DISPLAY"]
 
@@ -80,3 +83,40 @@ def test_without_a_display_no_browser_is_tried(autumn_server: AutumnServer, tmp_
 
     assert not opened.exists()
     assert "Not opening a browser (there is no display)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "args", "reason"),
+    [
+        ({"SSH_CONNECTION": "192.0.2.1 50000 192.0.2.2 22"}, [], "this is an SSH session"),
+        ({}, ["--no-browser"], "--no-browser/--headless was given"),
+    ],
+)
+def test_where_no_browser_can_come_back_a_code_is_used_when_the_server_offers_it(
+    start_autumn_server,
+    tmp_path: Path,
+    extra: dict[str, str],
+    args: list[str],
+    reason: str,
+) -> None:
+    autumn_server = start_autumn_server(device_ttl=2, device_interval=1)  # nobody approves
+    env, opened = _desktop(tmp_path, autumn_server, **extra)
+
+    result = run_atmn(["login", *args], cwd=tmp_path, env=env, timeout=30)
+
+    assert result.returncode == 1  # the code expired
+    assert not opened.exists()
+    assert f"Signing in with a code instead of a browser here ({reason})." in result.stderr
+    assert "Your code:" in result.stderr
+    assert f"Open {autumn_server.issuer}/device on any device" in result.stderr
+    assert "/authorize?" not in result.stderr
+
+
+def test_no_device_keeps_the_browser_address(autumn_server: AutumnServer, tmp_path: Path) -> None:
+    env, _ = _desktop(tmp_path, autumn_server, SSH_CONNECTION="192.0.2.1 50000 192.0.2.2 22")
+
+    result = run_atmn(["login", "--no-device", "--timeout", "1"], cwd=tmp_path, env=env)
+
+    assert result.returncode == 1
+    assert "Not opening a browser (this is an SSH session)" in result.stderr
+    assert "Your code:" not in result.stderr

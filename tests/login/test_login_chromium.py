@@ -40,7 +40,7 @@ def test_sign_in_and_consent_in_headless_chromium(
 ) -> None:
     env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url)
     cli = subprocess.Popen(
-        [ATMN, "login", "--no-browser", "--org", "globex", "--timeout", "60"],
+        [ATMN, "login", "--no-browser", "--no-device", "--org", "globex", "--timeout", "60"],
         cwd=tmp_path,
         env=env,
         stdin=subprocess.DEVNULL,

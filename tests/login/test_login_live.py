@@ -26,7 +26,9 @@ def test_the_wait_line_counts_down_in_place_without_escape_sequences(
     autumn_server: AutumnServer, tmp_path: Path
 ) -> None:
     env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url, NO_COLOR="1")
-    child = _spawn(["login", "--no-browser", "--timeout", "20"], cwd=tmp_path, env=env)
+    child = _spawn(
+        ["login", "--no-browser", "--no-device", "--timeout", "20"], cwd=tmp_path, env=env
+    )
 
     child.expect(r"Pairing code: [A-Z2-7]{4}-[A-Z2-7]{4}")
     child.expect(r"Waiting for the browser… 0:(\d\d) left")

@@ -48,7 +48,7 @@ def test_a_pasted_redirect_address_completes_the_sign_in(
     autumn_server: AutumnServer, tmp_path: Path
 ) -> None:
     env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url)
-    child = _spawn(["login", "--no-browser", "--org", "acme"], cwd=tmp_path, env=env)
+    child = _spawn(["login", "--no-browser", "--no-device", "--org", "acme"], cwd=tmp_path, env=env)
     child.expect(URL)
     url = child.after
     child.expect("paste")
@@ -81,7 +81,7 @@ def test_ctrl_c_while_waiting_changes_nothing_and_frees_the_port(
 ) -> None:
     (tmp_path / ".env").write_bytes(b"KEEP=1\n")
     env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url)
-    child = _spawn(["login", "--no-browser", "--org", "acme"], cwd=tmp_path, env=env)
+    child = _spawn(["login", "--no-browser", "--no-device", "--org", "acme"], cwd=tmp_path, env=env)
     child.expect("Waiting for the browser")
 
     child.sendintr()

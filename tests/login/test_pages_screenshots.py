@@ -74,7 +74,7 @@ class Login:
         self.stderr: list[str] = []
         self.stdout: list[str] = []
         self.process = subprocess.Popen(
-            [ATMN, "login", "--no-browser", "--timeout", "60"],
+            [ATMN, "login", "--no-browser", "--no-device", "--timeout", "60"],
             cwd=project,
             env=clean_env(project, ATMN_BACKEND_URL=server.url),
             stdin=subprocess.DEVNULL,

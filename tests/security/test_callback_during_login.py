@@ -23,7 +23,7 @@ from support.scripted_browser import browse
 from .cli import Running, cli_env
 from .sockets import Attack, listening_sockets_of
 
-LOGIN = ["login", "--no-browser", "--org", "acme", "--timeout", "30"]
+LOGIN = ["login", "--no-browser", "--no-device", "--org", "acme", "--timeout", "30"]
 
 
 def start_login(stand_in: AutumnServer, tmp_path: Path) -> tuple[Running, str, int, Path]:

@@ -51,7 +51,9 @@ def test_the_quick_flags_are_clicks(command: click.Command, accepted: dict[str, 
     # the options that are not accepted are exactly the ones that change the answer
     left = {p.name for p in command.params if p.name not in accepted.values()}
     expected = (
-        {"headless", "version"} if command is cli else {"sub_headless", "env_file", "timeout"}
+        {"headless", "version"}
+        if command is cli
+        else {"sub_headless", "env_file", "timeout", "export", "export_format", "reveal"}
     )
     assert left == expected
 

@@ -6,6 +6,13 @@ GETs the loopback redirect URI it is sent to, so that a CLI's callback server re
 
 In-process:  run(url, email=..., password=..., org="acme", action="approve") -> httpx2.Response
 
+For the device authorization grant (RFC 8628), `approve_device(verification_uri, user_code,
+email=..., password=...)` opens the verification page, signs in, types the code, picks the
+organization and presses Approve or Deny. As a BROWSER command, a URL whose path ends in
+`/device` with a `user_code` query parameter (a `verification_uri_complete`) is driven that way
+(exit 0 once the page says the request was approved or denied, as asked); any other URL is an
+authorize URL, as before.
+
 As a command for Python's `webbrowser` (see browser_env):
     BROWSER="<python> /abs/path/scripted_browser.py %s"
 reading SCRIPTED_BROWSER_EMAIL, SCRIPTED_BROWSER_PASSWORD, SCRIPTED_BROWSER_ORG (slug,
@@ -31,7 +38,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
 
@@ -221,6 +228,103 @@ def _choose_org(options: list[dict[str, str]], slug: str | None) -> str:
     raise BrowserError(f"organization {slug!r} is not offered on the consent page")
 
 
+DEVICE_RESULT_IDS = {"approve": 'id="device-approved"', "deny": 'id="device-denied"'}
+
+
+def approve_device(
+    verification_uri: str,
+    user_code: str,
+    *,
+    email: str,
+    password: str,
+    org: str | None = None,
+    action: str = "approve",
+    client: httpx2.Client | None = None,
+) -> Outcome:
+    """Drive the device verification page as a person does; see the module docstring.
+
+    Opens `verification_uri` (its query, if any, is kept), signs in when sent to the sign-in
+    page, enters `user_code` in the code field (replacing what is prefilled), chooses `org`
+    (a slug; default: the one preselected) and presses Approve or Deny. The Outcome's
+    response is the last page; `device_result(outcome.response)` says what it reports.
+    """
+    if action not in ("approve", "deny"):
+        raise ValueError("action must be 'approve' or 'deny'")
+    own_client = client is None
+    http = client or make_client()
+    server_origin = _origin(verification_uri)
+    steps: list[str] = []
+    signed_in = entered = decided = False
+    try:
+        response = http.get(verification_uri)
+        for _ in range(MAX_STEPS):
+            if response.is_redirect:
+                target = urljoin(str(response.url), response.headers["location"])
+                if _origin(target) != server_origin:
+                    raise BrowserError("the device page redirected off the server")
+                steps.append("redirect")
+                response = http.get(target)
+                continue
+            if response.status_code not in (200, 401) or decided:
+                return Outcome(response, steps)
+            forms = parse_forms(response.text)
+            if not forms:
+                return Outcome(response, steps)
+            form = forms[0]
+            target = urljoin(str(response.url), form.action or str(response.url))
+            data = dict(form.fields)
+            if form.has_password:
+                if signed_in or response.status_code == 401:
+                    raise BrowserError("sign-in was refused (wrong email or password?)")
+                data.update(email=email, password=password)
+                steps.append("sign-in")
+                signed_in = True
+                response = http.post(target, data=data)
+                continue
+            if "org_id" in form.selects:
+                data["org_id"] = _choose_org(form.selects["org_id"], org)
+                data["action"] = action
+                steps.append(f"{action} org={org or 'default'}")
+                decided = True
+                response = http.post(target, data=data)
+                continue
+            if "user_code" in form.fields:
+                if entered:
+                    raise BrowserError("the device page asked for the code again")
+                data["user_code"] = user_code
+                data["action"] = "continue"
+                steps.append("enter-code")
+                entered = True
+                response = http.post(target, data=data)
+                continue
+            return Outcome(response, steps)
+        raise BrowserError("too many steps")
+    finally:
+        if own_client:
+            http.close()
+
+
+def device_result(response: httpx2.Response) -> str | None:
+    """ "approve" or "deny" when `response` is the page saying which was done, else None."""
+    if response.status_code != 200:
+        return None
+    for action, marker in DEVICE_RESULT_IDS.items():
+        if marker in response.text:
+            return action
+    return None
+
+
+def device_url(url: str) -> tuple[str, str] | None:
+    """(verification_uri, user_code) when `url` is a `verification_uri_complete`, else None."""
+    parts = urlsplit(url)
+    if not parts.path.rstrip("/").endswith("/device"):
+        return None
+    codes = parse_qs(parts.query).get("user_code")
+    if not codes:
+        return None
+    return parts._replace(query="", fragment="").geturl(), codes[0]
+
+
 def run(
     url: str,
     *,
@@ -277,18 +381,34 @@ def main(argv: list[str]) -> int:
         os.environ.get("SCRIPTED_BROWSER_PROXY") or None,
         os.environ.get("SCRIPTED_BROWSER_CA") or None,
     )
+    action = os.environ.get("SCRIPTED_BROWSER_ACTION", "approve")
+    device = device_url(argv[1])
     try:
-        outcome = browse(
-            argv[1],
-            email=os.environ["SCRIPTED_BROWSER_EMAIL"],
-            password=os.environ["SCRIPTED_BROWSER_PASSWORD"],
-            org=os.environ.get("SCRIPTED_BROWSER_ORG") or None,
-            action=os.environ.get("SCRIPTED_BROWSER_ACTION", "approve"),
-            client=client,
-            before_callback=note_callback_time,
-        )
-        line = outcome.describe()
-        ok = outcome.redirect_uri is not None
+        if device is not None:
+            outcome = approve_device(
+                device[0],
+                device[1],
+                email=os.environ["SCRIPTED_BROWSER_EMAIL"],
+                password=os.environ["SCRIPTED_BROWSER_PASSWORD"],
+                org=os.environ.get("SCRIPTED_BROWSER_ORG") or None,
+                action=action,
+                client=client,
+            )
+            result = device_result(outcome.response)
+            line = f"device: {outcome.describe()} result={result or '-'}"
+            ok = result == action
+        else:
+            outcome = browse(
+                argv[1],
+                email=os.environ["SCRIPTED_BROWSER_EMAIL"],
+                password=os.environ["SCRIPTED_BROWSER_PASSWORD"],
+                org=os.environ.get("SCRIPTED_BROWSER_ORG") or None,
+                action=action,
+                client=client,
+                before_callback=note_callback_time,
+            )
+            line = outcome.describe()
+            ok = outcome.redirect_uri is not None
     except (BrowserError, httpx2.HTTPError, KeyError) as exc:
         line = f"failed: {type(exc).__name__}: {exc}"
         ok = False

@@ -56,6 +56,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "Remove AUTUMN_SECRET_KEY and AUTUMN_PROD_SECRET_KEY from the nearest .env and "
         "revoke them on the server.",
     ),
+    "run": LazyCommand(
+        "atmn_auth.cli.run",
+        "run",
+        "Run a command with AUTUMN_SECRET_KEY set to the key in force (with -p, the live key).",
+    ),
     "status": LazyCommand("atmn_auth.cli.env", "env", ENV_SUMMARY, alias_of="env"),
     "version": LazyCommand(
         "atmn_auth.cli.version",
@@ -70,6 +75,7 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("atmn -l login", "sign in against autumn-local (localhost:8080)"),
     ("atmn env", "which key is in force; does Autumn accept it?"),
     ("atmn -p env --json", "the same for the live key, as JSON"),
+    ("atmn run -- npm test", "run a command with the key in AUTUMN_SECRET_KEY"),
     ("atmn logout", "remove both keys from the .env and revoke them"),
     ("atmn completion bash", 'tab completion: eval "$(atmn completion bash)"'),
 )
@@ -79,6 +85,13 @@ def suggest_command(name: str, names: Sequence[str]) -> str:
     """`no command 'logni'; did you mean 'login'?`, or the list of commands."""
     import difflib
 
+    from atmn_auth.keys import redact
+
+    if name.startswith(("am_sk_", "am_pk_")) or len(name) > 40:  # a key pasted in the wrong place
+        return (
+            f"no command {redact(name)!r}; keys are never given on the command line: "
+            "`atmn login --with-key` reads one from standard input"
+        )
     close = difflib.get_close_matches(name, names, n=1)
     if close:
         return f"no command {name!r}; did you mean {close[0]!r}?"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +16,12 @@ from atmn_auth.cli.options import (
     server_timeout_option,
 )
 from atmn_auth.flows.env import EnvReport, check_env, run_env
+from atmn_auth.flows.export import FORMATS
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from atmn_auth.settings import Settings
 
 
 @click.command(name="env")
@@ -22,6 +30,20 @@ from atmn_auth.flows.env import EnvReport, check_env, run_env
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as one JSON object.")
 @env_file_option("Read this file instead of the nearest .env.")
 @server_timeout_option()
+@click.option(
+    "--export",
+    is_flag=True,
+    help="Print AUTUMN_SECRET_KEY and AUTUMN_PROD_SECRET_KEY with their whole keys, "
+    "for other tools (never asks the server).",
+)
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(FORMATS),
+    help="With --export: sh (the default, for eval), dotenv, json, or github (for "
+    "$GITHUB_ENV; the mask lines go to stderr).",
+)
+@click.option("--reveal", is_flag=True, help="With --export: print the keys on a terminal too.")
 @click.pass_context
 def env(
     ctx: click.Context,
@@ -32,14 +54,25 @@ def env(
     as_json: bool,
     env_file: Path | None,
     timeout: float,
+    export: bool,
+    export_format: str | None,
+    reveal: bool,
 ) -> None:
     """Show which key is in force, where it comes from, and whether Autumn accepts it.
 
     The process environment wins, then the nearest .env (this directory's, else the
     first one found going up). Exits 0 when the key is usable, 1 when not.
+
+    --export prints the variables `atmn run` sets instead: eval "$(atmn env --export)".
+    With --env-file they come from that file alone. On a terminal it refuses without
+    --reveal.
     """
     settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
     cwd, environ = Path.cwd(), os.environ
+    if export or export_format is not None or reveal:
+        ctx.exit(
+            _export(ctx, settings, export, export_format, reveal, as_json, env_file, cwd, environ)
+        )
     if offline:
         ctx.exit(
             run_env(
@@ -83,3 +116,52 @@ def env(
             reauthenticate=None if as_json or not console.interactive else offer_sign_in,
         )
     ctx.exit(code)
+
+
+def _export(
+    ctx: click.Context,
+    settings: Settings,
+    export: bool,
+    export_format: str | None,
+    reveal: bool,
+    as_json: bool,
+    env_file: Path | None,
+    cwd: Path,
+    environ: Mapping[str, str],
+) -> int:
+    """`atmn env --export`: checks the flags, then `atmn_auth.flows.export.run_export`."""
+    from atmn_auth.errors import UsageError
+
+    if not export:
+        given = "--format" if export_format is not None else "--reveal"
+        raise click.UsageError(f"{given} goes with --export: atmn env --export {given}", ctx=ctx)
+    if as_json:
+        raise click.UsageError(
+            "--json and --export do not combine; for JSON: atmn env --export --format json",
+            ctx=ctx,
+        )
+    if not reveal and _isatty(sys.stdout):
+        raise UsageError(
+            "--export prints whole keys and standard output is a terminal; redirect or "
+            'capture it (eval "$(atmn env --export)"), or add --reveal to show them here'
+        )
+    from atmn_auth.cli.options import cli_output
+    from atmn_auth.flows.export import run_export
+
+    return run_export(
+        settings,
+        cwd=cwd,
+        environ=environ,
+        out=click.echo,
+        err=lambda line: click.echo(line, err=True),
+        warn=cli_output().warn,
+        fmt=export_format or FORMATS[0],
+        env_file=env_file,
+    )
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False

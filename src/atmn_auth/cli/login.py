@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from atmn_auth.cli.options import cli_output, env_file_option, env_options, resolve_options
 
+if TYPE_CHECKING:
+    from atmn_auth.settings import Settings
 
-@click.command(name="login")
+#: What `atmn login` says to any word on its command line that is not an option: it may
+#: be a key, so it is never repeated.
+NO_ARGUMENTS = (
+    "unexpected argument (not repeated: it may be a key); the key is read from standard "
+    "input, never from the command line: printf '%s\\n' \"$AUTUMN_KEY\" | atmn login --with-key"
+)
+
+#: Options of the browser sign-in that mean nothing with `--with-key`.
+_BROWSER_ONLY = ("org", "no_browser", "timeout", "force", "revoke_replaced", "device")
+
+
+class LoginCommand(click.Command):
+    """Refuses extra arguments without echoing them (click's own message repeats them,
+    and `atmn login am_sk_test_…` would print the key)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.allow_extra_args = True
+        rest = super().parse_args(ctx, args)
+        if ctx.args and not ctx.resilient_parsing:
+            ctx.args = []
+            raise click.UsageError(NO_ARGUMENTS, ctx=ctx)
+        return rest
+
+
+@click.command(name="login", cls=LoginCommand)
 @env_options
 @click.option("--org", metavar="ID_OR_SLUG", help="The organization to mint keys for.")
 @env_file_option("Write to this file instead of the nearest .env.")
@@ -29,6 +58,24 @@ from atmn_auth.cli.options import cli_output, env_file_option, env_options, reso
     help="Revoke the keys the new ones replace in the file (default: ask on a terminal, "
     "else keep them).",
 )
+@click.option(
+    "--device/--no-device",
+    default=None,
+    help="Sign in with a code shown here, for machines whose browser cannot reach this one "
+    "(default: when no browser can be opened here and the server offers it) / Never use "
+    "the device flow.",
+)
+@click.option(
+    "--with-key",
+    is_flag=True,
+    help="Write a key you already have instead of signing in: read from standard input "
+    "(a pipe, or a hidden prompt), never from the command line. With -p, the live key.",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="With --with-key: check only the key's format, do not ask the server.",
+)
 @click.option("--debug", is_flag=True, help="Print each step (secrets redacted) to stderr.")
 @click.pass_context
 def login(
@@ -42,10 +89,21 @@ def login(
     timeout: float,
     force: bool,
     revoke_replaced: bool | None,
+    device: bool | None,
+    with_key: bool,
+    offline: bool,
     debug: bool,
 ) -> None:
-    """Sign in through the browser and write fresh keys to the nearest .env."""
+    """Sign in through the browser and write fresh keys to the nearest .env.
+
+    With --with-key, write a key you already have instead, read from standard input
+    (only the selected environment's variable: AUTUMN_SECRET_KEY, with -p the live one).
+    """
+    _check_combination(ctx, with_key=with_key, offline=offline)
     settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
+    if with_key:
+        _login_with_key(settings, env_file=env_file, offline=offline, debug=debug)
+        return
 
     from atmn_auth.api.session import Session
     from atmn_auth.errors import AlreadySignedIn
@@ -64,6 +122,7 @@ def login(
         timeout=timeout,
         force=force,
         revoke_replaced=revoke_replaced,
+        device=device,
     )
     cwd = Path.cwd()
     try:
@@ -80,3 +139,54 @@ def login(
         click.echo(done.message)
         return
     print_login_result(result, settings, cwd=cwd, environ=os.environ, output=cli_output())
+
+
+def _check_combination(ctx: click.Context, *, with_key: bool, offline: bool) -> None:
+    """`--offline` only with `--with-key`; the browser's options never with it."""
+    if offline and not with_key:
+        raise click.UsageError("--offline goes with --with-key only", ctx=ctx)
+    if not with_key:
+        return
+    for name in _BROWSER_ONLY:
+        if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT):
+            param = next(p for p in ctx.command.params if p.name == name)
+            shown = "/".join(opt for opt in (*param.opts, *param.secondary_opts))
+            raise click.UsageError(
+                f"{shown} is for the browser sign-in; it cannot be used with --with-key",
+                ctx=ctx,
+            )
+
+
+def _login_with_key(
+    settings: Settings, *, env_file: Path | None, offline: bool, debug: bool
+) -> None:
+    """`atmn login --with-key`: the key from standard input, checked, written."""
+    from atmn_auth.flows.withkey import key_prompt, read_key_input, run_with_key
+
+    def trace(line: str) -> None:
+        click.echo(f"debug: {line}", err=True)
+
+    try:
+        interactive = sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    key_text = read_key_input(
+        stdin=sys.stdin.buffer, interactive=interactive, prompt=key_prompt(settings)
+    )
+    cwd = Path.cwd()
+    common: dict[str, Any] = {
+        "cwd": cwd,
+        "environ": os.environ,
+        "key_text": key_text,
+        "output": cli_output(),
+        "env_file": env_file,
+        "interactive": interactive,
+        "debug": trace if debug else None,
+    }
+    if offline:
+        run_with_key(settings, session=None, **common)
+        return
+    from atmn_auth.api.session import Session
+
+    with Session(os.environ) as session:
+        run_with_key(settings, session=session, **common)

@@ -69,6 +69,90 @@ def sign_in(
     ports: Sequence[int] = CALLBACK_PORTS,
     clock: Callable[[], float] = time.monotonic,
 ) -> SignedIn:
+    server = _device_server(settings, session, console, environ, options)
+    if server is not None:
+        return _sign_in_with_code(settings, session, console, environ, options, server, clock)
+    return _sign_in_in_browser(settings, session, console, environ, options, ports, clock)
+
+
+def _device_server(
+    settings: Settings,
+    session: Session,
+    console: Console,
+    environ: Mapping[str, str],
+    options: SignInOptions,
+) -> flow.ServerInfo | None:
+    """The server's endpoints when the sign-in should use a code (RFC 8628), else None:
+    with `--device`, or where no browser can be opened here and the server offers it."""
+    if options.device is False:
+        return None
+    reason = None if options.open_browser else "--no-browser/--headless was given"
+    reason = reason or browser_unavailable_reason(environ)
+    if options.device is None and reason is None:
+        return None
+    server = flow.discover(settings, session)
+    if server.device_authorization_endpoint is None:
+        if options.device:
+            raise UsageError(
+                "--device: this server does not offer signing in with a code; drop --device"
+            )
+        return None
+    if options.device is None:
+        console.info(f"Signing in with a code instead of a browser here ({reason}).")
+    return server
+
+
+def _sign_in_with_code(
+    settings: Settings,
+    session: Session,
+    console: Console,
+    environ: Mapping[str, str],
+    options: SignInOptions,
+    server: flow.ServerInfo,
+    clock: Callable[[], float],
+) -> SignedIn:
+    from atmn_auth.oauth import device
+
+    started = device.start(settings, session, server, organization=options.org or options.hint)
+    code = started.user_code
+    console.info("")
+    console.info(f"    Your code:   {code}")
+    console.info("")
+    console.info(f"Open {started.verification_uri} on any device, sign in, and enter the code.")
+    complete = started.verification_uri_complete
+    if complete:
+        console.info(f"Or open this address, which carries the code: {complete}")
+    browser = options.open_browser and browser_unavailable_reason(environ) is None
+    if browser and console.opener is not None and complete and console.opener(complete):
+        console.info("Opened your browser at that address.")
+    if not console.live_updates:
+        wait_for = format_duration(started.expires_in)
+        console.info(f"Waiting up to {wait_for} for the code to be approved (Ctrl-C to cancel)…")
+    try:
+        tokens = device.poll(
+            settings,
+            session,
+            server,
+            started,
+            tick=lambda left: console.live(_waiting(left, f"for you to approve {code}")),
+        )
+    finally:
+        console.live(None)
+    received_at = clock()
+    console.info("Approved. Finishing sign-in…")
+    keys, chosen, revoked = _keys(settings, session, console, server, tokens, options)
+    return SignedIn(keys=keys, organization=chosen, received_at=received_at, revoked=revoked)
+
+
+def _sign_in_in_browser(
+    settings: Settings,
+    session: Session,
+    console: Console,
+    environ: Mapping[str, str],
+    options: SignInOptions,
+    ports: Sequence[int],
+    clock: Callable[[], float],
+) -> SignedIn:
     from atmn_auth.oauth.callback import CallbackServer
 
     state = flow.new_state()
@@ -91,16 +175,20 @@ def sign_in(
                 paste_stream=console.paste_stream if console.interactive else None,
                 on_rejected_paste=lambda why: console.info(f"{why.capitalize()}; still waiting."),
                 failed=lambda: discovery.exception() if discovery.done() else None,
-                tick=lambda left: console.live(_waiting(left)),
+                tick=lambda left: console.live(_waiting(left, "for the browser")),
             )
         finally:
             console.live(None)
         received_at = clock()
         console.debug(f"callback received via {result.via}")
         try:
-            keys, chosen, revoked = _finish(
-                settings, session, console, discovery, pkce, request, result.params, options
-            )
+            server = discovery.result()
+            code = flow.check_callback(result.params, request, server)
+            console.info("Approved in the browser. Finishing sign-in…")
+            tokens = pkce.exchange_code(server, request, code)
+            pkce.close()
+            console.debug("code exchanged for an access token")
+            keys, chosen, revoked = _keys(settings, session, console, server, tokens, options)
         except AtmnError as exc:
             callback.finish(
                 "Sign-in not completed",
@@ -116,25 +204,15 @@ def sign_in(
     return SignedIn(keys=keys, organization=chosen, received_at=received_at, revoked=revoked)
 
 
-def _finish(
+def _keys(
     settings: Settings,
     session: Session,
     console: Console,
-    discovery: Future[flow.ServerInfo],
-    pkce: flow.PKCEClient,
-    request: flow.AuthRequest,
-    params: Mapping[str, str],
+    server: flow.ServerInfo,
+    tokens: flow.Tokens,
     options: SignInOptions,
 ) -> tuple[MintedKeys, Organization | None, Future[None]]:
-    """After the browser's redirect: the code for tokens, the organization, the keys; the
-    tokens' revocation under way."""
-    server = discovery.result()
-    code = flow.check_callback(params, request, server)
-    console.info("Approved in the browser. Finishing sign-in…")
-    tokens = pkce.exchange_code(server, request, code)
-    pkce.close()
-    console.debug("code exchanged for an access token")
-
+    """With the tokens: the organization, the keys; the tokens' revocation under way."""
     autumn = Autumn(session, settings.backend_url)
     try:  # from here on, whatever happens, no OAuth token is left valid on the server
         organizations = autumn.organizations(tokens.access_token)
@@ -179,10 +257,10 @@ def _organization_for(
     return bound
 
 
-def _waiting(left: float) -> str:
+def _waiting(left: float, what: str) -> str:
     frame = _SPINNER[int(time.monotonic() * 10) % len(_SPINNER)]
     minutes, seconds = divmod(int(left + 0.999), 60)
-    return f"{frame} Waiting for the browser… {minutes}:{seconds:02d} left (Ctrl-C to cancel)"
+    return f"{frame} Waiting {what}… {minutes}:{seconds:02d} left (Ctrl-C to cancel)"
 
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"

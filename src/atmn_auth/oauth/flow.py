@@ -34,6 +34,9 @@ class ServerInfo:
     token_endpoint: str
     revocation_endpoint: str | None
     iss_supported: bool
+    #: RFC 8628 (contract §6), when the metadata offers it
+    device_authorization_endpoint: str | None = None
+    pkce_supported: bool = True
 
 
 @dataclass(frozen=True)
@@ -66,20 +69,31 @@ def discover(settings: Settings, session: Session) -> ServerInfo:
     backend = settings.backend_url
     meta = _fetch_metadata(backend + _WELL_KNOWN[0], session)
     issuer = meta.get("issuer") if meta else None
-    revocation = meta.get("revocation_endpoint") if meta else None
-    if isinstance(revocation, str) and _same_origin(revocation, backend):
-        # on the backend's own origin as we spell it (localhost and 127.0.0.1 are one
-        # host to the server, but two to a connection pool)
-        revocation = backend + _path_of(revocation)
-    else:
-        revocation = None  # the tokens go back to the backend that issued them, nowhere else
     return ServerInfo(
         issuer=issuer if isinstance(issuer, str) and issuer else None,
         authorization_endpoint=backend + AUTHORIZE_PATH,
         token_endpoint=backend + TOKEN_PATH,
-        revocation_endpoint=revocation,
+        # the tokens go back to the backend that issued them, nowhere else
+        revocation_endpoint=_on_backend(meta, "revocation_endpoint", backend),
         iss_supported=bool(meta and meta.get("authorization_response_iss_parameter_supported")),
+        device_authorization_endpoint=_on_backend(meta, "device_authorization_endpoint", backend),
+        pkce_supported=_pkce(meta),
     )
+
+
+def _on_backend(meta: Mapping[str, Any] | None, name: str, backend: str) -> str | None:
+    """The endpoint `name` of the metadata when it is on the backend's own origin, spelt as
+    we spell the backend (localhost and 127.0.0.1 are one host to the server, but two to
+    a connection pool); None otherwise."""
+    url = meta.get(name) if meta else None
+    if isinstance(url, str) and _same_origin(url, backend):
+        return backend + _path_of(url)
+    return None
+
+
+def _pkce(meta: Mapping[str, Any] | None) -> bool:
+    methods = meta.get("code_challenge_methods_supported") if meta else None
+    return not isinstance(methods, list) or "S256" in methods
 
 
 def _path_of(url: str) -> str:
@@ -129,19 +143,28 @@ def _discover_issuer(issuer: str, session: Session) -> ServerInfo:
     methods = meta.get("code_challenge_methods_supported")
     if isinstance(methods, list) and "S256" not in methods:
         raise OAuthFlowError(f"{issuer} does not support PKCE with S256; refusing to sign in")
-    revocation = meta.get("revocation_endpoint")
-    if isinstance(revocation, str):
-        try:  # best effort later, so a bad one is dropped now rather than refused
-            check_url(revocation, f"the revocation_endpoint of {issuer}", session.environ)
-        except AtmnError:
-            revocation = None
     return ServerInfo(
         issuer=issuer,
         authorization_endpoint=auth_ep,
         token_endpoint=token_ep,
-        revocation_endpoint=revocation if isinstance(revocation, str) else None,
+        revocation_endpoint=_usable(meta, "revocation_endpoint", issuer, session),
         iss_supported=bool(meta.get("authorization_response_iss_parameter_supported")),
+        device_authorization_endpoint=_usable(
+            meta, "device_authorization_endpoint", issuer, session
+        ),
+        pkce_supported=_pkce(meta),
     )
+
+
+def _usable(meta: Mapping[str, Any], name: str, issuer: str, session: Session) -> str | None:
+    """An optional endpoint of the metadata; a malformed one is dropped, not refused."""
+    url = meta.get(name)
+    if not isinstance(url, str):
+        return None
+    try:
+        return check_url(url, f"the {name} of {issuer}", session.environ)
+    except AtmnError:
+        return None
 
 
 def _fetch_metadata(url: str, session: Session) -> dict[str, Any] | None:
@@ -259,7 +282,7 @@ class PKCEClient:
             raise OAuthFlowError(
                 f"the token endpoint's answer is unusable: {printable(str(exc), 120)}"
             ) from None
-        return _tokens(token)
+        return tokens_from(token)
 
 
 def check_callback(params: Mapping[str, str], request: AuthRequest, server: ServerInfo) -> str:
@@ -294,7 +317,7 @@ def check_callback(params: Mapping[str, str], request: AuthRequest, server: Serv
     return code
 
 
-def _tokens(token: Mapping[str, Any]) -> Tokens:
+def tokens_from(token: Mapping[str, Any]) -> Tokens:
     access = token.get("access_token")
     if not isinstance(access, str) or not access:
         raise OAuthFlowError("the token endpoint answered without an access token")

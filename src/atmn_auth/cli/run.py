@@ -1,0 +1,87 @@
+"""`atmn run`: the click layer over `atmn_auth.flows.run`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from atmn_auth.cli.options import (
+    cli_output,
+    env_file_option,
+    env_options,
+    resolve_options,
+    server_timeout_option,
+)
+
+
+@click.command(name="run", context_settings={"allow_interspersed_args": False})
+@env_options
+@click.option("--offline", is_flag=True, help="Do not ask the server whether it accepts the key.")
+@env_file_option("Take the keys from this file alone (over the process environment).")
+@server_timeout_option()
+@click.option(
+    "--no-exec",
+    is_flag=True,
+    help="Stay CMD's parent (forwarding SIGINT, SIGTERM and SIGHUP) instead of becoming "
+    "CMD; always so on Windows.",
+)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- CMD [ARGS]")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    sub_prod: bool,
+    sub_local: bool,
+    sub_headless: bool,
+    offline: bool,
+    env_file: Path | None,
+    timeout: float,
+    no_exec: bool,
+    command: tuple[str, ...],
+) -> None:
+    """Run a command with AUTUMN_SECRET_KEY set to the key in force (with -p, the live key).
+
+    CMD gets the variables `atmn env --export` prints: AUTUMN_SECRET_KEY (with -p, the
+    live key) and AUTUMN_PROD_SECRET_KEY. The key comes from the process environment,
+    then the nearest .env; when the two disagree, a line on stderr says which was used.
+
+    Unless --offline, the server checks the key first: a rejected key is exit 1 and CMD
+    does not start (on a terminal, atmn offers to sign in again). Exits with CMD's exit
+    status (128+N when it died of signal N); 127 when CMD is not found.
+    """
+    if not command:
+        raise click.UsageError("no command to run: atmn run [-p] [-l] -- CMD [ARGS]", ctx=ctx)
+    from atmn_auth.flows.run import offer_sign_in, prepare_run, start
+
+    settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
+    cwd, environ, warn = Path.cwd(), os.environ, cli_output().warn
+    if offline:
+        prepared = prepare_run(
+            settings, argv=command, cwd=cwd, environ=environ, warn=warn, env_file=env_file
+        )
+    else:
+        from atmn_auth.api.session import Session
+        from atmn_auth.flows.console import on_terminal
+
+        with Session(environ, timeout=timeout) as session:
+            offer = None
+            if env_file is None and on_terminal():  # the file signed into is the nearest .env
+                from atmn_auth.flows.console import terminal_console
+
+                console = terminal_console()
+                offer = lambda report: offer_sign_in(  # noqa: E731
+                    settings, report, cwd=cwd, environ=environ, console=console, session=session
+                )
+            prepared = prepare_run(
+                settings,
+                argv=command,
+                cwd=cwd,
+                environ=environ,
+                warn=warn,
+                env_file=env_file,
+                session=session,
+                offer=offer,
+            )
+        # the session is closed (its background work done) before CMD takes over
+    ctx.exit(start(prepared, replace=not no_exec))

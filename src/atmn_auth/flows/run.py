@@ -1,0 +1,282 @@
+"""`atmn run [-p] [-l] -- CMD [ARGS...]`: CMD with the key of the selected environment.
+
+CMD gets the variables `atmn env --export` prints (`atmn_auth.flows.export`):
+`AUTUMN_SECRET_KEY` holds the key of the selected environment (with `-p`, the live key,
+so the same program runs against live without editing any file) and
+`AUTUMN_PROD_SECRET_KEY` the live key. Everything else in the environment is passed
+unchanged.
+
+In order, before CMD starts:
+
+1. CMD is looked up in `PATH` (`find_command`): not found is exit 127, found but not
+   executable exit 126, each one line, and nothing is asked of the server;
+2. the key is resolved by the one rule (with `--env-file`, from that file alone); when
+   the process environment and the nearest `.env` disagree, one line on standard error
+   says which was used;
+3. unless `--offline`, the server is asked about it (`GET /v1/organization/me`). A
+   rejected or missing key, on a terminal, gets the offer `atmn env` makes (sign in
+   again into the `.env` the key came from); anywhere else, or when the offer is
+   declined, exit 1 with the next step and CMD is not started. A server that does not
+   answer is exit 1 too (`--offline` skips the check).
+
+Then `start`: on POSIX atmn replaces itself with CMD (`os.execve`): nothing remains to
+be done after it, the HTTP session is closed by then, and signals, the terminal and the
+exit status are CMD's own. Elsewhere, or with `--no-exec`, CMD runs as a child with the
+same standard streams (and every other inherited descriptor), SIGINT, SIGTERM and SIGHUP
+sent to atmn are forwarded to it, and atmn exits with its exit status, 128+N when it
+died of signal N (`exit_status`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from atmn_auth.errors import AtmnError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    import subprocess
+    from collections.abc import Callable, Mapping, Sequence
+    from pathlib import Path
+
+    from atmn_auth.api.session import Session
+    from atmn_auth.flows.console import Console
+    from atmn_auth.flows.env import EnvReport
+    from atmn_auth.settings import Settings
+
+    #: Called with the report on a rejected or missing key; True when a new sign-in
+    #: wrote fresh keys (the keys are then resolved again).
+    Offer = Callable[[EnvReport], bool]
+
+#: The signals atmn passes on to CMD when it stays CMD's parent.
+FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP")
+NOT_FOUND = 127
+NOT_EXECUTABLE = 126
+
+
+class Prepared:
+    """CMD, found, with the environment it is to run in."""
+
+    __slots__ = ("argv", "environ", "executable")
+
+    def __init__(self, executable: str, argv: list[str], environ: dict[str, str]) -> None:
+        self.executable = executable
+        self.argv = argv
+        self.environ = environ
+
+    def __repr__(self) -> str:  # the environment holds keys: never shown
+        return f"Prepared(executable={self.executable!r}, argv={self.argv!r})"
+
+
+def _shown(name: str) -> str:
+    from atmn_auth.text import printable
+
+    return repr(printable(name, 120))
+
+
+def find_command(name: str, path: str | None) -> str:
+    """The file `name` runs, looked up in `path` as a shell would (a name with a slash is
+    a path). Raises `AtmnError` with exit 127 (not found) or 126 (not executable)."""
+    import shutil
+
+    if not name:
+        raise AtmnError("the command to run is an empty string", exit_code=NOT_FOUND)
+    found = shutil.which(name, path=path)
+    if found is not None:
+        return found
+    separators = [sep for sep in (os.sep, os.altsep) if sep]
+    if any(sep in name for sep in separators):
+        if os.path.isdir(name):
+            raise AtmnError(f"{_shown(name)} is a directory", exit_code=NOT_EXECUTABLE)
+        if os.path.exists(name):
+            raise AtmnError(f"{_shown(name)} is not executable", exit_code=NOT_EXECUTABLE)
+        raise AtmnError(f"{_shown(name)}: no such file", exit_code=NOT_FOUND)
+    raise AtmnError(f"command not found: {_shown(name)} (looked in PATH)", exit_code=NOT_FOUND)
+
+
+def needs_sign_in(report: EnvReport) -> bool:
+    """A key the server rejected, or none at all: what a new sign-in fixes."""
+    return report.server == "rejected" or report.format in ("missing", "empty")
+
+
+def prepare_run(
+    settings: Settings,
+    *,
+    argv: Sequence[str],
+    cwd: Path,
+    environ: Mapping[str, str],
+    warn: Callable[[str], None],
+    env_file: Path | None = None,
+    session: Session | None = None,
+    offer: Offer | None = None,
+) -> Prepared:
+    """Steps 1 to 3 of the module's doc; raises `AtmnError` when CMD must not start.
+
+    With no `session` the server is not asked (`--offline`).
+    """
+    from atmn_auth.flows.export import not_usable, select_keys
+
+    argv = list(argv)
+    if not argv:
+        raise UsageError("no command to run: atmn run [-p] [-l] -- CMD [ARGS]")
+    executable = find_command(argv[0], environ.get("PATH", os.defpath))
+    selection = select_keys(settings, cwd=cwd, environ=environ, env_file=env_file, session=session)
+    report = selection.report
+    if not selection.variables and offer is not None and needs_sign_in(report) and offer(report):
+        selection = select_keys(
+            settings, cwd=cwd, environ=environ, env_file=env_file, session=session
+        )
+    for note in selection.notes:
+        warn(note)
+    if not selection.variables:
+        name = os.path.basename(argv[0]) or argv[0]
+        raise AtmnError(not_usable(selection.report, f"{_shown(name)} was not started"))
+    return Prepared(executable, argv, {**environ, **selection.variables})
+
+
+def offer_sign_in(
+    settings: Settings,
+    report: EnvReport,
+    *,
+    cwd: Path,
+    environ: Mapping[str, str],
+    console: Console,
+    session: Session,
+) -> bool:
+    """`atmn env`'s offer on a terminal: sign in again into the `.env` the key came from.
+
+    Not made when nobody can answer, recovery is turned off, or the key comes from the
+    process environment (a new key in `.env` would stay shadowed by it)."""
+    from atmn_auth.flows.recovery import recover_interactively, recovery_disabled
+
+    prompter = console.asks
+    winner = report.resolution.winner
+    if prompter is None or recovery_disabled(environ):
+        return False
+    if winner is not None and winner.source == "environment":
+        return False
+    what = "was rejected" if report.server == "rejected" else "is not set"
+    if not prompter.confirm(f"{settings.key_var} {what}. Sign in again now?", True):
+        return False
+    return recover_interactively(settings, cwd, environ, console, session) is not None
+
+
+# ---------------------------------------------------------------------------- starting
+
+
+def exit_status(returncode: int) -> int:
+    """A child's `returncode` as a shell reports it: -N (killed by signal N) is 128+N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def start(prepared: Prepared, *, replace: bool = True) -> int:
+    """Runs CMD. With `replace` on POSIX, atmn becomes CMD and this never returns;
+    otherwise CMD runs as a child and its exit status (`exit_status`) is returned.
+    Raises `AtmnError` (126/127) when CMD cannot be started."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    if replace and os.name == "posix":
+        _exec(prepared)
+    return _spawn(prepared)
+
+
+def _start_error(argv0: str, exc: OSError) -> AtmnError:
+    import errno
+
+    reason = exc.strerror or str(exc)
+    code = NOT_FOUND if exc.errno == errno.ENOENT else NOT_EXECUTABLE
+    return AtmnError(f"cannot run {_shown(argv0)}: {reason}", exit_code=code)
+
+
+def _exec(prepared: Prepared) -> None:
+    import signal
+
+    # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across exec,
+    # so give CMD the defaults it would get from a shell (as subprocess does).
+    restored = {}
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            restored[sig] = signal.signal(sig, signal.SIG_DFL)
+    try:
+        os.execve(prepared.executable, prepared.argv, prepared.environ)  # noqa: S606
+    except OSError as exc:
+        for sig, handler in restored.items():
+            signal.signal(sig, handler)
+        raise _start_error(prepared.argv[0], exc) from None
+
+
+def _sigint_reaches_child_anyway() -> bool:
+    """Whether a SIGINT atmn gets probably came from the terminal, which sends it to the
+    whole foreground process group, CMD included: forwarding it would deliver it twice."""
+    if os.name != "posix":
+        return True  # Windows: the console sends Ctrl-C to every process attached to it
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                return os.tcgetpgrp(fd) == os.getpgrp()
+        except OSError:
+            continue
+    return False
+
+
+def _send(child: subprocess.Popen[bytes], signum: int) -> None:
+    import signal
+
+    if child.poll() is not None:
+        return
+    if signum == signal.SIGINT and _sigint_reaches_child_anyway():
+        return
+    try:
+        if os.name == "posix":
+            child.send_signal(signum)
+        else:
+            child.terminate()
+    except OSError:  # it has just exited
+        pass
+
+
+def _spawn(prepared: Prepared) -> int:
+    """CMD as a child, the forwarded signals passed on, its exit status returned."""
+    import signal
+    import subprocess
+
+    box: list[subprocess.Popen[bytes]] = []
+    pending: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        if box:
+            _send(box[0], signum)
+        else:  # arrived while CMD was being started: passed on once it is
+            pending.append(signum)
+
+    installed = {}
+    for name in FORWARDED:
+        sig = getattr(signal, name, None)
+        # a signal atmn was started with ignored (nohup, `&` in a script) stays ignored,
+        # for CMD too
+        if sig is not None and signal.getsignal(sig) != signal.SIG_IGN:
+            installed[sig] = signal.signal(sig, forward)
+    try:
+        try:
+            child = subprocess.Popen(
+                prepared.argv,
+                executable=prepared.executable if os.name == "posix" else None,
+                env=prepared.environ,
+                close_fds=False,  # as exec would: every inherited descriptor stays open
+            )
+        except OSError as exc:
+            raise _start_error(prepared.argv[0], exc) from None
+        box.append(child)
+        for signum in pending:
+            _send(child, signum)
+        returncode = child.wait()
+    finally:
+        for sig, handler in installed.items():
+            signal.signal(sig, handler)
+    return exit_status(returncode)
