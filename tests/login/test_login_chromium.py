@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,27 +10,12 @@ import pytest
 from dotenv import dotenv_values
 from playwright.sync_api import sync_playwright
 
+from support import chromium
 from support.autumn_server import AutumnServer
 
 from .helpers import ATMN, clean_env, organization_of
 
 URL = re.compile(r"http://127\.0\.0\.1:\d+/api/auth/oauth2/authorize\?\S+")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium")
-    assert path, "Debian's chromium is required (scripts/test installs it)"
-    return path
 
 
 @pytest.mark.browser
@@ -59,7 +43,7 @@ def test_sign_in_and_consent_in_headless_chromium(
         assert url, "atmn login printed no sign-in URL"
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=chromium.executable(), args=chromium.ARGS)
             page = browser.new_page()
             page.goto(url)
             page.fill("input[name=email]", autumn_server.email)

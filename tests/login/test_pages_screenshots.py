@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import queue
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import pytest
 from dotenv import dotenv_values
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from support import chromium
 from support.autumn_server import AutumnServer
 
 from .helpers import ATMN, clean_env, organization_of
@@ -28,16 +28,6 @@ from .helpers import ATMN, clean_env, organization_of
 URL = re.compile(r"http://127\.0\.0\.1:\d+/api/auth/oauth2/authorize\?\S+")
 PAIRING = re.compile(r"Pairing code: (?P<code>[A-Z0-9]{4}-[A-Z0-9]{4})")
 CALLBACK = re.compile(r"http://localhost:3144[89]/|http://localhost:3145[012]/")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORTS = {"1280x800": (1280, 800), "390x844": (390, 844)}
 LINE_TIMEOUT = 30.0
 EXIT_TIMEOUT = 30.0
@@ -56,12 +46,6 @@ UNLABELLED_FIELDS = """
   })
   .map((el) => el.outerHTML)
 """
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium")
-    assert path, "Debian's chromium is required (scripts/test installs it)"
-    return path
 
 
 class Login:
@@ -134,11 +118,11 @@ class Login:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        launched = pw.chromium.launch(executable_path=chromium.executable(), args=chromium.ARGS)
         try:
-            yield chromium
+            yield launched
         finally:
-            chromium.close()
+            launched.close()
 
 
 def check_page(page: Page, shots: Path, name: str, viewport: str) -> str:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from html.parser import HTMLParser
 
 import httpx2
 
 from autumn_local.pairing import pairing_code
+from support.html_page import parse_page
 from support.oauth_flow import (
     AUTHORIZE_PATH,
     authorize,
@@ -54,56 +54,6 @@ def organizations(server, access_token: str) -> httpx2.Response:
     return httpx2.get(server.url + "/cli/organizations", headers=bearer(access_token))
 
 
-VOID = {"input", "meta", "br", "hr", "img", "link"}
-
-
-class _Elements(HTMLParser):
-    """Form controls, labels, meta tags, <style> text and the text of elements with an id."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.controls: list[dict[str, str]] = []
-        self.label_for: list[str] = []
-        self.meta: list[dict[str, str]] = []
-        self.styles: list[str] = []
-        self.text_by_id: dict[str, str] = {}
-        self.open: list[tuple[str, str | None]] = []  # (tag, id) of the elements we are in
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag in ("input", "select", "textarea"):
-            self.controls.append({"tag": tag, **a})
-        elif tag == "label" and "for" in a:
-            self.label_for.append(a["for"])
-        elif tag == "meta":
-            self.meta.append(a)
-        if tag in VOID:
-            return
-        if tag == "style":
-            self.styles.append("")
-        if "id" in a:
-            self.text_by_id[a["id"]] = ""
-        self.open.append((tag, a.get("id")))
-
-    def handle_endtag(self, tag: str) -> None:
-        while self.open:
-            if self.open.pop()[0] == tag:
-                break
-
-    def handle_data(self, data: str) -> None:
-        for tag, element_id in self.open:
-            if tag == "style":
-                self.styles[-1] += data
-            if element_id is not None:
-                self.text_by_id[element_id] += data
-
-
-def elements(html: str) -> _Elements:
-    parser = _Elements()
-    parser.feed(html)
-    return parser
-
-
 # --- the pairing code ---------------------------------------------------------------------
 
 
@@ -129,10 +79,10 @@ def test_consent_page_shows_the_pairing_code_of_the_requests_state(autumn_server
         page, state = consent_page(autumn_server, client)
         other, other_state = consent_page(autumn_server, client)
     assert page.status_code == 200
-    shown = elements(page.text).text_by_id["pairing-code"].strip()
+    shown = parse_page(page.text).text_by_id["pairing-code"].strip()
     assert shown == independent_pairing_code(state)
     assert "Check that your terminal shows the same code" in page.text
-    assert elements(other.text).text_by_id["pairing-code"].strip() == (
+    assert parse_page(other.text).text_by_id["pairing-code"].strip() == (
         independent_pairing_code(other_state)
     )
     assert independent_pairing_code(state) != independent_pairing_code(other_state)
@@ -241,7 +191,7 @@ def test_consent_page_words(autumn_server):
     with httpx2.Client(base_url=autumn_server.url) as client:
         page, _ = consent_page(autumn_server, client)
     html = page.text
-    found = elements(html)
+    found = parse_page(html)
     assert found.text_by_id["client-name"] == "Autumn CLI (atmn)"
     permissions = " ".join(found.text_by_id["permissions"].split())
     for words in (
@@ -272,7 +222,7 @@ def test_fewer_scopes_are_worded_too(autumn_server):
     with httpx2.Client(base_url=autumn_server.url) as http:
         consent_page(autumn_server, http)  # signs in
         page = http.get(url)
-    permissions = " ".join(elements(page.text).text_by_id["permissions"].split())
+    permissions = " ".join(parse_page(page.text).text_by_id["permissions"].split())
     assert permissions == "Read customers Change plans Create API keys"
 
 
@@ -306,7 +256,7 @@ def test_every_page_has_a_viewport_labels_and_the_one_stylesheet(autumn_server):
     stylesheets = set()
     for name, response in pages_to_check(autumn_server).items():
         assert response.headers["content-type"].startswith("text/html"), name
-        found = elements(response.text)
+        found = parse_page(response.text)
         viewport = [m for m in found.meta if m.get("name") == "viewport"]
         assert viewport == [
             {"name": "viewport", "content": "width=device-width, initial-scale=1"}
@@ -328,7 +278,7 @@ def test_csp_allows_the_stylesheet_by_hash_and_nothing_inline(autumn_server):
         csp = response.headers["content-security-policy"]
         assert "unsafe-inline" not in csp, name
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, name
-        style = elements(response.text).styles[0]
+        style = parse_page(response.text).styles[0]
         digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
         assert f"style-src 'sha256-{digest}'" in csp, name
         assert response.headers["x-frame-options"] == "DENY", name

@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import httpx2
 import pytest
 
 from support import scripted_browser
+from support.html_page import parse_page
 from support.oauth_flow import ALL_SCOPES, CLIENT_ID, TOKEN_PATH, bearer, mint
 from support.scripted_browser import approve_device, device_result, parse_forms
 
@@ -98,53 +98,6 @@ def slug_id(body: dict[str, Any], slug: str) -> str:
 def s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-class _Page(HTMLParser):
-    """Form controls, labels, the viewport and <style> elements, text by element id."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.controls: list[dict[str, str]] = []
-        self.label_for: list[str] = []
-        self.meta: list[dict[str, str]] = []
-        self.styles: list[str] = []
-        self.text_by_id: dict[str, str] = {}
-        self._open: list[tuple[str, str | None]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag in ("input", "select", "textarea"):
-            self.controls.append({"tag": tag, **a})
-        elif tag == "label" and "for" in a:
-            self.label_for.append(a["for"])
-        elif tag == "meta":
-            self.meta.append(a)
-        if tag in ("input", "meta", "br", "hr", "img", "link"):
-            return
-        if tag == "style":
-            self.styles.append("")
-        if "id" in a:
-            self.text_by_id[a["id"]] = ""
-        self._open.append((tag, a.get("id")))
-
-    def handle_endtag(self, tag: str) -> None:
-        while self._open:
-            if self._open.pop()[0] == tag:
-                break
-
-    def handle_data(self, data: str) -> None:
-        for tag, element_id in self._open:
-            if tag == "style":
-                self.styles[-1] += data
-            if element_id is not None:
-                self.text_by_id[element_id] += data
-
-
-def parse_page(html: str) -> _Page:
-    parser = _Page()
-    parser.feed(html)
-    return parser
 
 
 def text(page: httpx2.Response, element_id: str) -> str:
