@@ -4,6 +4,7 @@ to show one without showing it."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 
 KeyKind = Literal["sandbox", "live"]
@@ -44,3 +45,13 @@ def redact(secret: str | None) -> str:
     if len(secret) < 16:
         return "****"
     return f"{secret[:4]}…{secret[-4:]}"
+
+
+def key_name(env_file: Path) -> str:
+    """What a login calls the keys it mints: `atmn: <project directory> on <hostname>`,
+    so a list of keys tells which machine and project each one serves."""
+    import socket
+
+    project = env_file.resolve().parent.name or str(env_file.resolve().parent)
+    host = socket.gethostname().split(".")[0] or "this machine"
+    return f"atmn: {project} on {host}"

@@ -149,10 +149,21 @@ class Autumn:
             bound if isinstance(bound, str) and bound else None,
         )
 
-    def mint_keys(self, access_token: str, *, org_id: str | None) -> MintedKeys:
-        """Mints a sandbox and a live key; checks both are well-formed Autumn keys."""
-        body = {"org_id": org_id} if org_id else None
-        response = self._call("POST", API_KEYS_PATH, access_token, json=body)
+    def mint_keys(
+        self, access_token: str, *, org_id: str | None, name: str | None = None
+    ) -> MintedKeys:
+        """Mints a sandbox and a live key; checks both are well-formed Autumn keys.
+
+        `name` (contract §7) is sent in the body; a server that refuses it with 400 is
+        asked once more without it, and names the keys itself.
+        """
+        body: dict[str, str] = {"org_id": org_id} if org_id else {}
+        if name:
+            body["name"] = name
+        response = self._call("POST", API_KEYS_PATH, access_token, json=body or None)
+        if response.status_code == 400 and name:
+            body.pop("name")
+            response = self._call("POST", API_KEYS_PATH, access_token, json=body or None)
         if response.status_code != 200:
             raise BackendError(
                 f"minting API keys failed: {server_message(response)}",

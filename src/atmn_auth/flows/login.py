@@ -15,7 +15,7 @@ from atmn_auth.api.session import Session
 from atmn_auth.errors import AlreadySignedIn, AtmnError
 from atmn_auth.flows.console import Console
 from atmn_auth.flows.signin import SignInOptions, sign_in
-from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, key_kind, redact
+from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, key_kind, key_name, redact
 from atmn_auth.settings import CALLBACK_PORTS, Settings
 
 
@@ -90,6 +90,7 @@ def run_login(
             open_browser=options.open_browser,
             timeout=options.timeout,
             device=options.device,
+            key_name=key_name(target),
         ),
         ports=ports,
         clock=clock,

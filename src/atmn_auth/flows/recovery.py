@@ -26,7 +26,7 @@ from atmn_auth.errors import (
     RecoveryUnavailable,
     SignInFailed,
 )
-from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, redact
+from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, key_name, redact
 from atmn_auth.settings import Settings, flag_set
 
 if TYPE_CHECKING:
@@ -151,6 +151,7 @@ class LoginReauthenticator:
             hint=(pinned.slug or pinned.id) if pinned else None,
             open_browser=not self.headless,
             timeout=self.timeout,
+            key_name=key_name(rejected.env_file),
         )
         try:
             with Session(self.environ) as session:

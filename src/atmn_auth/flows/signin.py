@@ -42,6 +42,8 @@ class SignInOptions:
     #: redirect, None chooses by itself (the device flow where no browser can be opened
     #: here and the server offers it).
     device: bool | None = None
+    #: What the minted keys are called (contract §7): `key_name(project)` for a login.
+    key_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,9 @@ def _keys(
     try:  # from here on, whatever happens, no OAuth token is left valid on the server
         organizations = autumn.organizations(tokens.access_token)
         chosen = _organization_for(organizations, options, console)
-        keys = autumn.mint_keys(tokens.access_token, org_id=chosen.id if chosen else None)
+        keys = autumn.mint_keys(
+            tokens.access_token, org_id=chosen.id if chosen else None, name=options.key_name
+        )
         if organizations is None and options.org:  # no §2: check what the browser chose
             chosen = autumn.organization_of(keys.sandbox_key)
             if chosen is not None and not chosen.matches(options.org):
