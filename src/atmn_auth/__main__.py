@@ -106,7 +106,7 @@ def env_offline(flags: dict[str, bool]) -> int | None:
     if out is None or err is None or not (_utf8(out) and _utf8(err)):
         return None
     try:
-        from atmn_auth.errors import AtmnError
+        from atmn_auth.errors import AtmnError, interrupted_line
 
         lines: list[str] = []
         try:
@@ -130,8 +130,8 @@ def env_offline(flags: dict[str, bool]) -> int | None:
             stream, text = out, "".join(f"{line}\n" for line in lines)
         except AtmnError as exc:  # what `cli._AtmnGroup.invoke` does with it
             stream, text, code = err, f"atmn: error: {exc.message}\n", exc.exit_code
-        except KeyboardInterrupt:
-            stream, text, code = err, "\natmn: interrupted; nothing was changed.\n", 130
+        except KeyboardInterrupt as exc:
+            stream, text, code = err, f"\n{interrupted_line(exc)}\n", 130
         if "\x1b" in text:  # click.echo would strip it when not on a terminal
             return None
         text.encode("utf-8")  # surrogates (undecodable file names): click's business

@@ -25,6 +25,23 @@ class AtmnError(Exception):
         return self.message
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C after something was already done: `message` says what (the default line,
+    "nothing was changed", would not be true). Exit code 130 like any interrupt."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def interrupted_line(exc: BaseException) -> str:
+    """The line `atmn` prints for a Ctrl-C: what was done when it says, else that nothing
+    was changed."""
+    if isinstance(exc, Interrupted):
+        return f"atmn: interrupted; {exc.message}."
+    return "atmn: interrupted; nothing was changed."
+
+
 class UsageError(AtmnError):
     """Bad flags, a bad setting, or a choice the user must make (exit code 2)."""
 

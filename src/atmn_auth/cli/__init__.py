@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import click
 
 from atmn_auth import __version__
-from atmn_auth.errors import AtmnError
+from atmn_auth.errors import AtmnError, interrupted_line
 from atmn_auth.flows.style import Style
 
 
@@ -194,8 +194,8 @@ class _AtmnGroup(click.Group):
         except AtmnError as exc:
             click.echo(_stderr_style().error(exc.message), err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("\natmn: interrupted; nothing was changed.", err=True)
+        except KeyboardInterrupt as exc:
+            click.echo("\n" + interrupted_line(exc), err=True)
             ctx.exit(130)
 
     def main(
