@@ -286,6 +286,12 @@ def _rejected_again(keeper: _KeyKeeper, key: str, response: httpx2.Response) -> 
 _AS_IS = httpx2.Auth()  # sends a request unchanged (the base class's flow)
 
 
+def _from_backend_401(keeper: _KeyKeeper, response: httpx2.Response) -> bool:
+    """A 401 that says the key is bad: from the backend itself, not from the host a
+    redirect ended on (with `follow_redirects=True`), which never saw the key."""
+    return response.status_code == 401 and keeper.applies_to(response.request.url)
+
+
 class AutumnAuth(httpx2.Auth):
     """Bearer auth with the project's key that signs in again once on a 401.
 
@@ -322,13 +328,13 @@ class AutumnAuth(httpx2.Auth):
             keeper.note_organization(key, probe)
         request.headers["Authorization"] = f"Bearer {key}"
         response = yield request
-        if response.status_code != 401:
+        if not _from_backend_401(keeper, response):
             return
         response.read()
         fresh = keeper.recover(key, response)
         request.headers["Authorization"] = f"Bearer {fresh}"
         response = yield request
-        if response.status_code == 401:
+        if _from_backend_401(keeper, response):
             response.read()
             raise _rejected_again(keeper, fresh, response)
 
@@ -351,13 +357,13 @@ class AutumnAuth(httpx2.Auth):
             keeper.note_organization(key, probe)
         request.headers["Authorization"] = f"Bearer {key}"
         response = yield request
-        if response.status_code != 401:
+        if not _from_backend_401(keeper, response):
             return
         await response.aread()
         fresh = await keeper.arecover(key, response)
         request.headers["Authorization"] = f"Bearer {fresh}"
         response = yield request
-        if response.status_code == 401:
+        if _from_backend_401(keeper, response):
             await response.aread()
             raise _rejected_again(keeper, fresh, response)
 

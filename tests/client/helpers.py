@@ -197,7 +197,8 @@ class Seen:
     content_type: str | None
 
 
-Handler = Callable[[Seen], tuple[int, dict[str, Any]]]
+#: `(status, json)` or `(status, json, extra headers)`.
+Handler = Callable[[Seen], tuple[int, dict[str, Any]] | tuple[int, dict[str, Any], dict[str, str]]]
 
 
 class LoopbackApi:
@@ -224,9 +225,11 @@ class LoopbackApi:
                     self.headers.get("Content-Type"),
                 )
                 api.seen.append(seen)
-                status, payload = api.handler(seen)
+                status, payload, *extra = api.handler(seen)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

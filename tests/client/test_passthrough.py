@@ -99,3 +99,46 @@ def test_the_key_goes_to_the_backend_only(api: LoopbackApi, project_dir: Path) -
 
     assert [s.authorization for s in elsewhere.seen] == [None]
     assert api.seen[-1].authorization == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_401_from_a_redirect_target_on_another_host_starts_no_sign_in(
+    project_dir: Path, flavour: str
+) -> None:
+    """With `follow_redirects=True`, Autumn's redirect to another origin answering 401
+    is that host's business: the caller gets the 401, the project's key stays, and the
+    key is not sent there."""
+    import asyncio
+
+    with LoopbackApi(lambda seen: (401, {"message": "not yours", "code": "elsewhere"})) as other:
+
+        def backend(seen: Seen) -> tuple[int, dict[str, Any], dict[str, str]]:
+            return 302, {}, {"Location": f"{other.url}/files/1"}
+
+        with LoopbackApi(backend) as api:
+            reauth = NeverSignIn()
+            environ = {"ATMN_BACKEND_URL": api.url}
+            if flavour == "sync":
+                with AutumnClient(
+                    cwd=project_dir, environ=environ, reauthenticator=reauth, follow_redirects=True
+                ) as autumn:
+                    response = autumn.get("/v1/files/1")
+            else:
+
+                async def call() -> httpx2.Response:
+                    async with AsyncAutumnClient(
+                        cwd=project_dir,
+                        environ=environ,
+                        reauthenticator=reauth,
+                        follow_redirects=True,
+                    ) as autumn:
+                        return await autumn.get("/v1/files/1")
+
+                response = asyncio.run(call())
+
+    assert response.status_code == 401
+    assert response.json()["message"] == "not yours"
+    assert [r.status_code for r in response.history] == [302]
+    assert reauth.calls == 0
+    assert (project_dir / ".env").read_text() == f"AUTUMN_SECRET_KEY={KEY}\n"
+    assert [s.authorization for s in other.seen] == [None]
