@@ -321,7 +321,7 @@ class AutumnAuth(httpx2.Auth):
         if keeper.wants_organization_of(key):
             lookup = keeper.organization_request(key)
             if isinstance(self._client, httpx2.Client):
-                probe = self._client.send(lookup, auth=_AS_IS)
+                probe = self._client.send(lookup, auth=_AS_IS, follow_redirects=False)
             else:
                 probe = yield lookup
                 probe.read()
@@ -350,7 +350,7 @@ class AutumnAuth(httpx2.Auth):
         if keeper.wants_organization_of(key):
             lookup = keeper.organization_request(key)
             if isinstance(self._client, httpx2.AsyncClient):
-                probe = await self._client.send(lookup, auth=_AS_IS)
+                probe = await self._client.send(lookup, auth=_AS_IS, follow_redirects=False)
             else:
                 probe = yield lookup
                 await probe.aread()
