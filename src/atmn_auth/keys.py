@@ -41,10 +41,16 @@ def redact(secret: str | None) -> str:
         return "(none)"
     for prefix in PREFIXES.values():
         if secret.startswith(prefix) and len(secret) >= len(prefix) + 12:
-            return f"{prefix}…{secret[-4:]}"
+            return f"{prefix}…{_shown(secret[-4:])}"
     if len(secret) < 16:
         return "****"
-    return f"{secret[:4]}…{secret[-4:]}"
+    return f"{_shown(secret[:4])}…{_shown(secret[-4:])}"
+
+
+def _shown(part: str) -> str:
+    """`part` of a value as it may reach a terminal: a malformed key (a pasted escape
+    sequence, a newline) shows `?` for every character that is not printable ASCII."""
+    return "".join(ch if "!" <= ch <= "~" else "?" for ch in part)
 
 
 def key_name(env_file: Path) -> str:
