@@ -11,6 +11,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
+import pytest
+
+from atmn_auth.errors import CallbackTimeout
 from atmn_auth.oauth.callback import CallbackResult, CallbackServer
 
 STATE = "st4te-Xy9_kQ2pL7mN3vB8cR1dF6gH0jT5wZ-abcd"
@@ -134,6 +137,25 @@ def callback(
     """The redirect the browser follows after consent (right code and state by default)."""
     target = f"/?code={code}&state={state}&iss=http%3A%2F%2Flocalhost%3A8080"
     return request(port, target, host_header=host_header, connect_to=connect_to, extra=extra)
+
+
+def assert_still_waiting(server: CallbackServer) -> None:
+    with pytest.raises(CallbackTimeout):
+        server.wait(0.01)
+
+
+def assert_safe_page(response: Response) -> None:
+    """No secret in the page or headers; not cached, not referred, no scripts."""
+    assert CODE.encode() not in response.raw
+    assert STATE.encode() not in response.raw
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<script" not in response.body.lower()
 
 
 class Waiter:

@@ -7,29 +7,17 @@ import threading
 
 import pytest
 
-from atmn_auth.errors import CallbackTimeout
 from atmn_auth.oauth.callback import CallbackServer
 
-from .helpers import CODE, STATE, Response, callback, request, send_raw
-
-
-def assert_still_waiting(server: CallbackServer) -> None:
-    with pytest.raises(CallbackTimeout):
-        server.wait(0.01)
-
-
-def assert_safe_page(response: Response) -> None:
-    """No secret in the page or headers; not cached, not referred, no scripts."""
-    assert CODE.encode() not in response.raw
-    assert STATE.encode() not in response.raw
-    assert response.headers["cache-control"] == "no-store"
-    assert response.headers["referrer-policy"] == "no-referrer"
-    assert response.headers["x-content-type-options"] == "nosniff"
-    csp = response.headers["content-security-policy"]
-    assert "default-src 'none'" in csp
-    assert "frame-ancestors 'none'" in csp
-    assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert "<script" not in response.body.lower()
+from .helpers import (
+    CODE,
+    STATE,
+    assert_safe_page,
+    assert_still_waiting,
+    callback,
+    request,
+    send_raw,
+)
 
 
 def test_right_state_settles_with_a_safe_success_page(server: CallbackServer) -> None:

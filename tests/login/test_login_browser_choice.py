@@ -41,7 +41,9 @@ def test_on_a_desktop_the_browser_is_opened_and_the_url_printed(
     asked = opened.read_text()
     printed = next(line.strip() for line in result.stderr.splitlines() if "/authorize?" in line)
     assert printed.startswith(f"{autumn_server.url}/api/auth/oauth2/authorize?")
-    assert printed in asked  # the browser got the very URL that was printed
+    # the browser got a single-use loopback link, never the URL with state and challenge
+    assert "/start/" in asked
+    assert "state=" not in asked and "code_challenge" not in asked
 
 
 @pytest.mark.parametrize(

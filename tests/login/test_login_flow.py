@@ -16,6 +16,7 @@ from atmn_auth.flows.console import Console
 from atmn_auth.flows.login import LoginOptions, run_login
 from atmn_auth.settings import load_settings
 from support.autumn_server import AutumnServer
+from support.scripted_browser import follow_start
 from support.scripted_browser import run as browse
 
 from .helpers import CALLBACK_PORTS, occupy
@@ -56,6 +57,7 @@ def test_a_request_with_the_wrong_state_does_not_end_the_flow(
     answers: list[int] = []
 
     def attacker_then_user(url: str) -> None:
+        url = follow_start(url)
         redirect = _query(url)["redirect_uri"]
         forged = httpx2.get(redirect, params={"code": "stolen", "state": "guessed"})
         answers.append(forged.status_code)
@@ -72,6 +74,7 @@ def test_an_authorization_response_from_another_issuer_is_refused(
     autumn_server: AutumnServer, tmp_path: Path
 ) -> None:
     def mix_up(url: str) -> None:
+        url = follow_start(url)
         query = _query(url)
         httpx2.get(
             query["redirect_uri"],
@@ -89,6 +92,7 @@ def test_the_server_error_is_said_in_its_own_words(
     autumn_server: AutumnServer, tmp_path: Path
 ) -> None:
     def server_error(url: str) -> None:
+        url = follow_start(url)
         query = _query(url)
         httpx2.get(
             query["redirect_uri"],
@@ -120,6 +124,7 @@ def test_each_attempt_uses_a_fresh_state_and_verifier(
     seen: list[dict[str, str]] = []
 
     def record(url: str) -> bool:
+        url = follow_start(url)
         seen.append(_query(url))
         return True
 

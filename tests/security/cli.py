@@ -40,10 +40,19 @@ def error_line(result: subprocess.CompletedProcess[str]) -> str:
     return last.removeprefix("atmn: error: ")
 
 
-class Running:
-    """`atmn ...` started in the background, its stderr read line by line."""
+def _limit_files(limit: int) -> None:
+    import resource
 
-    def __init__(self, args: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+
+class Running:
+    """`atmn ...` started in the background, its stderr read line by line; with
+    `max_files`, allowed that many file descriptors (macOS's default is 256)."""
+
+    def __init__(
+        self, args: list[str], *, cwd: Path, env: dict[str, str], max_files: int | None = None
+    ) -> None:
         self.process = subprocess.Popen(
             [ATMN, *args],
             cwd=cwd,
@@ -52,6 +61,7 @@ class Running:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=None if max_files is None else lambda: _limit_files(max_files),
         )
         self.lines: list[str] = []
 

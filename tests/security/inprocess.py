@@ -1,7 +1,8 @@
 """`run_login` in this process, on private callback ports, with a "browser" that approves.
 
-The browser is a plain HTTP client: it opens the sign-in URL, follows the backend's
-redirects, then loads the loopback callback and keeps the page it was shown.
+The browser is a plain HTTP client: it opens the start link it is given, follows the
+redirects (to the sign-in URL, the backend's own), then loads the loopback callback and
+keeps the page it was shown.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class Browser:
     @property
     def callback_page(self) -> str:
         for address, page in zip(self.addresses, self.pages, strict=True):
-            if urlsplit(address).hostname == "localhost":
+            parts = urlsplit(address)
+            if parts.hostname == "localhost" and parts.path == "/":  # not the start link
                 return page
         raise AssertionError(f"the browser never reached the callback: {self.addresses}")
 

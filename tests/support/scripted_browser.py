@@ -3,6 +3,8 @@
 Given an authorize URL it follows redirects one by one (keeping cookies), signs in on the
 sign-in page, picks the organization on the consent page, presses Approve or Deny, and finally
 GETs the loopback redirect URI it is sent to, so that a CLI's callback server receives it.
+Given the CLI's single-use start link instead (`http://localhost:PORT/start/…`, which
+redirects to an authorize URL on another origin), it takes that hop first.
 
 In-process:  run(url, email=..., password=..., org="acme", action="approve") -> httpx2.Response
 
@@ -10,8 +12,9 @@ For the device authorization grant (RFC 8628), `approve_device(verification_uri,
 email=..., password=...)` opens the verification page, signs in, types the code, picks the
 organization and presses Approve or Deny. As a BROWSER command, a URL whose path ends in
 `/device` with a `user_code` query parameter (a `verification_uri_complete`) is driven that way
-(exit 0 once the page says the request was approved or denied, as asked); any other URL is an
-authorize URL, as before.
+(exit 0 once the page says the request was approved or denied, as asked); a `/device` URL
+without a code is only loaded (a person would type the code shown in their terminal); any
+other URL is an authorize URL or a start link, as before.
 
 As a command for Python's `webbrowser` (see browser_env):
     BROWSER="<python> /abs/path/scripted_browser.py %s"
@@ -20,6 +23,9 @@ optional), SCRIPTED_BROWSER_ACTION (approve|deny) and SCRIPTED_BROWSER_LOG (opti
 one line per run, without any code, state or token). Exits 0 once the redirect URI answered.
 SCRIPTED_BROWSER_CALLBACK_TIME_FILE (optional) gets `time.time_ns()` taken right before the
 request to the redirect URI is sent, for benchmarks that time what a CLI does after its callback.
+SCRIPTED_BROWSER_CMDLINE (optional file) gets one JSON line per run, written first: this
+process's `argv`, its `/proc/self/cmdline`, and the command line of every process this one can
+see (`/proc/*/cmdline`), for tests that check what a command line gives away.
 
 On a network with a proxy and a private CA (see make_client): SCRIPTED_BROWSER_PROXY (a proxy
 URL for every host but loopback, which is always reached directly) and SCRIPTED_BROWSER_CA (a
@@ -28,6 +34,7 @@ PEM CA file, trusted instead of the system store). Without them the browser beha
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import ssl
@@ -38,7 +45,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urljoin, urlsplit
 
 import httpx2
 
@@ -144,6 +151,44 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, parts.hostname or "", parts.port
 
 
+def _start_hop(url: str, response: httpx2.Response) -> str | None:
+    """The authorize URL when `response` (to the first request, for `url`) is a start link's
+    redirect: to another origin, with `response_type` in its query. A redirect straight to
+    the client's redirect URI carries `code`/`error` instead."""
+    if not response.is_redirect:
+        return None
+    target = urljoin(url, response.headers["location"])
+    names = {name for name, _ in parse_qsl(urlsplit(target).query)}
+    return target if _origin(target) != _origin(url) and "response_type" in names else None
+
+
+def follow_start(url: str, client: httpx2.Client | None = None) -> str:
+    """The authorize URL a start link redirects to (which uses the link up); any other URL
+    as it is."""
+    if "/start/" not in urlsplit(url).path:
+        return url
+    http = client or make_client()
+    try:
+        response = http.get(url)
+    finally:
+        if client is None:
+            http.close()
+    target = _start_hop(url, response)
+    if target is None:
+        raise BrowserError(f"the start link answered {response.status_code}, not a redirect")
+    return target
+
+
+def _sign_in(
+    http: httpx2.Client, response: httpx2.Response, form: Form, email: str, password: str
+) -> httpx2.Response:
+    """Fill in the sign-in form and send it (the page before was not a refused sign-in)."""
+    if response.status_code == 401:
+        raise BrowserError("sign-in was refused (wrong email or password?)")
+    target = urljoin(str(response.url), form.action or str(response.url))
+    return http.post(target, data={**form.fields, "email": email, "password": password})
+
+
 def browse(
     url: str,
     *,
@@ -168,6 +213,11 @@ def browse(
     signed_in = False
     try:
         response = http.get(url)
+        authorize = _start_hop(url, response)
+        if authorize is not None:  # the CLI's start link
+            steps.append("start")
+            server_origin = _origin(authorize)
+            response = http.get(authorize)
         for _ in range(MAX_STEPS):
             if response.is_redirect:
                 target = urljoin(str(response.url), response.headers["location"])
@@ -194,12 +244,11 @@ def browse(
             target = urljoin(str(response.url), form.action or str(response.url))
             data = dict(form.fields)
             if form.has_password:
-                if signed_in or response.status_code == 401:
+                if signed_in:
                     raise BrowserError("sign-in was refused (wrong email or password?)")
-                data.update(email=email, password=password)
                 steps.append("sign-in")
                 signed_in = True
-                response = http.post(target, data=data)
+                response = _sign_in(http, response, form, email, password)
                 continue
             if "org_id" in form.selects:
                 options = form.selects["org_id"]
@@ -274,12 +323,11 @@ def approve_device(
             target = urljoin(str(response.url), form.action or str(response.url))
             data = dict(form.fields)
             if form.has_password:
-                if signed_in or response.status_code == 401:
+                if signed_in:
                     raise BrowserError("sign-in was refused (wrong email or password?)")
-                data.update(email=email, password=password)
                 steps.append("sign-in")
                 signed_in = True
-                response = http.post(target, data=data)
+                response = _sign_in(http, response, form, email, password)
                 continue
             if "org_id" in form.selects:
                 data["org_id"] = _choose_org(form.selects["org_id"], org)
@@ -312,6 +360,12 @@ def device_result(response: httpx2.Response) -> str | None:
         if marker in response.text:
             return action
     return None
+
+
+def device_page(url: str) -> bool:
+    """Whether `url` is a device verification page without a code (`verification_uri`)."""
+    parts = urlsplit(url)
+    return parts.path.rstrip("/").endswith("/device") and "user_code" not in parse_qs(parts.query)
 
 
 def device_url(url: str) -> tuple[str, str] | None:
@@ -348,7 +402,7 @@ def run(
 def browser_env(server: Any, **overrides: str) -> dict[str, str]:
     """BROWSER and SCRIPTED_BROWSER_* variables for a subprocess that opens a browser.
 
-    Overrides by short name: email, password, org, action, log, proxy, ca.
+    Overrides by short name: email, password, org, action, log, proxy, ca, cmdline.
     """
     settings: dict[str, str] = {
         "email": server.email,
@@ -356,7 +410,8 @@ def browser_env(server: Any, **overrides: str) -> dict[str, str]:
         "action": "approve",
     }
     settings.update({k: str(v) for k, v in overrides.items()})
-    unknown = set(settings) - {"email", "password", "org", "action", "log", "proxy", "ca"}
+    known = {"email", "password", "org", "action", "log", "proxy", "ca", "cmdline"}
+    unknown = set(settings) - known
     if unknown:
         raise TypeError(f"unknown browser_env settings: {sorted(unknown)}")
     command = f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(__file__).resolve()))} %s"
@@ -365,10 +420,32 @@ def browser_env(server: Any, **overrides: str) -> dict[str, str]:
     return env
 
 
+def _command_lines() -> dict[str, Any]:
+    """This process's argv and /proc/self/cmdline, and every visible process's command line."""
+
+    def cmdline(pid: str) -> list[str] | None:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return raw.decode(errors="replace").rstrip("\0").split("\0")
+
+    everyone = {pid: cmdline(pid) for pid in os.listdir("/proc") if pid.isdigit()}
+    return {
+        "argv": sys.argv,
+        "cmdline": cmdline("self"),
+        "all": {pid: line for pid, line in everyone.items() if line is not None},
+    }
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: scripted_browser.py URL", file=sys.stderr)
         return 2
+    cmdline_path = os.environ.get("SCRIPTED_BROWSER_CMDLINE")
+    if cmdline_path:
+        with open(cmdline_path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(_command_lines()) + "\n")
     log_path = os.environ.get("SCRIPTED_BROWSER_LOG")
     time_path = os.environ.get("SCRIPTED_BROWSER_CALLBACK_TIME_FILE")
 
@@ -384,7 +461,11 @@ def main(argv: list[str]) -> int:
     action = os.environ.get("SCRIPTED_BROWSER_ACTION", "approve")
     device = device_url(argv[1])
     try:
-        if device is not None:
+        if device_page(argv[1]):
+            page = client.get(argv[1], follow_redirects=True)  # to the sign-in page, say
+            line = f"device page: status={page.status_code}"
+            ok = page.status_code == 200
+        elif device is not None:
             outcome = approve_device(
                 device[0],
                 device[1],

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from atmn_auth.api.autumn import Autumn, MintedKeys, Organization, OrganizationList
 from atmn_auth.api.session import Session
@@ -27,6 +28,9 @@ from atmn_auth.oauth import flow
 from atmn_auth.oauth.browser import browser_unavailable_reason
 from atmn_auth.settings import CALLBACK_PORTS, Settings
 from atmn_auth.text import format_duration
+
+if TYPE_CHECKING:
+    from atmn_auth.oauth.callback import CallbackServer
 
 
 @dataclass(frozen=True)
@@ -124,9 +128,11 @@ def _sign_in_with_code(
     complete = started.verification_uri_complete
     if complete:
         console.info(f"Or open this address, which carries the code: {complete}")
+    # The browser gets the address without the code: a command line is readable by every
+    # user here, and whoever enters the code first decides whose keys these are.
     browser = options.open_browser and browser_unavailable_reason(environ) is None
-    if browser and console.opener is not None and complete and console.opener(complete):
-        console.info("Opened your browser at that address.")
+    if browser and console.opener is not None and console.opener(started.verification_uri):
+        console.info(f"Opened your browser at {started.verification_uri}; enter the code there.")
     if not console.live_updates:
         wait_for = format_duration(started.expires_in)
         console.info(f"Waiting up to {wait_for} for the code to be approved (Ctrl-C to cancel)…")
@@ -170,7 +176,11 @@ def _sign_in_in_browser(
         request = pkce.authorization_request(
             endpoints, state, organization=options.org or options.hint
         )
-        _show_sign_in_url(request, environ, options, console, callback.port, callback.flow.done)
+        # The browser is opened on a single-use link of the callback server, never on the
+        # URL itself: a command line is readable by every user here, and `state` with the
+        # PKCE challenge is all another one needs to finish this sign-in as themselves.
+        start = callback.start_link(request.url)
+        _show_sign_in_url(request, start, environ, options, console, callback)
         try:
             result = callback.wait(
                 options.timeout,
@@ -323,19 +333,23 @@ def _open(opener: Opener, url: str, arrived: threading.Event) -> bool:
 
 def _show_sign_in_url(
     request: flow.AuthRequest,
+    start: str,
     environ: Mapping[str, str],
     options: SignInOptions,
     console: Console,
-    port: int,
-    arrived: threading.Event,
+    callback: CallbackServer,
 ) -> None:
-    url = request.url
+    """Opens the browser on `start` (the callback server's single-use link to the sign-in
+    URL) and prints the sign-in URL itself, opened or not: a terminal is no command line,
+    and the printed URL is the one that works anywhere (over SSH, in a browser on another
+    machine, after the link was used)."""
+    url, port = request.url, callback.port
     reason = None if options.open_browser else "--no-browser/--headless was given"
     if reason is None:
         reason = browser_unavailable_reason(environ)
     opened = False
     if reason is None and console.opener is not None:
-        opened = _open(console.opener, url, arrived)
+        opened = _open(console.opener, start, callback.flow.done)
         if not opened:
             reason = "the browser could not be started"
     if opened:

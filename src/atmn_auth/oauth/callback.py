@@ -5,6 +5,19 @@ never on a public interface. Only a GET to `/` whose `state` matches settles the
 everything else gets an error page and the flow keeps waiting. The pages it serves never
 contain the code or the state, and nothing is logged (a query string would leak the code).
 Users whose browser cannot reach this machine (SSH) can paste the address instead.
+
+The browser is not opened on the sign-in URL itself: a command line is readable by every
+user of the machine (`/proc/PID/cmdline`, `ps`), and that URL carries the `state` and the
+PKCE challenge, which are all another user needs to finish the sign-in with their own
+account first. It is opened on `start_link()`, a random single-use path of this server
+that redirects once to the sign-in URL (and, on Linux, only for a browser of this user).
+
+One thread serves the listening sockets and reads every request head; a connection gets a
+thread of its own only once its head is complete. Connections are capped (the oldest one
+still sending its head makes room for a new one), a head must arrive whole within
+`connection_timeout` however slowly it trickles, and when `accept()` fails (out of file
+descriptors) listening pauses, longer each time: many idle or trickling connections cannot
+starve the browser's redirect, nor make the server spin.
 """
 
 from __future__ import annotations
@@ -14,30 +27,49 @@ import errno
 import hmac
 import html
 import http.client
+import io
 import os
+import secrets
 import select
 import selectors
 import socket
 import socketserver
+import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Literal, TextIO
 from urllib.parse import parse_qsl
 
 from atmn_auth.errors import AtmnError, CallbackTimeout, PortsTakenError
-from atmn_auth.oauth.pages import CSP, PAGES, RETURN, page
+from atmn_auth.oauth.pages import (
+    CSP,
+    LINK_USED,
+    OTHER_USER,
+    PAGES,
+    REDIRECTING,
+    RETURN,
+    page,
+)
 from atmn_auth.settings import CALLBACK_PORTS
 from atmn_auth.text import format_duration
 
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024
+HEAD_BUDGET = MAX_REQUEST_LINE + MAX_HEADER_BYTES  # request line plus headers (then 431)
 MAX_QUERY_FIELDS = 32
 MAX_PASTE_LINE = 16 * 1024
+MAX_CONNECTIONS = 1024  # open at once, at most; and fewer than the descriptors left
+FD_RESERVE = 64  # descriptors the connections leave for the rest of the sign-in
+BACKLOG = 1024  # the kernel's queue: a browser's connection waits there, never dropped
+ACCEPT_BATCH = 32  # connections accepted in a row before anything else is looked at
+START_PATH = "/start/"
 _POLL = 0.1  # how often waiting loops look up (Ctrl-C, close, stop)
+_PAUSE_FIRST, _PAUSE_MAX = 0.005, 0.5  # listening pauses after a failed accept(), doubling
+_DRAIN_SECONDS = 1.0  # after 414/431, how long the rest of the request is read, at most
 _TAKEN = {errno.EADDRINUSE, errno.EACCES}
 
 
@@ -92,6 +124,25 @@ class _Flow:
             return True
 
 
+class _StartLink:
+    """`/start/<token>`: sends the browser on to the sign-in URL, once."""
+
+    def __init__(self, target: str) -> None:
+        self.token = secrets.token_urlsafe(32)
+        self.target = target
+        self._used = False
+        self._lock = threading.Lock()
+
+    def matches(self, token: str) -> bool:
+        return hmac.compare_digest(token.encode(), self.token.encode())
+
+    def claim(self) -> bool:
+        """True the first time only."""
+        with self._lock:
+            used, self._used = self._used, True
+            return not used
+
+
 def _parse_query(query: str) -> dict[str, str] | None:
     """The query's parameters, or None when malformed (too many fields, a repeated name)."""
     try:
@@ -100,6 +151,44 @@ def _parse_query(query: str) -> dict[str, str] | None:
         return None
     params = dict(pairs)
     return params if len(params) == len(pairs) else None
+
+
+# --- who is at the other end --------------------------------------------------------------
+
+
+def _address_hex(family: int, address: str) -> str:
+    """An address as /proc/net/tcp{,6} prints it: 32-bit words in host byte order."""
+    packed = socket.inet_pton(family, address)
+    words = struct.unpack(f"={len(packed) // 4}I", packed)
+    return "".join(f"{word:08X}" for word in words)
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    """The user id that owns the other end of a loopback TCP connection, as the kernel
+    reports it (Linux: /proc/net/tcp{,6}); None where that cannot be told."""
+    try:
+        family = conn.family
+        peer, local = conn.getpeername(), conn.getsockname()
+        table = {socket.AF_INET: "/proc/net/tcp", socket.AF_INET6: "/proc/net/tcp6"}[family]
+        their_end = f"{_address_hex(family, peer[0])}:{peer[1]:04X}"
+        our_end = f"{_address_hex(family, local[0])}:{local[1]:04X}"
+        with open(table, encoding="ascii") as rows:
+            next(rows, None)
+            for row in rows:
+                fields = row.split()
+                if fields[1:3] == [their_end, our_end]:
+                    return int(fields[7])
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _another_user(conn: socket.socket) -> bool:
+    """Whether the kernel says another user (neither this one nor root) is connecting."""
+    if not hasattr(os, "getuid"):
+        return False  # pragma: no cover - Windows
+    uid = peer_uid(conn)
+    return uid is not None and uid not in (os.getuid(), 0)
 
 
 # --- the HTTP side ------------------------------------------------------------------------
@@ -124,17 +213,43 @@ class _BoundedReader:
         self._raw.close()
 
 
+class _Writer:
+    """`wfile`: every write is sent whole."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._sock.sendall(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class _Handler(BaseHTTPRequestHandler):
+    """Answers one request whose head the acceptor has already read (`head`)."""
+
     server: _LoopbackServer
     protocol_version = "HTTP/1.0"
     default_request_version = "HTTP/1.0"  # so even a malformed request gets headers back
-    disable_nagle_algorithm = True
+
+    def __init__(self, request: socket.socket, address: Any, server: Any, head: bytes) -> None:
+        self._head = head
+        self._drain = False
+        super().__init__(request, address, server)
 
     def setup(self) -> None:
-        self._drain = False
-        super().setup()
-        self.connection.settimeout(self.server.owner.connection_timeout)
-        self.rfile = _BoundedReader(self.rfile, MAX_REQUEST_LINE + MAX_HEADER_BYTES)  # type: ignore[assignment]
+        self.connection = self.request
+        self.connection.settimeout(self.server.owner.connection_timeout)  # each write
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile = _BoundedReader(io.BytesIO(self._head), HEAD_BUDGET)  # type: ignore[assignment]
+        self.wfile = _Writer(self.connection)  # type: ignore[assignment]
 
     def handle(self) -> None:
         # timeouts, resets, a socket closed by close(): nothing to tell anyone
@@ -165,6 +280,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _get(self) -> None:
         path, _, query = self.path.partition("?")
+        if path.startswith(START_PATH):
+            self._start(path[len(START_PATH) :])
+            return
         if path != "/":
             self.send_error(404)
             return
@@ -211,6 +329,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_settled(params)
             finally:
                 flow.done.set()
+
+    def _start(self, token: str) -> None:
+        """The browser's first stop: once, a redirect to the sign-in URL (never shown)."""
+        owner = self.server.owner
+        link = owner.link
+        if link is None or not link.matches(token):
+            self.send_error(404)
+        elif _another_user(self.connection):
+            self._send_page(403, *OTHER_USER)  # and the link still works for the browser
+        elif owner.flow.done.is_set() or not link.claim():
+            self._send_page(410, *LINK_USED)
+        else:
+            self._send_page(303, *REDIRECTING, {"Location": link.target})
 
     def _send_settled(self, params: dict[str, str]) -> None:
         error = params.get("error")
@@ -267,11 +398,16 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _drain_input(self) -> None:
-        """After 414/431, read what the client is still sending so it sees the answer."""
+        """After 414/431, read what the client is still sending so it sees the answer
+        (256 KiB and a second at most, however slowly it comes)."""
         self.connection.shutdown(socket.SHUT_WR)
-        self.connection.settimeout(0.5)
+        deadline = time.monotonic() + _DRAIN_SECONDS
         left = 256 * 1024
-        while left > 0 and (chunk := self.connection.recv(min(left, 65536))):
+        while left > 0 and (rest := deadline - time.monotonic()) > 0:
+            self.connection.settimeout(rest)
+            chunk = self.connection.recv(min(left, 65536))
+            if not chunk:
+                return
             left -= len(chunk)
 
     def version_string(self) -> str:
@@ -281,10 +417,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # a logged request line would carry the authorization code
 
 
-class _LoopbackServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 64
+class _LoopbackServer(socketserver.TCPServer):
+    """One listening socket (the acceptor serves it)."""
+
+    request_queue_size = BACKLOG  # the system may cap it (somaxconn: 4096 Linux, 128 macOS)
     allow_reuse_address = os.name != "nt"  # Windows' SO_REUSEADDR would let others share
 
     def __init__(
@@ -292,7 +428,7 @@ class _LoopbackServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     ):
         self.address_family = family
         self.owner = owner
-        super().__init__((address, port), _Handler, bind_and_activate=False)
+        super().__init__((address, port), socketserver.BaseRequestHandler, False)
         try:
             self.server_bind()
             self.server_activate()
@@ -307,16 +443,232 @@ class _LoopbackServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)  # type: ignore[attr-defined]
         super().server_bind()
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self.owner._track(request, add=True)
-        super().process_request(request, client_address)
 
-    def shutdown_request(self, request: Any) -> None:
-        self.owner._track(request, add=False)
-        super().shutdown_request(request)
+# --- connections: accepted, heads read, handed to a thread --------------------------------
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # never print a traceback (or a request) to the user's terminal
+
+@dataclass(eq=False)
+class _Pending:
+    """A connection whose request head is still coming in."""
+
+    sock: socket.socket
+    address: Any
+    server: _LoopbackServer
+    deadline: float
+    head: bytearray = field(default_factory=bytearray)
+
+
+def _head_complete(head: bytes | bytearray) -> bool:
+    """Whether `head` holds a request line and headers up to the blank line (or a blank
+    first line, which `parse_request` turns down)."""
+    return head.startswith((b"\r\n", b"\n")) or b"\n\r\n" in head or b"\n\n" in head
+
+
+def connection_cap() -> int:
+    """Connections open at once: the descriptors this process may have but `FD_RESERVE`
+    (192 with macOS's default of 256), between 8 and `MAX_CONNECTIONS`.
+
+    An attacker needs more connections than this plus the kernel's queue (`BACKLOG`) to
+    fill that queue, where the browser's connection waits to be accepted; up to there,
+    connections beyond the cap only push out the oldest unfinished ones."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except ImportError:  # pragma: no cover - Windows, where select() takes 512 at most
+        return 256
+    except (OSError, ValueError):  # pragma: no cover
+        return MAX_CONNECTIONS
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return MAX_CONNECTIONS
+    return max(8, min(MAX_CONNECTIONS, soft - FD_RESERVE))
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+class _Acceptor:
+    """Accepts on the listening sockets and reads request heads, on one thread; see the
+    module docstring. `serve(pending)` answers a complete head, on a thread of its own."""
+
+    def __init__(
+        self,
+        servers: Sequence[_LoopbackServer],
+        serve: Callable[[_Pending], None],
+        *,
+        cap: int,
+        head_timeout: float,
+    ) -> None:
+        self._servers = servers
+        self._serve = serve
+        self._cap = cap
+        self._head_timeout = head_timeout
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._reading: dict[socket.socket, _Pending] = {}  # oldest first
+        self._serving: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._pause = 0.0
+        self._resume_at: float | None = None
+        self._listening = False
+        self._thread = threading.Thread(target=self._run, name="atmn-callback", daemon=True)
+
+    def start(self) -> None:
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        for server in self._servers:
+            server.socket.setblocking(False)  # a vanished client must not block accept()
+        self._listen(True)
+        self._thread.start()
+
+    def stop(self) -> list[socket.socket]:
+        """Stops the thread (every unfinished connection closed); returns the connections
+        still being answered."""
+        self._wake_w.send(b"x")
+        self._thread.join()
+        self._wake_r.close()
+        self._wake_w.close()
+        with self._lock:
+            serving, self._serving = list(self._serving), set()
+        return serving
+
+    # the thread
+
+    def _run(self) -> None:
+        try:
+            while True:
+                for key, _ in self._selector.select(self._timeout()):
+                    if key.data is None:
+                        return
+                    if isinstance(key.data, _LoopbackServer):
+                        self._accept_some(key.data)
+                    else:
+                        self._read(key.data)
+                now = time.monotonic()
+                while self._reading and next(iter(self._reading.values())).deadline <= now:
+                    self._drop(next(iter(self._reading.values())))
+                if self._resume_at is not None and now >= self._resume_at:
+                    self._resume_at = None
+                    self._listen(True)
+        finally:
+            for pending in list(self._reading.values()):
+                self._drop(pending)
+            self._selector.close()
+
+    def _timeout(self) -> float | None:
+        times = [] if self._resume_at is None else [self._resume_at]
+        if self._reading:
+            times.append(next(iter(self._reading.values())).deadline)
+        return max(0.0, min(times) - time.monotonic()) if times else None
+
+    def _listen(self, on: bool) -> None:
+        if on == self._listening:
+            return
+        self._listening = on
+        for server in self._servers:
+            if on:
+                self._selector.register(server.socket, selectors.EVENT_READ, server)
+            else:
+                self._selector.unregister(server.socket)
+
+    def _accept_some(self, server: _LoopbackServer) -> None:
+        """Accept what waits, up to a batch: the kernel's queue stays short."""
+        for _ in range(ACCEPT_BATCH):
+            if not self._listening or not self._accept(server):
+                return
+
+    def _accept(self, server: _LoopbackServer) -> bool:
+        """Accept one connection; False when there is none to accept now."""
+        try:
+            sock, address = server.socket.accept()
+        except (BlockingIOError, InterruptedError):
+            return False
+        except ConnectionAbortedError:
+            return True  # gone before it was accepted; there may be more
+        except OSError:
+            # Out of descriptors (EMFILE, ENFILE) or memory: give one back when an
+            # unfinished connection holds it, and listen again only after a pause, longer
+            # each time; the connection waits in the kernel's queue meanwhile.
+            self._evict_oldest()
+            self._pause = min(max(2 * self._pause, _PAUSE_FIRST), _PAUSE_MAX)
+            self._resume_at = time.monotonic() + self._pause
+            self._listen(False)
+            return False
+        self._pause = 0.0
+        with self._lock:
+            full = len(self._reading) + len(self._serving) >= self._cap
+        if full and not self._evict_oldest():
+            _close(sock)  # every connection is a complete request being answered
+            return True
+        pending = _Pending(sock, address, server, time.monotonic() + self._head_timeout)
+        try:
+            sock.setblocking(False)
+            self._selector.register(sock, selectors.EVENT_READ, pending)
+        except (OSError, ValueError):
+            _close(sock)
+            return True
+        self._reading[sock] = pending
+        self._read(pending)  # a browser sends its request at once: it is often here already
+        return True
+
+    def _read(self, pending: _Pending) -> None:
+        try:
+            chunk = pending.sock.recv(HEAD_BUDGET + 1 - len(pending.head))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(pending)
+            return
+        if not chunk and not pending.head:
+            self._drop(pending)
+            return
+        pending.head += chunk
+        if chunk and len(pending.head) <= HEAD_BUDGET and not _head_complete(pending.head):
+            return
+        self._hand_over(pending)  # complete, too large, or the client is done sending
+
+    def _hand_over(self, pending: _Pending) -> None:
+        self._selector.unregister(pending.sock)
+        del self._reading[pending.sock]
+        with self._lock:
+            self._serving.add(pending.sock)
+        try:
+            pending.sock.setblocking(True)
+            threading.Thread(
+                target=self._answer, args=(pending,), name="atmn-callback-request", daemon=True
+            ).start()
+        except (OSError, RuntimeError):  # no thread could be started: drop this client
+            self._finished(pending.sock)
+
+    def _answer(self, pending: _Pending) -> None:
+        try:  # never print a traceback (or a request) to the user's terminal
+            with contextlib.suppress(Exception):
+                self._serve(pending)
+        finally:
+            self._finished(pending.sock)
+
+    def _finished(self, sock: socket.socket) -> None:
+        with self._lock:
+            mine = sock in self._serving
+            self._serving.discard(sock)
+        if mine:  # else stop() took it over
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
+            _close(sock)
+
+    def _evict_oldest(self) -> bool:
+        """Close the connection that has been sending its head the longest, if any."""
+        if not self._reading:
+            return False
+        self._drop(next(iter(self._reading.values())))
+        return True
+
+    def _drop(self, pending: _Pending) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(pending.sock)
+        self._reading.pop(pending.sock, None)
+        _close(pending.sock)
 
 
 # --- pasted addresses ---------------------------------------------------------------------
@@ -380,7 +732,9 @@ class CallbackServer:
     Use as a context manager: `with CallbackServer(state) as cb: ... cb.wait(300)`.
     """
 
-    connection_timeout: float = 5.0  # per-connection socket timeout (idle or slow clients)
+    #: The whole request head must arrive within this many seconds of the connection, and
+    #: each write of the answer may take as long.
+    connection_timeout: float = 5.0
     outcome_timeout: float = 30.0  # how long the browser's page waits for `finish()`
 
     def __init__(
@@ -399,11 +753,13 @@ class CallbackServer:
         #: Hold the browser's page until `finish()` says how the sign-in ended (at most
         #: `outcome_timeout` seconds), so that it can name the organization.
         self.report_outcome = report_outcome
+        #: Connections open at once, at most.
+        self.max_connections = connection_cap()
+        self.link: _StartLink | None = None  # see start_link()
         self._ports = tuple(ports)
         self._host_name = host_name
         self._servers: list[_LoopbackServer] = []
-        self._acceptor: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
+        self._acceptor: _Acceptor | None = None
         self._lock = threading.Lock()
         self._closed = False
         self.port = 0
@@ -442,32 +798,25 @@ class CallbackServer:
         self.redirect_uri = f"http://{self._host_name}:{self.port}/"
         names = {"localhost", "127.0.0.1", "[::1]", self._host_name.lower()}
         self.allowed_hosts = frozenset(f"{name}:{self.port}" for name in names)
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._acceptor = threading.Thread(
-            target=self._accept_loop, name="atmn-callback", daemon=True
+        self._acceptor = _Acceptor(
+            self._servers,
+            self._serve,
+            cap=self.max_connections,
+            head_timeout=self.connection_timeout,
         )
         self._acceptor.start()
 
-    def _accept_loop(self) -> None:
-        """Accept on both loopback sockets until close() writes to the wake-up pair."""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._wake_r, selectors.EVENT_READ, None)
-            for server in self._servers:
-                server.socket.setblocking(False)  # a vanished client must not block accept()
-                selector.register(server.socket, selectors.EVENT_READ, server)
-            while True:
-                for key, _ in selector.select():
-                    server = key.data
-                    if server is None:
-                        return
-                    try:
-                        conn, address = server.socket.accept()
-                    except OSError:
-                        continue
-                    try:
-                        server.process_request(conn, address)  # a thread per connection
-                    except Exception:  # e.g. no thread could be started: drop this client
-                        server.shutdown_request(conn)
+    def _serve(self, pending: _Pending) -> None:
+        _Handler(pending.sock, pending.address, pending.server, bytes(pending.head))
+
+    def start_link(self, target: str) -> str:
+        """A single-use address on this server that redirects the browser to `target`
+        (the sign-in URL), for the browser's command line: `target`'s `state` and PKCE
+        challenge must not appear there. A new link replaces the previous one."""
+        if not self.port:
+            raise RuntimeError("CallbackServer.start_link() before start()")
+        self.link = _StartLink(target)
+        return f"http://{self._host_name}:{self.port}{START_PATH}{self.link.token}"
 
     @property
     def bound_addresses(self) -> tuple[tuple[str, int], ...]:
@@ -494,19 +843,13 @@ class CallbackServer:
             if self._closed:
                 return
             self._closed = True
-            connections = list(self._connections)
-            self._connections.clear()
-        if self._acceptor is not None:
-            self._wake_w.send(b"x")
-            self._acceptor.join()
-            self._wake_r.close()
-            self._wake_w.close()
+        connections = self._acceptor.stop() if self._acceptor is not None else []
         for server in self._servers:
             server.server_close()
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
+            _close(conn)
 
     def __enter__(self) -> CallbackServer:
         self.start()
@@ -519,15 +862,6 @@ class CallbackServer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add and self._closed:
-                conn.close()
-            elif add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
 
     # waiting
 

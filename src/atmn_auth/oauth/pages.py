@@ -29,6 +29,22 @@ PAGES: dict[int, tuple[str, str]] = {
     414: ("Address too long", "This address is too long to be a sign-in redirect."),
     431: ("Headers too large", "This request's headers are too large."),
 }
+# The start link (callback.start_link): (title, body HTML)
+REDIRECTING = (
+    "Opening the Autumn sign-in page",
+    "If it does not open, return to your terminal and open the address printed there.",
+)
+LINK_USED = (
+    "This sign-in link was already used",
+    "It works only once. If the Autumn sign-in page is open in another tab, finish there. "
+    "Otherwise return to your terminal and open the address <code>atmn login</code> "
+    "printed there, or press Ctrl-C and run <code>atmn login</code> again.",
+)
+OTHER_USER = (
+    "Not your sign-in",
+    "This link belongs to a sign-in that another user of this computer started. If you "
+    "started <code>atmn login</code>, open the address it printed in your terminal.",
+)
 
 
 def page(title: str, body_html: str) -> bytes:

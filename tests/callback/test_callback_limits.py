@@ -1,0 +1,196 @@
+"""Starving the callback server: many connections, trickled requests, no descriptors left.
+
+The browser's redirect must still get through while an attacker holds connections open,
+and a server out of file descriptors must wait for them, not spin.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from atmn_auth.oauth.callback import CallbackServer
+
+from .helpers import CODE, STATE, callback, free_ports, parse_response
+
+
+@pytest.fixture
+def small_server() -> Iterator[CallbackServer]:
+    server = CallbackServer(STATE, ports=free_ports(1))
+    server.max_connections = 16
+    server.connection_timeout = 0.5
+    with server:
+        yield server
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:  # reset
+        return True
+
+
+def test_a_trickled_request_head_is_cut_off_at_its_deadline(small_server: CallbackServer) -> None:
+    """A byte every 0.1 s never lets a per-read timeout (0.5 s) expire; the head's own
+    deadline does."""
+    with socket.create_connection(("127.0.0.1", small_server.port), timeout=5) as trickle:
+        trickle.setblocking(False)
+        started = time.monotonic()
+        cut_off = None
+        for byte in f"GET /?state={STATE}&code={CODE}&pad={'x' * 100}".encode():
+            if closed_by_server(trickle):
+                cut_off = time.monotonic() - started
+                break
+            try:
+                trickle.send(bytes([byte]))
+            except OSError:
+                cut_off = time.monotonic() - started
+                break
+            time.sleep(0.1)
+    assert cut_off is not None, "the server kept a trickling connection for 18 seconds"
+    assert 0.4 < cut_off < 1.5
+    assert callback(small_server.port).status == 200
+
+
+def test_beyond_the_cap_the_oldest_idle_connections_make_room(
+    small_server: CallbackServer,
+) -> None:
+    """300 connections that send nothing: the server keeps at most its cap of them open,
+    and the browser's redirect, arriving last, is answered at once."""
+    idle = []
+    try:
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", small_server.port), timeout=5)
+            sock.setblocking(False)
+            idle.append(sock)
+        sent = time.monotonic()
+        response = callback(small_server.port)
+        answered = time.monotonic() - sent
+        assert response.status == 200
+        assert answered < 1.0
+        assert small_server.wait(5).params["code"] == CODE
+        time.sleep(0.1)
+        still_open = [s for s in idle if not closed_by_server(s)]
+        assert len(still_open) <= small_server.max_connections
+        assert still_open  # the newest ones were kept: nobody is refused without need
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_the_browser_gets_through_while_connections_keep_coming(
+    small_server: CallbackServer,
+) -> None:
+    """An attacker who opens a new connection for each one the server drops."""
+    selector = selectors.DefaultSelector()
+    held: set[socket.socket] = set()
+
+    def connect() -> None:
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", small_server.port))
+        selector.register(sock, selectors.EVENT_READ)
+        held.add(sock)
+
+    try:
+        for _ in range(100):
+            connect()
+        opened = 100
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:  # the churn is under way
+            for key, _ in selector.select(0.01):
+                selector.unregister(key.fileobj)
+                held.discard(key.fileobj)  # type: ignore[arg-type]
+                key.fileobj.close()  # type: ignore[union-attr]
+                connect()
+                opened += 1
+        assert opened > 150
+        sent = time.monotonic()
+        assert callback(small_server.port).status == 200
+        assert time.monotonic() - sent < 1.0
+        assert small_server.wait(5).params["code"] == CODE
+    finally:
+        for sock in held:
+            sock.close()
+        selector.close()
+
+
+# A callback server in a process whose descriptors run out: it reports its CPU time when
+# they are gone, and again when asked; then it frees them and waits for the redirect.
+OUT_OF_DESCRIPTORS = textwrap.dedent(
+    """
+    import os, resource, sys, time
+    from atmn_auth.oauth.callback import CallbackServer
+
+    port, state = int(sys.argv[1]), sys.argv[2]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    with CallbackServer(state, ports=[port]) as server:
+        time.sleep(0.2)  # the server is up and listening
+        fillers = []
+        try:
+            while True:
+                fillers.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError:
+            pass
+        print("full", time.process_time(), flush=True)
+        sys.stdin.readline()
+        print("cpu", time.process_time(), flush=True)
+        sys.stdin.readline()
+        for fd in fillers:
+            os.close(fd)
+        print("freed", flush=True)
+        print("code", server.wait(10).params["code"], flush=True)
+    """
+)
+
+
+def test_out_of_descriptors_the_server_waits_without_spinning_and_recovers() -> None:
+    port = free_ports(1)[0]
+    child = subprocess.Popen(
+        [sys.executable, "-c", OUT_OF_DESCRIPTORS, str(port), STATE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        word, before = child.stdout.readline().split()
+        assert word == "full", child.stderr.read() if child.stderr else ""
+        # the browser's redirect: the kernel queues it; accept() fails with EMFILE
+        browser = socket.create_connection(("127.0.0.1", port), timeout=10)
+        target = f"/?code={CODE}&state={STATE}"
+        browser.sendall(f"GET {target} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())
+        time.sleep(3)
+        child.stdin.write("cpu\n")
+        child.stdin.flush()
+        word, after = child.stdout.readline().split()
+        assert word == "cpu"
+        busy = float(after) - float(before)
+        assert busy < 0.3, f"the server used {busy:.2f} s of CPU in 3 s while out of descriptors"
+
+        child.stdin.write("free\n")
+        child.stdin.flush()
+        assert child.stdout.readline() == "freed\n"
+        freed = time.monotonic()
+        raw = b""
+        while chunk := browser.recv(65536):
+            raw += chunk
+        browser.close()
+        assert parse_response(raw).status == 200
+        assert time.monotonic() - freed < 2.0  # the pauses grow to half a second at most
+        assert child.stdout.readline() == f"code {CODE}\n"
+        assert child.wait(10) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.communicate()
