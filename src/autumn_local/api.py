@@ -1,4 +1,5 @@
-"""The JSON API: organizations and key minting (access token), `/v1` calls (secret key)."""
+"""The JSON API: organizations and key minting (access token); `/v1` calls, listing and
+revoking keys (secret key)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import Blueprint, Response, abort, jsonify, make_response, request
 
-from . import store
+from . import apikeys, store
 from .context import config, db
 from .models import Token
 from .secrets_util import KEY_PATTERN
@@ -67,18 +68,35 @@ def mint_keys() -> Response:
     body: Any = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
         return json_error(400, "The request body must be a JSON object.", "invalid_body")
+    name = body.get("name")
+    if "name" in body:
+        # `--disable keys`: like a server that refuses fields it does not know (contract §7)
+        if not config().enabled("keys"):
+            return json_error(400, "Unknown field: name", "unknown_field")
+        problem = apikeys.name_problem(name)
+        if problem is not None:
+            return json_error(400, problem, "invalid_name")
     # `--disable bind`: a server that does not bind the consent page's choice to the
     # token, so the CLI must say which organization (contract §2: `bound_org_id` null)
-    org_id = body.get("org_id") or (record.org_id if config().enabled("bind") else None)
+    bound = record.org_id if config().enabled("bind") else None
+    org_id = body.get("org_id") or bound
     if not org_id:
         return json_error(400, "No organization found. Please select an organization.", "no_org")
     if not isinstance(org_id, str):
         return json_error(400, "org_id must be a string.", "invalid_body")
+    if bound is not None and org_id != bound:
+        # The person approved one organization on the consent page: this token mints
+        # keys for that one only.
+        return json_error(
+            403,
+            "This access token was approved for another organization.",
+            "organization_mismatch",
+        )
     conn = db()
     if not store.is_member(conn, record.user_id, org_id):
         return json_error(403, "You are not a member of this organization.", "not_a_member")
-    sandbox_key, prod_key = store.mint_key_pair(
-        conn, user_id=record.user_id, org_id=org_id, client_id=record.client_id
+    sandbox_key, prod_key = apikeys.mint_key_pair(
+        conn, user_id=record.user_id, org_id=org_id, client_id=record.client_id, name=name
     )
     return jsonify(
         sandbox_key=sandbox_key,
@@ -94,13 +112,30 @@ def invalid_key() -> Response:
     return json_error(401, "Invalid secret key", "invalid_secret_key")
 
 
-def presented_key() -> store.ApiKey | None:
+def presented_key() -> apikeys.ApiKey | None:
+    """The active key in `Authorization: Bearer`, its use noted; None for a bad one."""
     auth = request.headers.get("Authorization", "")
     scheme, _, secret = auth.partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not KEY_PATTERN.match(secret):
         return None
-    return store.active_key(db(), secret)
+    conn = db()
+    key = apikeys.active_key(conn, secret)
+    if key is not None:
+        apikeys.record_use(conn, key)
+    return key
+
+
+@cli_bp.get("/cli/api-keys")
+def list_keys() -> Response:
+    """Contract §7: the active keys of the presenting key's organization and environment."""
+    if not config().enabled("keys"):
+        abort(404)
+    key = presented_key()
+    if key is None:
+        return invalid_key()
+    listed = apikeys.org_keys(db(), key.org_id, key.env)
+    return jsonify(list=[k.as_listing() for k in listed])
 
 
 @cli_bp.delete("/cli/api-keys/current")
@@ -110,7 +145,23 @@ def revoke_current_key() -> Response:
     key = presented_key()
     if key is None:
         return invalid_key()
-    store.revoke_keys(db(), key_id=key.id)
+    apikeys.revoke_keys(db(), key_id=key.id)
+    return Response(status=204)
+
+
+@cli_bp.delete("/cli/api-keys/<key_id>")
+def revoke_key_by_id(key_id: str) -> Response:
+    """Contract §7: revoke a key of the presenting key's organization (itself included).
+
+    A key of another organization is "not found", like one that does not exist.
+    """
+    if not config().enabled("keys"):
+        abort(404)
+    key = presented_key()
+    if key is None:
+        return invalid_key()
+    if not apikeys.revoke_org_key(db(), key.org_id, key_id):
+        return json_error(404, "No such key in this organization.", "key_not_found")
     return Response(status=204)
 
 

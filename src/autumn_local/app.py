@@ -2,23 +2,70 @@
 
 from __future__ import annotations
 
+import traceback
+from typing import Any
+
 from flask import Flask, Response, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import __version__, oauth
+from . import __version__, oauth, params
 from .api import cli_bp, v1_bp
 from .config import ServerConfig
 from .context import EXTENSION_KEY, close_db
-from .pages import DEVICE_LIMITER_KEY, OAUTH_SERVER_KEY, error_page
+from .logsafe import printable_block, wsgi_text
+from .pages import (
+    DEVICE_LIMITER_KEY,
+    OAUTH_SERVER_KEY,
+    SIGN_IN_LIMITER_KEY,
+    error_page,
+    invalid_link_page,
+)
 from .pages import bp as pages_bp
 from .templates import STYLE_SRC
 from .throttle import FailureLimiter
 
 _JSON_PREFIXES = ("/cli/", "/v1/", "/api/", "/.well-known/", "/healthz")
+#: The OAuth endpoints whose parameters are checked before anything reads them.
+_OAUTH_PATHS = (oauth.AUTHORIZE_PATH, oauth.TOKEN_PATH, oauth.DEVICE_PATH, oauth.REVOKE_PATH)
+
+
+def refuse_malformed() -> Response | None:
+    """A malformed request to an OAuth endpoint: 400, its "not valid" page or an RFC 6749
+    §5.2 error, before authlib or a page sees it (see `params`)."""
+    if request.path not in _OAUTH_PATHS:
+        return None
+    pairs = params.decode_form(request.query_string)
+    if pairs is not None and request.method == "POST":
+        if request.mimetype == "application/x-www-form-urlencoded":
+            body = params.decode_form(request.get_data(cache=True))
+            pairs = None if body is None else pairs + body
+        else:
+            pairs += request.form.items(multi=True)
+    problem = params.NOT_UTF8 if pairs is None else params.problem(pairs)
+    if problem is None:
+        return None
+    if request.path == oauth.AUTHORIZE_PATH:
+        return invalid_link_page(problem)
+    response = jsonify(error="invalid_request", error_description=problem)
+    response.status_code = 400
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class App(Flask):
+    def log_exception(self, exc_info: Any) -> None:
+        """Flask's "Exception on <path>" log entry, with the path and traceback escaped."""
+        trace = "".join(traceback.format_exception(*exc_info))
+        self.logger.error(
+            "Exception on %s [%s]\n%s",
+            wsgi_text(request.environ.get("PATH_INFO", "")),
+            wsgi_text(request.method),
+            printable_block(trace),
+        )
 
 
 def create_app(cfg: ServerConfig, *, secret_key: str, cookie_name: str) -> Flask:
-    app = Flask(__name__)
+    app = App(__name__)
     app.config.update(
         SECRET_KEY=secret_key,
         SESSION_COOKIE_NAME=cookie_name,
@@ -29,7 +76,9 @@ def create_app(cfg: ServerConfig, *, secret_key: str, cookie_name: str) -> Flask
     app.extensions[EXTENSION_KEY] = cfg
     app.extensions[OAUTH_SERVER_KEY] = server = oauth.create_authorization_server(app, cfg)
     app.extensions[DEVICE_LIMITER_KEY] = FailureLimiter()
+    app.extensions[SIGN_IN_LIMITER_KEY] = FailureLimiter(cfg.sign_in_limit, cfg.sign_in_window)
     app.teardown_appcontext(close_db)
+    app.before_request(refuse_malformed)
 
     @app.post(oauth.TOKEN_PATH)
     def token() -> Response:
@@ -64,7 +113,8 @@ def create_app(cfg: ServerConfig, *, secret_key: str, cookie_name: str) -> Flask
         if error.response is not None:
             return error.response  # type: ignore[return-value]
         status = error.code or 500
-        if request.path.startswith(_JSON_PREFIXES):
+        # The authorize endpoint is a page a person sees, though under /api/.
+        if request.path.startswith(_JSON_PREFIXES) and request.path != oauth.AUTHORIZE_PATH:
             code = (error.name or "error").lower().replace(" ", "_")
             response = jsonify(message=error.description, code=code)
             response.status_code = status

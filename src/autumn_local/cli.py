@@ -15,7 +15,7 @@ from types import FrameType
 
 import click
 
-from . import __version__, store
+from . import __version__, apikeys, store
 from .config import (
     DEFAULT_ACCESS_TOKEN_TTL,
     DEFAULT_CODE_TTL,
@@ -23,10 +23,13 @@ from .config import (
     DEFAULT_DEVICE_TTL,
     DEFAULT_HOST,
     DEFAULT_PORT,
+    DEFAULT_SIGN_IN_LIMIT,
+    DEFAULT_SIGN_IN_WINDOW,
     FEATURES,
     default_data_dir,
 )
 from .db import connect
+from .logsafe import printable
 
 data_option = click.option(
     "--data",
@@ -113,11 +116,31 @@ def main() -> None:
     help="Device code polling interval, seconds.",
 )
 @click.option(
+    "--sign-in-limit",
+    default=DEFAULT_SIGN_IN_LIMIT,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Failed sign-ins allowed per account and per address within --sign-in-window.",
+)
+@click.option(
+    "--sign-in-window",
+    default=DEFAULT_SIGN_IN_WINDOW,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds over which failed sign-ins are counted.",
+)
+@click.option(
     "--disable",
     "disabled",
     multiple=True,
     type=click.Choice(FEATURES),
-    help="Turn off an extension, to behave like hosted Autumn (repeatable).",
+    help=(
+        "Turn off an extension, to behave like hosted Autumn (repeatable): organizations"
+        " (GET /cli/organizations), metadata (RFC 8414 document), iss (RFC 9207), revoke-key"
+        " (DELETE /cli/api-keys/current), bind (tokens bound to the consent page's"
+        " organization), device (RFC 8628), keys (listing and revoking keys by id, and"
+        " naming minted keys: a mint body with `name` is refused as an unknown field)."
+    ),
 )
 def serve(
     host: str,
@@ -128,6 +151,8 @@ def serve(
     access_token_ttl: int,
     device_ttl: int,
     device_interval: int,
+    sign_in_limit: int,
+    sign_in_window: float,
     disabled: tuple[str, ...],
 ) -> None:
     """Serve the sign-in pages, OAuth endpoints and API until Ctrl-C."""
@@ -144,6 +169,8 @@ def serve(
             access_token_ttl=access_token_ttl,
             device_ttl=device_ttl,
             device_interval=device_interval,
+            sign_in_limit=sign_in_limit,
+            sign_in_window=sign_in_window,
             disabled=disabled,
         )
     except OSError as exc:
@@ -252,7 +279,7 @@ def keys() -> None:
 def keys_list(as_json: bool, data_dir: Path | None) -> None:
     """List every key minted, newest last."""
     with database(data_dir) as conn:
-        all_keys = store.list_keys(conn)
+        all_keys = apikeys.list_keys(conn)
     if as_json:
         click.echo(json.dumps([k.as_json() for k in all_keys], indent=2))
         return
@@ -261,7 +288,54 @@ def keys_list(as_json: bool, data_dir: Path | None) -> None:
     for k in all_keys:
         d = k.as_json()
         state = f"revoked {d['revoked_at']}" if k.revoked_at else "active"
-        click.echo(f"{k.id}  {k.redacted}  {k.env:7}  {k.org_slug:12}  {d['created_at']}  {state}")
+        click.echo(
+            f"{k.id}  {k.redacted}  {k.env:7}  {k.org_slug:12}  {d['created_at']}"
+            f"  {k.created_via:9}  {state}  {printable(k.name)}"
+        )
+
+
+@keys.command("create")
+@click.option("--org", "org_slug", required=True, help="Slug of the key's organization.")
+@click.option("--env", type=click.Choice(apikeys.ENVS), default="sandbox", show_default=True)
+@click.option("--name", default="Dashboard key", show_default=True, help="The key's name.")
+@click.option(
+    "--via",
+    "created_via",
+    type=click.Choice(apikeys.CREATED_VIA),
+    default="dashboard",
+    show_default=True,
+    help="Record the key as made on the dashboard or by the CLI's sign-in.",
+)
+@click.option("--email", default=None, help="The member it is made by (default: the first).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@data_option
+def keys_create(
+    org_slug: str,
+    env: apikeys.Env,
+    name: str,
+    created_via: apikeys.CreatedVia,
+    email: str | None,
+    as_json: bool,
+    data_dir: Path | None,
+) -> None:
+    """Make one key as Autumn's dashboard does, and print it once."""
+    problem = apikeys.name_problem(name)
+    if problem is not None:
+        fail(problem)
+        return
+    with database(data_dir) as conn:
+        try:
+            org, user = store.org_and_member(conn, org_slug, email)
+        except store.StoreError as exc:
+            fail(str(exc))
+            return
+        key_id, secret = apikeys.create_key(
+            conn, org_id=org.id, user_id=user.id, env=env, name=name, created_via=created_via
+        )
+    if as_json:
+        click.echo(json.dumps({"id": key_id, "key": secret, "env": env, "org_id": org.id}))
+    else:
+        click.echo(f"{key_id}  {env}  {org.slug}\n{secret}")
 
 
 @keys.command("revoke")
@@ -276,7 +350,7 @@ def keys_revoke(
     if sum((key_id is not None, last4 is not None, everything)) != 1:
         raise click.UsageError("give exactly one of KEY_ID, --last4 or --all")
     with database(data_dir) as conn:
-        count = store.revoke_keys(conn, key_id=key_id, last4=last4, everything=everything)
+        count = apikeys.revoke_keys(conn, key_id=key_id, last4=last4, everything=everything)
     if count == 0 and not everything:
         fail("no matching active key")
     click.echo(f"revoked {count} key{'s' if count != 1 else ''}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import platformdirs
 
 #: Extensions `--disable` can turn off, to behave like hosted Autumn.
-FEATURES = ("organizations", "metadata", "iss", "revoke-key", "bind", "device")
+FEATURES = ("organizations", "metadata", "iss", "revoke-key", "bind", "device", "keys")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -17,6 +17,9 @@ DEFAULT_ACCESS_TOKEN_TTL = 15 * 60
 #: RFC 8628: how long a device code and its user code live, and the polling interval.
 DEFAULT_DEVICE_TTL = 600
 DEFAULT_DEVICE_INTERVAL = 5
+#: Failed sign-ins allowed per account and per client address within the window (seconds).
+DEFAULT_SIGN_IN_LIMIT = 10
+DEFAULT_SIGN_IN_WINDOW = 300.0
 
 
 def default_data_dir() -> Path:
@@ -31,6 +34,8 @@ class ServerConfig:
     access_token_ttl: int = DEFAULT_ACCESS_TOKEN_TTL
     device_ttl: int = DEFAULT_DEVICE_TTL
     device_interval: int = DEFAULT_DEVICE_INTERVAL
+    sign_in_limit: int = DEFAULT_SIGN_IN_LIMIT
+    sign_in_window: float = DEFAULT_SIGN_IN_WINDOW
     disabled: frozenset[str] = field(default_factory=frozenset)
 
     def enabled(self, feature: str) -> bool:

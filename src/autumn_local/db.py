@@ -88,7 +88,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
     user_id TEXT NOT NULL,
     client_id TEXT NOT NULL,
     created_at REAL NOT NULL,
-    revoked_at REAL
+    revoked_at REAL,
+    created_via TEXT NOT NULL DEFAULT 'oauth',
+    last_used_at REAL
 );
 CREATE TABLE IF NOT EXISTS device_codes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -109,9 +111,35 @@ CREATE TABLE IF NOT EXISTS device_codes (
     decided_at REAL,
     used_at REAL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    ended_at REAL
+);
 CREATE INDEX IF NOT EXISTS tokens_code ON tokens(code_id);
 CREATE INDEX IF NOT EXISTS api_keys_last4 ON api_keys(last4);
+CREATE INDEX IF NOT EXISTS api_keys_org ON api_keys(org_id, env);
 """
+
+
+#: Columns added after the first release: (table, column, definition), added to older files.
+MIGRATIONS = (
+    ("api_keys", "created_via", "TEXT NOT NULL DEFAULT 'oauth'"),
+    ("api_keys", "last_used_at", "REAL"),
+)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    for table, column, definition in MIGRATIONS:
+        columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # another process added it first
+                    raise
 
 
 def db_path(data_dir: Path) -> Path:
@@ -135,6 +163,9 @@ def connect(data_dir: Path) -> sqlite3.Connection:
         if path not in _initialised or is_new:
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
+            # Older files lack some columns: add them before the schema's indexes use them.
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'api_keys'").fetchone():
+                _migrate(conn)
             conn.executescript(SCHEMA)
             _initialised.add(path)
     return conn

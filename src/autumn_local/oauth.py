@@ -118,12 +118,24 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
             ttl=config().code_ttl,
         )
 
+    def validate_token_request(self) -> None:
+        """The code is used up only once everything about the exchange checked out.
+
+        authlib's checks (client, code, redirect URI, then PKCE in its hook) come first; a
+        request failing any of them leaves the code to the client it was issued to (a wrong
+        `code_verifier` cannot burn it). Then the code is claimed, once (RFC 6749 §10.5).
+        """
+        super().validate_token_request()
+        code: AuthorizationCode = self.request.authorization_code
+        if not store.claim_code(db(), code.record.id):
+            raise InvalidGrantError("Invalid 'code' in request.")
+
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-        record = store.claim_code(db(), code, client.get_client_id())
+        record = store.find_code(db(), code, client.get_client_id())
         return None if record is None else AuthorizationCode(record)
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-        pass  # already marked used when it was claimed
+        pass  # marked used when it was claimed, at the end of validate_token_request
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> GrantUser | None:
         record = authorization_code.record

@@ -3,7 +3,6 @@ verification page (RFC 8628), sign-out."""
 
 from __future__ import annotations
 
-import hmac
 import math
 import secrets
 from typing import Any, cast
@@ -22,7 +21,10 @@ from flask import (
     url_for,
 )
 
-from . import store, templates
+from . import params, store, templates
+from .browser_session import csrf_ok, csrf_token, signed_in_user
+from .browser_session import sign_in_as as start_session
+from .browser_session import sign_out as end_session
 from .context import config, db
 from .models import GrantUser
 from .oauth import AUTHORIZE_PATH, DEVICE_PAGE_PATH
@@ -31,38 +33,13 @@ from .throttle import FailureLimiter
 
 OAUTH_SERVER_KEY = "autumn_local_oauth"
 DEVICE_LIMITER_KEY = "autumn_local_device_limiter"
+SIGN_IN_LIMITER_KEY = "autumn_local_sign_in_limiter"
 
 bp = Blueprint("pages", __name__)
 
 
 def oauth_server() -> AuthorizationServer:
     return current_app.extensions[OAUTH_SERVER_KEY]
-
-
-# --- session helpers ----------------------------------------------------------------------
-
-
-def csrf_token() -> str:
-    token = session.get("csrf_token")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(32)
-        session["csrf_token"] = token
-    return token
-
-
-def csrf_ok() -> bool:
-    expected = session.get("csrf_token")
-    sent = request.form.get("csrf_token", "")
-    if not isinstance(expected, str) or not sent:
-        return False
-    return hmac.compare_digest(expected.encode(), sent.encode())
-
-
-def signed_in_user() -> store.User | None:
-    user_id = session.get("user_id")
-    if not isinstance(user_id, str):
-        return None
-    return store.get_user(db(), user_id)
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
@@ -83,6 +60,17 @@ def error_page(
         message=message,
         code=code,
         hint=hint,
+    )
+
+
+def invalid_link_page(message: str, code: str = "invalid_request") -> Response:
+    """The "not valid" page for a malformed or refused sign-in request (400)."""
+    return error_page(
+        "This sign-in link is not valid",
+        message or "The application sent an invalid sign-in request.",
+        400,
+        code,
+        hint="Close this page and start the sign-in again from your terminal (atmn login).",
     )
 
 
@@ -128,40 +116,63 @@ def home() -> Response:
     )
 
 
+def sign_in_limiter() -> FailureLimiter:
+    return cast(FailureLimiter, current_app.extensions[SIGN_IN_LIMITER_KEY])
+
+
+def sign_in_attempt_keys(email: str) -> list[str]:
+    """Failed sign-ins count per account (known or not) and per client address."""
+    return [f"account:{email.casefold()}", f"address:{request.remote_addr or '-'}"]
+
+
+def too_many_sign_ins(wait: float) -> str:
+    seconds = max(1, math.ceil(wait))
+    return f"Too many failed sign-ins; try again in {seconds} second{'s' if seconds != 1 else ''}."
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in() -> Response:
-    target = safe_next(request.values.get("next"))
+    wanted = request.values.get("next")
+    if params.decode_form(request.query_string) is None or (
+        wanted is not None and params.next_is_malformed(wanted)
+    ):
+        return invalid_link_page("The address to return to after signing in is malformed.")
+    target = safe_next(wanted)
     action = url_for("pages.sign_in", next=target)
-    if request.method == "GET":
-        if signed_in_user() is not None:
-            return cast(Response, redirect(target))
+
+    def form(status: int = 200, email: str = "", error: str = "") -> Response:
         return page(
             templates.SIGN_IN,
-            title="Sign in",
-            action=action,
-            csrf_token=csrf_token(),
-            continuing=continuing(target),
-            email="",
-            error="",
-        )
-    if not csrf_ok():
-        return csrf_refused()
-    email = request.form.get("email", "").strip()
-    user = store.authenticate(db(), email, request.form.get("password", ""))
-    if user is None:
-        return page(
-            templates.SIGN_IN,
-            401,
+            status,
             title="Sign in",
             action=action,
             csrf_token=csrf_token(),
             continuing=continuing(target),
             email=email,
-            error="Wrong email or password.",
+            error=error,
         )
-    session.clear()  # a new session on sign-in: nothing carried over from before
-    session["user_id"] = user.id
-    csrf_token()
+
+    if request.method == "GET":
+        if signed_in_user() is not None:
+            return cast(Response, redirect(target))
+        return form()
+    if not csrf_ok():
+        return csrf_refused()
+    email = request.form.get("email", "").strip()
+    limiter = sign_in_limiter()
+    keys = sign_in_attempt_keys(email)
+    # Counted as a failure before the password is checked (parallel guesses cannot all get
+    # in under the limit), taken back when it is right.
+    wait, stamp = limiter.attempt(keys)
+    if wait > 0:
+        response = form(429, email, too_many_sign_ins(wait))
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
+    user = store.authenticate(db(), email, request.form.get("password", ""))
+    if user is None:
+        return form(401, email, "Wrong email or password.")
+    limiter.forgive(keys, stamp)
+    start_session(user)
     return cast(Response, redirect(target))
 
 
@@ -169,7 +180,7 @@ def sign_in() -> Response:
 def sign_out() -> Response:
     if not csrf_ok():
         return csrf_refused()
-    session.clear()
+    end_session()
     return cast(Response, redirect(url_for("pages.home")))
 
 
@@ -184,13 +195,7 @@ def authorization_error(error: OAuth2Error) -> Response:
         # The same hook `create_authorization_response` runs: it adds RFC 9207's `iss`.
         server.execute_hook("after_create_authorization_response", response)
         return cast(Response, response)
-    return error_page(
-        "This sign-in link is not valid",
-        error.description or "The application sent an invalid sign-in request.",
-        400,
-        error.error or "invalid_request",
-        hint="Close this page and start the sign-in again from your terminal (atmn login).",
-    )
+    return invalid_link_page(error.description or "", error.error or "invalid_request")
 
 
 @bp.route(AUTHORIZE_PATH, methods=["GET", "POST"])

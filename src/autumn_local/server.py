@@ -11,6 +11,7 @@ when the server stops.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
 import secrets
 import socket
@@ -32,9 +33,12 @@ from .config import (
     DEFAULT_DEVICE_INTERVAL,
     DEFAULT_DEVICE_TTL,
     DEFAULT_HOST,
+    DEFAULT_SIGN_IN_LIMIT,
+    DEFAULT_SIGN_IN_WINDOW,
     ServerConfig,
 )
 from .db import connect
+from .logsafe import printable, printable_block, wsgi_text
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -202,7 +206,7 @@ class QuietRequestHandler(WSGIRequestHandler):
             from werkzeug.debug.tbtools import DebugTraceback
 
             trace = DebugTraceback(exc).render_traceback_text()
-            self.server.log("error", f"Error on request:\n{trace}")
+            self.server.log("error", f"Error on request:\n{printable_block(trace)}")
             return
         if not self.close_connection and isinstance(body, _RequestBody):
             try:
@@ -303,7 +307,8 @@ class _Response:
 
 class RequestLog:
     """WSGI middleware: one line per request with method, path (no query), status, time and
-    the number of the TCP connection it came on: `GET /healthz 200 0.4ms conn=3`."""
+    the number of the TCP connection it came on: `GET /healthz 200 0.4ms conn=3`. Control
+    characters in the method and path are escaped (`logsafe`)."""
 
     def __init__(self, app: WSGIApplication, log: LogFn) -> None:
         self.app = app
@@ -321,11 +326,13 @@ class RequestLog:
 
         def write_line() -> None:
             ms = (time.perf_counter() - started) * 1000
-            method = environ.get("REQUEST_METHOD", "-")
-            path = environ.get("PATH_INFO", "") or "/"
+            # Both chosen by whoever sent the request (any web page can make a browser
+            # send one): escaped, so that they cannot reach the console as control codes.
+            method = wsgi_text(environ.get("REQUEST_METHOD", "-"))
+            path = wsgi_text(environ.get("PATH_INFO", "") or "/")
             conn = environ.get(CONNECTION_KEY)
             suffix = f" conn={conn}" if conn is not None else ""
-            self.log(f"{method} {path} {status[0]} {ms:.1f}ms{suffix}")
+            self.log(f"{method} {path} {printable(status[0])} {ms:.1f}ms{suffix}")
 
         try:
             return self.app(environ, recording_start_response)
@@ -385,6 +392,25 @@ class RunningServer:
         )
 
 
+#: glibc's `mallopt` parameter for the size from which allocations are mmap'ed.
+_M_MMAP_THRESHOLD = -3
+
+
+def return_large_blocks_to_the_system() -> bool:
+    """Ask glibc to serve every allocation of 1 MiB or more (a password hash's 16 MiB) with
+    its own mmap, handed back to the system when freed. Without this, glibc raises that
+    threshold after the first such block is freed, and later ones stay in the heaps of the
+    threads that used them: memory then grows with the number of threads. False where there
+    is no glibc (nothing else changes)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20))
+    except (OSError, AttributeError):
+        return False
+
+
 def build(
     data_dir: Path,
     *,
@@ -395,12 +421,15 @@ def build(
     access_token_ttl: int = DEFAULT_ACCESS_TOKEN_TTL,
     device_ttl: int = DEFAULT_DEVICE_TTL,
     device_interval: int = DEFAULT_DEVICE_INTERVAL,
+    sign_in_limit: int = DEFAULT_SIGN_IN_LIMIT,
+    sign_in_window: float = DEFAULT_SIGN_IN_WINDOW,
     disabled: Iterable[str] = (),
     log: LogFn = print_line,
 ) -> RunningServer:
     """Seed the data directory, bind the port and assemble the app (not yet serving)."""
     from .app import create_app  # flask and authlib: loaded here, not by admin commands
 
+    return_large_blocks_to_the_system()
     data_dir = Path(data_dir)
     conn = connect(data_dir)
     try:
@@ -420,6 +449,8 @@ def build(
         access_token_ttl=access_token_ttl,
         device_ttl=device_ttl,
         device_interval=device_interval,
+        sign_in_limit=sign_in_limit,
+        sign_in_window=sign_in_window,
         disabled=frozenset(disabled),
     )
     app = create_app(cfg, secret_key=secret_key, cookie_name=f"autumn_local_{bound_port}")

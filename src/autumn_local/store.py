@@ -7,17 +7,10 @@ import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from .db import transaction
-from .secrets_util import (
-    check_password,
-    hash_password,
-    new_id,
-    new_secret_key,
-    sha256_hex,
-)
+from .secrets_util import check_password, hash_password, new_id, sha256_hex
 
 CLI_CLIENT_ID = "hAWUopQqLnsSwuRgeRzIBzKslwXmQUSr"
 CLI_CLIENT_NAME = "Autumn CLI"
@@ -132,45 +125,9 @@ class TokenRecord:
 
 
 @dataclass(frozen=True)
-class ApiKey:
-    id: str
-    prefix: str
-    last4: str
-    env: str
-    name: str
-    org_id: str
-    org_slug: str
-    org_name: str
-    user_id: str
-    created_at: float
-    revoked_at: float | None
-
-    @property
-    def redacted(self) -> str:
-        return f"{self.prefix}…{self.last4}"
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "key": self.redacted,
-            "env": self.env,
-            "name": self.name,
-            "org_id": self.org_id,
-            "org_slug": self.org_slug,
-            "created_at": _iso(self.created_at),
-            "revoked": self.revoked_at is not None,
-            "revoked_at": _iso(self.revoked_at) if self.revoked_at is not None else None,
-        }
-
-
-@dataclass(frozen=True)
 class DemoAccount:
     email: str
     password: str
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # --- settings and seeding ------------------------------------------------------------------
@@ -323,6 +280,26 @@ def add_org(
     return Organization(id=org_id, slug=slug, name=name)
 
 
+def org_and_member(
+    conn: sqlite3.Connection, slug: str, email: str | None
+) -> tuple[Organization, User]:
+    """The organization `slug` and its member `email` (or its first member, without one)."""
+    org = _require_org(conn, slug)
+    if email is not None:
+        user = get_user(conn, _require_user(conn, email))
+        if user is None or not is_member(conn, user.id, org.id):
+            raise StoreError(f"{email} is not a member of {slug}")
+        return org, user
+    row = conn.execute(
+        "SELECT u.* FROM users u JOIN memberships m ON m.user_id = u.id"
+        " WHERE m.org_id = ? ORDER BY u.created_at, u.email LIMIT 1",
+        (org.id,),
+    ).fetchone()
+    if row is None:
+        raise StoreError(f"organization {slug} has no members")
+    return org, _user(row)
+
+
 def _require_org(conn: sqlite3.Connection, slug: str) -> Organization:
     org = org_by_slug(conn, slug)
     if org is None:
@@ -385,29 +362,25 @@ def save_code(
     )
 
 
-def claim_code(conn: sqlite3.Connection, code: str, client_id: str) -> CodeRecord | None:
-    """The code's record, marking it used; None if unknown, expired or already used.
+def find_code(conn: sqlite3.Connection, code: str, client_id: str) -> CodeRecord | None:
+    """The record of an unused, current code issued to `client_id`; None otherwise.
 
-    A second use of a code revokes every token issued from it (RFC 6749 §4.1.2).
+    Nothing is marked here: the code is used up only by a successful exchange (`claim_code`,
+    after the redirect URI and PKCE checks), so a failed guess does not burn it. Presenting a
+    code that was already exchanged revokes every token issued from it (RFC 6749 §4.1.2).
     """
     now = time.time()
-    with transaction(conn):
-        row = conn.execute(
-            "SELECT * FROM authorization_codes WHERE code_hash = ? AND client_id = ?",
-            (sha256_hex(code), client_id),
-        ).fetchone()
-        if row is None:
-            return None
-        if row["used_at"] is not None:
-            conn.execute(
-                "UPDATE tokens SET access_revoked_at = coalesce(access_revoked_at, ?),"
-                " refresh_revoked_at = coalesce(refresh_revoked_at, ?) WHERE code_id = ?",
-                (now, now, row["id"]),
-            )
-            return None
-        conn.execute("UPDATE authorization_codes SET used_at = ? WHERE id = ?", (now, row["id"]))
-        if row["expires_at"] <= now:
-            return None
+    row = conn.execute(
+        "SELECT * FROM authorization_codes WHERE code_hash = ? AND client_id = ?",
+        (sha256_hex(code), client_id),
+    ).fetchone()
+    if row is None:
+        return None
+    if row["used_at"] is not None:
+        _revoke_code_tokens(conn, row["id"], now)
+        return None
+    if row["expires_at"] <= now:
+        return None
     return CodeRecord(
         id=row["id"],
         client_id=row["client_id"],
@@ -417,6 +390,30 @@ def claim_code(conn: sqlite3.Connection, code: str, client_id: str) -> CodeRecor
         scope=row["scope"],
         code_challenge=row["code_challenge"],
         code_challenge_method=row["code_challenge_method"],
+    )
+
+
+def claim_code(conn: sqlite3.Connection, code_id: int) -> bool:
+    """Mark a verified code used, once: False when another exchange claimed it first (that
+    one's tokens are then revoked, as for any second use)."""
+    now = time.time()
+    with transaction(conn):
+        cur = conn.execute(
+            "UPDATE authorization_codes SET used_at = ?"
+            " WHERE id = ? AND used_at IS NULL AND expires_at > ?",
+            (now, code_id, now),
+        )
+        if cur.rowcount == 1:
+            return True
+        _revoke_code_tokens(conn, code_id, now)
+    return False
+
+
+def _revoke_code_tokens(conn: sqlite3.Connection, code_id: int, now: float) -> None:
+    conn.execute(
+        "UPDATE tokens SET access_revoked_at = coalesce(access_revoked_at, ?),"
+        " refresh_revoked_at = coalesce(refresh_revoked_at, ?) WHERE code_id = ?",
+        (now, now, code_id),
     )
 
 
@@ -639,100 +636,6 @@ def decide_device(
             ("approved" if approve else "denied", user_id, org_id, now, device_id),
         )
     return "ok"
-
-
-# --- API keys -----------------------------------------------------------------------------
-
-
-def mint_key_pair(
-    conn: sqlite3.Connection, *, user_id: str, org_id: str, client_id: str
-) -> tuple[str, str]:
-    """A new (sandbox key, live key) pair for `org_id`; only their hashes are kept."""
-    now = time.time()
-    name = f"CLI Key - {_iso(now)}"
-    pair_id = new_id("pair_")
-    keys: dict[str, str] = {}
-    with transaction(conn):
-        for env in ("sandbox", "live"):
-            secret = new_secret_key(env)
-            keys[env] = secret
-            conn.execute(
-                "INSERT INTO api_keys (id, pair_id, key_hash, prefix, last4, env, name, org_id,"
-                " user_id, client_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    new_id("key_"),
-                    pair_id,
-                    sha256_hex(secret),
-                    secret[:-42],
-                    secret[-4:],
-                    env,
-                    name,
-                    org_id,
-                    user_id,
-                    client_id,
-                    now,
-                ),
-            )
-    return keys["sandbox"], keys["live"]
-
-
-_KEY_SELECT = (
-    "SELECT k.*, o.slug AS org_slug, o.name AS org_name FROM api_keys k"
-    " JOIN organizations o ON o.id = k.org_id"
-)
-
-
-def _key(row: sqlite3.Row) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        prefix=row["prefix"],
-        last4=row["last4"],
-        env=row["env"],
-        name=row["name"],
-        org_id=row["org_id"],
-        org_slug=row["org_slug"],
-        org_name=row["org_name"],
-        user_id=row["user_id"],
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
-    )
-
-
-def active_key(conn: sqlite3.Connection, secret: str) -> ApiKey | None:
-    row = conn.execute(
-        _KEY_SELECT + " WHERE k.key_hash = ? AND k.revoked_at IS NULL", (sha256_hex(secret),)
-    ).fetchone()
-    return None if row is None else _key(row)
-
-
-def list_keys(conn: sqlite3.Connection) -> list[ApiKey]:
-    rows = conn.execute(_KEY_SELECT + " ORDER BY k.created_at, k.env DESC").fetchall()
-    return [_key(r) for r in rows]
-
-
-def revoke_keys(
-    conn: sqlite3.Connection,
-    *,
-    key_id: str | None = None,
-    last4: str | None = None,
-    everything: bool = False,
-) -> int:
-    """Revoke matching active keys; returns how many were revoked."""
-    now = time.time()
-    args: tuple[str, ...]
-    if key_id is not None:
-        where, args = "id = ?", (key_id,)
-    elif last4 is not None:
-        where, args = "last4 = ?", (last4,)
-    elif everything:
-        where, args = "1 = 1", ()
-    else:
-        raise ValueError("say which keys to revoke")
-    cur = conn.execute(
-        f"UPDATE api_keys SET revoked_at = ? WHERE revoked_at IS NULL AND {where}",  # noqa: S608
-        (now, *args),
-    )
-    return cur.rowcount
 
 
 def stats(conn: sqlite3.Connection) -> dict[str, int]:

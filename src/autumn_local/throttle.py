@@ -1,16 +1,19 @@
-"""Counting failures in a sliding window, to slow down guessing (device user codes)."""
+"""Counting failures in a sliding window, to slow down guessing (device user codes, passwords)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 #: At most this many failed user-code entries ...
 DEFAULT_LIMIT = 10
 #: ... per this many seconds, per session, per user and per address.
 DEFAULT_WINDOW = 600.0
+#: Above this many remembered keys, `record` first forgets the ones with no recent failure.
+SWEEP_ABOVE = 10_000
 
 
 class FailureLimiter:
@@ -19,11 +22,20 @@ class FailureLimiter:
     A key is blocked once it has `limit` failures within the last `window` seconds. Successes
     do not reset the count: otherwise entering one's own valid code now and then would allow
     unlimited guessing. Kept in memory: the stand-in is one process.
+
+    `attempt` counts an attempt as a failure before it is judged, and `forgive` takes it back
+    once it succeeded: so attempts made in parallel cannot get past the limit together.
     """
 
-    def __init__(self, limit: int = DEFAULT_LIMIT, window: float = DEFAULT_WINDOW) -> None:
+    def __init__(
+        self,
+        limit: int = DEFAULT_LIMIT,
+        window: float = DEFAULT_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window = window
+        self._clock = clock
         self._lock = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
 
@@ -37,23 +49,54 @@ class FailureLimiter:
             del self._failures[key]
         return times
 
-    def retry_after(self, keys: Iterable[str]) -> float:
-        """Seconds until every key may try again; 0 when none is blocked."""
-        now = time.monotonic()
+    def _wait(self, keys: Iterable[str], now: float) -> float:
         wait = 0.0
-        with self._lock:
-            for key in keys:
-                times = self._recent(key, now)
-                if len(times) >= self.limit:
-                    wait = max(wait, times[-self.limit] + self.window - now)
+        for key in keys:
+            times = self._recent(key, now)
+            if len(times) >= self.limit:
+                wait = max(wait, times[-self.limit] + self.window - now)
         return wait
 
+    def _append(self, keys: Iterable[str], now: float) -> None:
+        if len(self._failures) > SWEEP_ABOVE:
+            for key in list(self._failures):
+                self._recent(key, now)
+        for key in keys:
+            self._recent(key, now)
+            times = self._failures.setdefault(key, deque())
+            times.append(now)
+            while len(times) > self.limit:
+                times.popleft()
+
+    def retry_after(self, keys: Iterable[str]) -> float:
+        """Seconds until every key may try again; 0 when none is blocked."""
+        with self._lock:
+            return self._wait(keys, self._clock())
+
     def record(self, keys: Iterable[str]) -> None:
-        now = time.monotonic()
+        with self._lock:
+            self._append(keys, self._clock())
+
+    def attempt(self, keys: Iterable[str]) -> tuple[float, float]:
+        """(seconds to wait, 0) when a key is blocked; else (0, stamp): the attempt is
+        counted as a failure until `forgive(keys, stamp)` takes it back."""
+        keys = list(keys)
+        with self._lock:
+            now = self._clock()
+            wait = self._wait(keys, now)
+            if wait > 0:
+                return wait, 0.0
+            self._append(keys, now)
+            return 0.0, now
+
+    def forgive(self, keys: Iterable[str], stamp: float) -> None:
+        """Take back the failure `attempt` counted at `stamp` (the attempt succeeded)."""
         with self._lock:
             for key in keys:
-                self._recent(key, now)
-                self._failures.setdefault(key, deque()).append(now)
-                times = self._failures[key]
-                while len(times) > self.limit:
-                    times.popleft()
+                times = self._failures.get(key)
+                if times is None:
+                    continue
+                with contextlib.suppress(ValueError):  # already out of the window
+                    times.remove(stamp)
+                if not times:
+                    del self._failures[key]

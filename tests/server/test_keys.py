@@ -40,15 +40,33 @@ def test_minted_keys_work_for_the_consent_organization(autumn_server):
     assert listed.status_code == 200 and listed.json()["list"] == []
 
 
-def test_org_id_in_the_body_picks_another_of_the_users_organizations(autumn_server):
-    token = sign_in(autumn_server, org="acme")
-    orgs = httpx2.get(
-        autumn_server.url + "/cli/organizations", headers=bearer(token["access_token"])
-    ).json()["list"]
-    globex = next(o for o in orgs if o["slug"] == "globex")
-    body = mint(autumn_server, token["access_token"], {"org_id": globex["id"]}).json()
-    assert body["org_id"] == globex["id"]
-    assert org_me(autumn_server, body["sandbox_key"]).json()["slug"] == "globex"
+def organization_ids(server, access_token: str) -> dict[str, str]:
+    orgs = httpx2.get(server.url + "/cli/organizations", headers=bearer(access_token))
+    return {o["slug"]: o["id"] for o in orgs.json()["list"]}
+
+
+def test_a_token_bound_to_one_organization_does_not_mint_for_another(autumn_server):
+    token = sign_in(autumn_server, org="acme")["access_token"]
+    ids = organization_ids(autumn_server, token)
+    refused = mint(autumn_server, token, {"org_id": ids["globex"]})
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "message": "This access token was approved for another organization.",
+        "code": "organization_mismatch",
+    }
+    assert autumn_server.stats()["key_pairs_minted"] == 0
+    # naming the approved organization is fine
+    body = mint(autumn_server, token, {"org_id": ids["acme"]}).json()
+    assert org_me(autumn_server, body["sandbox_key"]).json()["slug"] == "acme"
+
+
+def test_an_unbound_token_mints_for_any_organization_of_the_user(start_autumn_server):
+    server = start_autumn_server(disable=["bind"])
+    token = sign_in(server, org="acme")["access_token"]
+    ids = organization_ids(server, token)
+    body = mint(server, token, {"org_id": ids["globex"]}).json()
+    assert body["org_id"] == ids["globex"]
+    assert org_me(server, body["sandbox_key"]).json()["slug"] == "globex"
 
 
 def test_minting_for_an_organization_the_user_is_not_in_is_forbidden(autumn_server):

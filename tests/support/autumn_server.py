@@ -123,6 +123,13 @@ class AutumnServer:
         self.start()
 
     @property
+    def pid(self) -> int:
+        """The process id of the running server."""
+        if self._process is None:
+            raise RuntimeError("not running")
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
@@ -139,6 +146,28 @@ class AutumnServer:
         command = [str(AUTUMN_LOCAL), *args, "--data", str(self.data_dir)]
         return subprocess.run(command, capture_output=True, text=True, check=check, timeout=30)
 
+    def create_key(
+        self,
+        org: str = "acme",
+        *,
+        env: str = "sandbox",
+        name: str = "Dashboard key",
+        created_via: str = "dashboard",
+        email: str | None = None,
+    ) -> dict[str, str]:
+        """Make one key as Autumn's dashboard does (`autumn-local keys create`), while the
+        server runs: `{"id": "key_…", "key": "am_sk_…", "env", "org_id"}`. `org` is a slug;
+        `created_via` is "dashboard" or "oauth"; `email` a member (default: the first)."""
+        args = ["keys", "create", "--org", org, "--env", env, "--name", name]
+        args += ["--via", created_via, "--json"]
+        if email is not None:
+            args += ["--email", email]
+        result = self.admin(*args)
+        if result.returncode != 0:
+            raise RuntimeError(f"autumn-local keys create failed: {result.stderr.strip()}")
+        created: dict[str, str] = json.loads(result.stdout)
+        return created
+
     def stats(self) -> dict[str, int]:
         result = self.admin("stats", "--json", check=True)
         counts: dict[str, int] = json.loads(result.stdout)
@@ -150,6 +179,11 @@ class AutumnServer:
 
 def python() -> str:
     return sys.executable
+
+
+def create_dashboard_key(server: AutumnServer, org: str = "acme", **options: Any) -> dict[str, str]:
+    """`server.create_key(org, **options)`: a key made on the dashboard, for client tests."""
+    return server.create_key(org, **options)
 
 
 def revoke_key(server_url: str, key: str) -> str:
