@@ -65,7 +65,7 @@ def test_an_unknown_command_lists_the_commands(env: dict[str, str], tmp_path: Pa
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == (
         "atmn: error: no command 'frobnicate' "
-        "(commands: completion, env, login, logout, run, status, version)"
+        "(commands: completion, env, keys, login, logout, run, status, version)"
     )
 
 

@@ -197,6 +197,9 @@ def test_json_fields_for_an_accepted_key(
     org = org_of(server, minted.sandbox)
     redacted = f"am_sk_test_…{minted.sandbox[-4:]}"
     assert code == 0
+    details = data.pop("key_details")  # contract §7: what the server says of this key
+    assert details["created_via"] == "oauth"
+    assert details["label"].endswith(" (sandbox)")
     assert data == {
         "environment": "sandbox",
         "backend_url": server.url,

@@ -263,3 +263,144 @@ def test_revoke_quietly_tries_every_key_and_raises_nothing() -> None:
 
         autumn.revoke_quietly(MintedKeys(SANDBOX_KEY, LIVE_KEY, None))
     assert backend.bearers() == [f"Bearer {SANDBOX_KEY}", f"Bearer {LIVE_KEY}"]
+
+
+# --- §3 with a name (§7) -----------------------------------------------------------------
+
+
+def test_a_name_is_sent_and_kept_when_the_server_takes_it() -> None:
+    backend = Backend({MINT: reply(200, minted())})
+    keys = call(backend, "mint_keys", TOKEN, org_id="org_acme", name="ci")
+    assert json.loads(backend.requests[0].content) == {"org_id": "org_acme", "name": "ci"}
+    assert keys.name_accepted is True  # type: ignore[attr-defined]
+
+
+def test_a_server_that_refuses_the_name_mints_unnamed_and_says_so() -> None:
+    def refuses_names(request: httpx2.Request) -> httpx2.Response:
+        if "name" in json.loads(request.content or b"{}"):
+            return httpx2.Response(400, json={"message": "Unknown field: name"})
+        return httpx2.Response(200, json=minted())
+
+    backend = Backend({MINT: refuses_names})
+    keys = call(backend, "mint_keys", TOKEN, org_id="org_acme", name="ci")
+    assert [json.loads(r.content) for r in backend.requests] == [
+        {"org_id": "org_acme", "name": "ci"},
+        {"org_id": "org_acme"},
+    ]
+    assert keys.name_accepted is False  # type: ignore[attr-defined]
+
+
+# --- §7 listing and revoking by id --------------------------------------------------------
+
+LIST = ("GET", "/cli/api-keys")
+
+
+def entry(**fields: object) -> dict[str, object]:
+    return {
+        "id": "key_abc123",
+        "name": "ci",
+        "env": "sandbox",
+        "last4": "S1S1",
+        "created_at": "2025-01-31T12:00:00Z",
+        "last_used_at": None,
+        "created_via": "oauth",
+        **fields,
+    }
+
+
+def test_keys_are_listed_with_the_key_as_bearer() -> None:
+    backend = Backend({LIST: reply(200, {"list": [entry()]})})
+    (listed,) = call(backend, "list_keys", SANDBOX_KEY)  # type: ignore[misc]
+    assert backend.bearers() == [f"Bearer {SANDBOX_KEY}"]
+    assert str(backend.requests[0].url) == BACKEND + "/cli/api-keys"
+    assert (listed.id, listed.label(), listed.redacted()) == (
+        "key_abc123",
+        "ci (sandbox)",
+        "am_sk_test_…S1S1",
+    )
+    assert listed.created_at.isoformat() == "2025-01-31T12:00:00+00:00"
+    assert listed.last_used_at is None
+    assert listed.is_key(SANDBOX_KEY) and not listed.is_key(LIVE_KEY)
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_server_without_section_7_lists_nothing(status: int) -> None:
+    backend = Backend({LIST: reply(status, content=b"<h1>Not Found</h1>")})
+    assert call(backend, "list_keys", SANDBOX_KEY) is None
+
+
+def test_a_rejected_key_cannot_list() -> None:
+    backend = Backend({LIST: reply(401, {"message": "Invalid secret key"})})
+    with pytest.raises(KeyRejected, match="Invalid secret key"):
+        call(backend, "list_keys", SANDBOX_KEY)
+
+
+def test_a_list_without_list_is_a_backend_error() -> None:
+    backend = Backend({LIST: reply(200, {"keys": []})})
+    with pytest.raises(BackendError, match="no `list`"):
+        call(backend, "list_keys", SANDBOX_KEY)
+
+
+def test_entries_the_cli_could_not_use_safely_are_left_out() -> None:
+    """An id goes into a URL path: `current` (the presenting key, §5), a slash, a dot-dot
+    or a query would revoke something else than the key shown."""
+    hostile = [
+        entry(id="current"),
+        entry(id="../../v1/organization/me"),
+        entry(id="key_a/b"),
+        entry(id="key_a?x=1"),
+        entry(id=""),
+        entry(id=42),
+        entry(env="production"),
+        entry(last4="S1S"),
+        entry(last4="\x1b[2J"),
+        "key_string",
+        entry(id="key_good", name="\x1b]0;pwned\x07ci\u202e\nInjected", created_at="yesterday"),
+    ]
+    backend = Backend({LIST: reply(200, {"list": hostile})})
+    (kept,) = call(backend, "list_keys", SANDBOX_KEY)  # type: ignore[misc]
+    assert kept.id == "key_good"
+    assert not any(ord(ch) < 32 or ch == "\u202e" for ch in kept.label())
+    assert "Injected" in kept.name
+    assert kept.created_at is None
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("2025-01-31T12:00:00Z", "2025-01-31T12:00:00+00:00"),
+        ("2025-01-31T13:00:00+01:00", "2025-01-31T12:00:00+00:00"),
+        ("2025-01-31T12:00:00", "2025-01-31T12:00:00+00:00"),
+        ("2025-01-31T12:00:00.123456Z", "2025-01-31T12:00:00.123456+00:00"),
+    ],
+)
+def test_times_are_read_in_utc(text: str, shown: str) -> None:
+    from atmn_auth.api.autumn import parse_time
+
+    parsed = parse_time(text)
+    assert parsed is not None and parsed.isoformat() == shown
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"), [(204, "revoked"), (200, "revoked"), (404, "not_found")]
+)
+def test_revoking_by_id(status: int, outcome: str) -> None:
+    backend = Backend({("DELETE", "/cli/api-keys/key_abc123"): reply(status)})
+    assert call(backend, "revoke_key_by_id", SANDBOX_KEY, "key_abc123") == outcome
+    (request,) = backend.requests
+    assert str(request.url) == BACKEND + "/cli/api-keys/key_abc123"
+    assert request.headers["authorization"] == f"Bearer {SANDBOX_KEY}"
+
+
+def test_revoking_by_id_with_a_rejected_key() -> None:
+    backend = Backend({("DELETE", "/cli/api-keys/key_abc123"): reply(401)})
+    with pytest.raises(KeyRejected):
+        call(backend, "revoke_key_by_id", SANDBOX_KEY, "key_abc123")
+
+
+@pytest.mark.parametrize("key_id", ["current", "../current", "a/b", "", "key?x=1"])
+def test_an_id_that_would_name_another_path_is_never_sent(key_id: str) -> None:
+    backend = Backend()
+    with pytest.raises(BackendError):
+        call(backend, "revoke_key_by_id", SANDBOX_KEY, key_id)
+    assert backend.requests == []

@@ -82,8 +82,8 @@ def test_an_accepted_key_exits_0_naming_its_organization(project: Path) -> None:
     assert field(lines, "From") == str(project / ".env")
     assert field(lines, "Key") == "am_sk_test_…S1S1"
     assert not any(line.startswith("Next:") for line in lines)
-    assert backend.bearers() == [f"Bearer {SANDBOX_KEY}"]
-    assert str(backend.requests[0].url) == HOSTED + "/v1/organization/me"
+    assert set(backend.bearers()) == {f"Bearer {SANDBOX_KEY}"}
+    assert any(str(r.url) == HOSTED + "/v1/organization/me" for r in backend.requests)
 
 
 def test_the_key_is_never_printed_whole(project: Path) -> None:
@@ -98,7 +98,7 @@ def test_prod_reads_and_sends_the_live_key(project: Path) -> None:
     assert code == 0
     assert field(lines, "Environment") == "live (-p)"
     assert field(lines, "Variable") == "AUTUMN_PROD_SECRET_KEY"
-    assert backend.bearers() == [f"Bearer {LIVE_KEY}"]
+    assert set(backend.bearers()) == {f"Bearer {LIVE_KEY}"}
 
 
 def test_a_server_saying_the_key_is_of_the_other_kind_is_a_warning(project: Path) -> None:
@@ -113,7 +113,7 @@ def test_the_process_environment_wins_over_dotenv(project: Path) -> None:
     code, lines = env(project, backend, environ=environ)
     assert code == 0
     assert field(lines, "From") == "the process environment"
-    assert backend.bearers() == [f"Bearer {environ['AUTUMN_SECRET_KEY']}"]
+    assert set(backend.bearers()) == {f"Bearer {environ['AUTUMN_SECRET_KEY']}"}
     assert any(line.startswith("  " + str(project / ".env")) for line in lines)  # also defined
 
 
@@ -134,7 +134,7 @@ def test_a_rejected_key_against_the_local_server_says_login_dash_l(project: Path
     code, lines = env(project, backend, local=True)
     assert code == 1
     assert "`atmn -l login`" in field(lines, "Next")
-    assert str(backend.requests[0].url) == "http://localhost:8080/v1/organization/me"
+    assert any(str(r.url) == "http://localhost:8080/v1/organization/me" for r in backend.requests)
 
 
 def test_a_rejected_key_from_the_environment_says_to_unset_it(tmp_path: Path) -> None:

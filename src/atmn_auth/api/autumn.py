@@ -1,8 +1,9 @@
 """Every call of the Autumn contract, through one `Session`.
 
 With an OAuth access token: list organizations (§2), mint keys (§3). With a secret key:
-which organization it belongs to (§4), revoke it (§5). What comes back from the server
-is checked and cleaned (`printable`) before anyone prints it.
+which organization it belongs to (§4), revoke it (§5), list the keys of its organization
+and environment and revoke one of them by id (§7). What comes back from the server is
+checked and cleaned (`printable`) before anyone prints it.
 
 Outcomes of `organization_me`, which callers tell apart by what comes back: the
 `Organization` when accepted; `KeyRejected` (401); `BackendUnreachable` (no answer,
@@ -11,13 +12,16 @@ Outcomes of `organization_me`, which callers tell apart by what comes back: the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 from atmn_auth.api.session import Session, json_object, server_message
 from atmn_auth.errors import AtmnError, BackendError, KeyRejected
-from atmn_auth.keys import is_valid_key, redact
+from atmn_auth.keys import PREFIXES, KeyKind, is_valid_key, key_kind, redact
 from atmn_auth.text import printable
 
 ORGANIZATIONS_PATH = "/cli/organizations"
@@ -26,6 +30,12 @@ ORGANIZATION_ME_PATH = "/v1/organization/me"
 REVOKE_CURRENT_KEY_PATH = "/cli/api-keys/current"
 
 RevokeOutcome = Literal["revoked", "already_invalid", "unsupported"]
+RevokeByIdOutcome = Literal["revoked", "not_found"]
+
+#: What a key id may look like before it goes into a URL path: `current` is not one (it
+#: names the presenting key, §5), nor anything with a slash, a dot-dot or a query.
+_KEY_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
+_LAST4_RE = re.compile(r"[A-Za-z0-9]{4}")
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,9 @@ class MintedKeys:
     sandbox_key: str
     live_key: str
     org_id: str | None
+    #: False when a `name` was asked for and the server refused it (§7), so that the keys
+    #: carry the server's own name instead.
+    name_accepted: bool = True
 
     def __repr__(self) -> str:  # never show the keys whole, even in a traceback
         return (
@@ -83,6 +96,75 @@ class MintedKeys:
 
     def all(self) -> tuple[str, str]:
         return (self.sandbox_key, self.live_key)
+
+    def of(self, kind: KeyKind) -> str:
+        return self.sandbox_key if kind == "sandbox" else self.live_key
+
+
+@dataclass(frozen=True)
+class ListedKey:
+    """One key as §7 lists it: never the key itself, only its last 4 characters."""
+
+    id: str
+    name: str
+    env: KeyKind
+    last4: str
+    created_at: datetime | None
+    last_used_at: datetime | None
+    created_via: str | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ListedKey | None:
+        """From one entry of the server's `list`; None when it lacks a usable id, an
+        environment or the last 4 characters (nothing could be said or done with it)."""
+        key_id, env, last4 = data.get("id"), data.get("env"), data.get("last4")
+        if not (isinstance(key_id, str) and usable_key_id(key_id)):
+            return None
+        if env not in ("sandbox", "live"):
+            return None
+        if not (isinstance(last4, str) and _LAST4_RE.fullmatch(last4)):
+            return None
+        return cls(
+            id=key_id,
+            name=_text(data.get("name")) or "(unnamed)",
+            env="sandbox" if env == "sandbox" else "live",
+            last4=last4,
+            created_at=parse_time(data.get("created_at")),
+            last_used_at=parse_time(data.get("last_used_at")),
+            created_via=_text(data.get("created_via")),
+        )
+
+    def label(self) -> str:
+        """`NAME (sandbox)`: the server gives both keys of a pair one name."""
+        suffix = f" ({self.env})"
+        return self.name if self.name.endswith(suffix) else self.name + suffix
+
+    def redacted(self) -> str:
+        """`am_sk_test_…Ab12`, as every other key is shown."""
+        return f"{PREFIXES[self.env]}…{self.last4}"
+
+    def is_key(self, key: str | None) -> bool:
+        """Whether `key` could be this one: same environment, same last 4 characters."""
+        return bool(key) and key_kind(key or "") == self.env and (key or "")[-4:] == self.last4
+
+
+def usable_key_id(key_id: str) -> bool:
+    """Whether `key_id` may be put in `/cli/api-keys/{id}` (never `current`, §5)."""
+    return bool(_KEY_ID_RE.fullmatch(key_id)) and key_id != "current"
+
+
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 time from the server, in UTC (a time without a zone is taken as UTC);
+    None when absent or unreadable."""
+    if not isinstance(value, str) or not value or len(value) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 class OrganizationList(list[Organization]):
@@ -161,9 +243,11 @@ class Autumn:
         if name:
             body["name"] = name
         response = self._call("POST", API_KEYS_PATH, access_token, json=body or None)
+        name_accepted = True
         if response.status_code == 400 and name:
             body.pop("name")
             response = self._call("POST", API_KEYS_PATH, access_token, json=body or None)
+            name_accepted = False
         if response.status_code != 200:
             raise BackendError(
                 f"minting API keys failed: {server_message(response)}",
@@ -183,6 +267,7 @@ class Autumn:
             sandbox_key=sandbox,
             live_key=live,
             org_id=returned_org if isinstance(returned_org, str) else org_id,
+            name_accepted=name_accepted,
         )
 
     # --- with a secret key -----------------------------------------------------------------
@@ -236,3 +321,47 @@ class Autumn:
                 self.revoke_key(key, timeout=5.0)
             except AtmnError:
                 continue
+
+    # --- §7: the keys of a key's organization and environment ------------------------------
+
+    def list_keys(self, key: str, *, timeout: float | None = None) -> list[ListedKey] | None:
+        """`GET /cli/api-keys` with `key`: the keys of its organization and environment,
+        or None when the server does not offer §7 (404/405, as hosted Autumn may).
+
+        A 401 raises `KeyRejected`; any other answer `BackendError`; no answer
+        `BackendUnreachable`. Entries the CLI could not use (see `ListedKey.from_json`)
+        are left out.
+        """
+        response = self._call("GET", API_KEYS_PATH, key, timeout=timeout)
+        status = response.status_code
+        if status in (404, 405):
+            return None
+        if status == 401:
+            raise KeyRejected(f"the server rejected the key: {server_message(response)}")
+        if status != 200:
+            raise BackendError(f"listing keys failed: {server_message(response)}", status=status)
+        data = json_object(response, "listing keys")
+        items = data.get("list")
+        if not isinstance(items, list):
+            raise BackendError("listing keys: the answer has no `list`", status=200)
+        listed = (ListedKey.from_json(item) for item in items if isinstance(item, dict))
+        return [entry for entry in listed if entry is not None]
+
+    def revoke_key_by_id(
+        self, key: str, key_id: str, *, timeout: float | None = None
+    ) -> RevokeByIdOutcome:
+        """`DELETE /cli/api-keys/{key_id}` with `key`: "revoked" (204), "not_found" (404:
+        no such key in that organization, which is also what a server without §7 says,
+        so ask `list_keys` first). 401 raises `KeyRejected`; anything else `BackendError`."""
+        if not usable_key_id(key_id):
+            raise BackendError(f"not a key id the CLI will send: {printable(key_id, 40)!r}")
+        path = f"{API_KEYS_PATH}/{quote(key_id, safe='')}"
+        response = self._call("DELETE", path, key, timeout=timeout)
+        status = response.status_code
+        if status in (200, 204):
+            return "revoked"
+        if status == 404:
+            return "not_found"
+        if status == 401:
+            raise KeyRejected(f"the server rejected the key: {server_message(response)}")
+        raise BackendError(f"revoking key {key_id}: {server_message(response)}", status=status)

@@ -45,6 +45,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "Print the shell completion script for bash, zsh or fish.",
     ),
     "env": LazyCommand("atmn_auth.cli.env", "env", ENV_SUMMARY),
+    "keys": LazyCommand(
+        "atmn_auth.cli.keys",
+        "keys",
+        "List, create, revoke and rotate your organization's API keys.",
+    ),
     "login": LazyCommand(
         "atmn_auth.cli.login",
         "login",
@@ -77,6 +82,7 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("atmn -p env --json", "the same for the live key, as JSON"),
     ("atmn run -- npm test", "run a command with the key in AUTUMN_SECRET_KEY"),
     ("atmn logout", "remove both keys from the .env and revoke them"),
+    ("atmn keys list", "the organization's keys; the ones in .env marked"),
     ("atmn completion bash", 'tab completion: eval "$(atmn completion bash)"'),
 )
 

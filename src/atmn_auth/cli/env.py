@@ -103,7 +103,14 @@ def env(
                 return None
             if recover_interactively(settings, cwd, environ, console, session) is None:
                 return None
-            return check_env(settings, cwd=cwd, environ=environ, session=session, env_file=env_file)
+            return check_env(
+                settings,
+                cwd=cwd,
+                environ=environ,
+                session=session,
+                env_file=env_file,
+                key_details=True,
+            )
 
         code = run_env(
             settings,

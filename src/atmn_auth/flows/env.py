@@ -5,6 +5,10 @@ Autumn accepts it.
 show them; `run_env` ties them together and returns the exit code; the click command
 (`atmn_auth.cli.env`) only parses flags. Tests call `run_env` directly.
 
+Online, the server is asked `GET /v1/organization/me` and, at the same time on the same
+`Session`, `GET /cli/api-keys` (§7; best effort, for the key's age and last use), so the
+report waits for one round trip, not two.
+
 Exit codes: 0 when the key is usable (well formed, of the right kind, and accepted by
 the server; with `--offline`, well formed and of the right kind), 1 when it is not
 (missing, wrong format, rejected, or the server could not confirm it: unreachable,
@@ -24,6 +28,10 @@ timed out, unexpected answer), 2 for bad usage.
   answer) or "not_checked" (`--offline`, or no well-formed key to send);
   `server_message`: details, or null;
 - `organization`: `{"id", "name", "slug", "env"}` when accepted, else null;
+- `key_details`: when accepted and the server lists keys (contract §7), the key's entry
+  there: `{"id", "name", "label", "created_at", "last_used_at" (ISO 8601 in UTC, or
+  null), "created_via", "age_days" (whole days)}`; else null. Past
+  `ATMN_KEY_MAX_AGE_DAYS` (default 90) days a warning suggests `atmn keys rotate`;
 - `definitions`: every place defining the variable, in the order of the rule
   (`{"source": "environment"|"env.local"|"dotenv", "path", "key" (redacted),
   "in_use": bool}`);
@@ -40,9 +48,11 @@ from atmn_auth.keys import PREFIXES, key_kind, redact
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Mapping
+    from concurrent.futures import Future
     from pathlib import Path
     from typing import Any, Literal
 
+    from atmn_auth.api.autumn import ListedKey
     from atmn_auth.api.session import Session
     from atmn_auth.envfiles.resolution import Definition, Resolution
     from atmn_auth.settings import Settings
@@ -75,6 +85,7 @@ class EnvReport:
         "organization",
         "warnings",
         "next_step",
+        "key_details",
     )
     __slots__ = _FIELDS
     settings: Settings
@@ -86,6 +97,7 @@ class EnvReport:
     organization: dict[str, Any] | None
     warnings: list[str]
     next_step: str | None
+    key_details: dict[str, Any] | None
 
     def __init__(
         self,
@@ -98,6 +110,7 @@ class EnvReport:
         organization: dict[str, Any] | None = None,
         warnings: list[str] | None = None,
         next_step: str | None = None,
+        key_details: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         self.resolution = resolution
@@ -108,6 +121,7 @@ class EnvReport:
         self.organization = organization
         self.warnings = [] if warnings is None else warnings
         self.next_step = next_step
+        self.key_details = key_details
 
     def _fields(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._FIELDS)
@@ -142,19 +156,26 @@ def check_env(
     environ: Mapping[str, str],
     session: Session | None = None,
     env_file: Path | None = None,
+    key_details: bool = False,
 ) -> EnvReport:
     """Resolves `settings.key_var`, checks its format and asks the server through
-    `session` (with no session: offline, the format only)."""
+    `session` (with no session: offline, the format only); with `key_details`, also for
+    the key's age and last use (§7, at the same time)."""
     resolution = resolve_key(settings.key_var, cwd=cwd, environ=environ, env_file=env_file)
     fmt, fmt_message = _check_format(settings, resolution)
     report = EnvReport(settings, resolution, fmt, fmt_message)
+    max_age: float | None = None
     if fmt == "ok" and session is not None:
-        _ask_server(report, session)
+        if key_details:
+            from atmn_auth.flows.keys import max_age_days
+
+            max_age = max_age_days(environ)
+        _ask_server(report, session, key_details=key_details)
     elif fmt == "ok":
         report.server_message = "not checked (--offline)"
     else:
         report.server_message = "not asked: there is no well-formed key to send"
-    report.warnings = _warnings(report)
+    report.warnings = _warnings(report, max_age)
     report.next_step = _next_step(report)
     return report
 
@@ -180,14 +201,16 @@ def _check_format(settings: Settings, resolution: Resolution) -> tuple[FormatSta
     return "ok", f"{kind} key"
 
 
-def _ask_server(report: EnvReport, session: Session) -> None:
+def _ask_server(report: EnvReport, session: Session, *, key_details: bool = False) -> None:
     from atmn_auth.api.autumn import Autumn
     from atmn_auth.errors import BackendError, BackendUnreachable, KeyRejected
 
     key = report.resolution.value
     assert key is not None
+    autumn = Autumn(session, report.settings.backend_url)
+    listing = session.submit(lambda: autumn.list_keys(key, timeout=5.0)) if key_details else None
     try:
-        info = Autumn(session, report.settings.backend_url).organization_me(key)
+        info = autumn.organization_me(key)
     except KeyRejected as exc:
         report.server, report.server_message = "rejected", exc.message
     except BackendUnreachable as exc:
@@ -198,13 +221,42 @@ def _ask_server(report: EnvReport, session: Session) -> None:
     else:
         report.server = "accepted"
         report.organization = info.as_json()
+        if listing is not None:
+            report.key_details = _details(listing, key)
+
+
+def _details(listing: Future[list[ListedKey] | None], key: str) -> dict[str, Any] | None:
+    """The key's own entry in §7's list, for `key_details`; None when the server has no
+    list (or no answer) or the entry cannot be told apart by its last 4 characters."""
+    from datetime import UTC, datetime
+
+    from atmn_auth.errors import AtmnError
+    from atmn_auth.flows.keys import age_days, iso
+
+    try:
+        listed = listing.result()
+    except AtmnError:
+        return None
+    mine = [entry for entry in listed or [] if entry.is_key(key)]
+    if len(mine) != 1:
+        return None
+    (entry,) = mine
+    return {
+        "id": entry.id,
+        "name": entry.name,
+        "label": entry.label(),
+        "created_at": iso(entry.created_at),
+        "last_used_at": iso(entry.last_used_at),
+        "created_via": entry.created_via,
+        "age_days": age_days(entry.created_at, datetime.now(UTC)),
+    }
 
 
 def _nearest(resolution: Resolution) -> str:
     return str(resolution.env_file) if resolution.env_file else "any .env"
 
 
-def _warnings(report: EnvReport) -> list[str]:
+def _warnings(report: EnvReport, max_age: float | None = None) -> list[str]:
     res, var = report.resolution, report.resolution.var
     winner = res.winner
     warnings: list[str] = []
@@ -228,7 +280,29 @@ def _warnings(report: EnvReport) -> list[str]:
         warnings.append(
             f"the server says this is a {org_env} key, not a {report.settings.kind} one."
         )
+    too_old = _too_old(report, max_age)
+    if too_old:
+        warnings.append(too_old)
     return warnings
+
+
+def _too_old(report: EnvReport, max_age: float | None) -> str | None:
+    """The rotation warning, when the key was created more than `max_age` days ago."""
+    details = report.key_details
+    if max_age is None or not details or not details.get("created_at"):
+        return None
+    from datetime import UTC, datetime
+
+    created = datetime.fromisoformat(details["created_at"])
+    if (datetime.now(UTC) - created).total_seconds() <= max_age * 86400:
+        return None
+    limit = f"{max_age:g}"
+    days = details["age_days"]
+    return (
+        f"{report.resolution.var} was created {days} day{'' if days == 1 else 's'} ago: older "
+        f"than {limit} day{'' if limit == '1' else 's'}; consider "
+        f"`{report.settings.command('keys rotate')}`."
+    )
 
 
 def _next_step(report: EnvReport) -> str | None:
@@ -287,6 +361,7 @@ def render_text(report: EnvReport) -> list[str]:
     elif report.server_message:
         server = f"{server}: {report.server_message}" if report.checked else report.server_message
     lines.append(f"Server:       {server}")
+    lines.extend(_details_lines(report.key_details))
     others = [d for d in res.definitions if d is not winner]
     if others:
         lines.append("Also defined:")
@@ -295,6 +370,32 @@ def render_text(report: EnvReport) -> list[str]:
     if report.next_step:
         lines.append(f"Next: {report.next_step}")
     return lines
+
+
+def _details_lines(details: dict[str, Any] | None) -> list[str]:
+    """The key's name, age and last use, when the server lists keys (§7)."""
+    if not details:
+        return []
+    from datetime import UTC, datetime
+
+    from atmn_auth.flows.keys import ago
+
+    now = datetime.now(UTC)
+
+    def when(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    created = ago(when(details["created_at"]), now)
+    if details["created_at"]:
+        created += f" ({details['created_at'][:10]})"
+    if details["created_via"]:
+        created += f", via {details['created_via']}"
+    used = details["last_used_at"]
+    return [
+        f"Key name:     {details['label']}",
+        f"Created:      {created}",
+        f"Last used:    {ago(when(used), now) if used else 'never'}",
+    ]
 
 
 def _definition_line(d: Definition) -> str:
@@ -316,6 +417,7 @@ def report_json(report: EnvReport) -> dict[str, Any]:
         "server": report.server,
         "server_message": report.server_message,
         "organization": report.organization,
+        "key_details": report.key_details,
         "definitions": [
             {
                 "source": d.source,
@@ -349,7 +451,14 @@ def run_env(
 
     With no `session` the server is not asked (`--offline`).
     """
-    report = check_env(settings, cwd=cwd, environ=environ, session=session, env_file=env_file)
+    report = check_env(
+        settings,
+        cwd=cwd,
+        environ=environ,
+        session=session,
+        env_file=env_file,
+        key_details=session is not None,
+    )
     needs_login = report.server == "rejected" or report.format in ("missing", "empty")
     if needs_login and reauthenticate is not None:
         report = reauthenticate(report) or report

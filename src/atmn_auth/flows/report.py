@@ -1,4 +1,5 @@
-"""What `atmn login` prints at the end: who, where, which keys (redacted), what next.
+"""What `atmn login` prints at the end: who, where, which keys (redacted), what next; and
+what `atmn keys rotate` and `atmn keys create` say when they are done.
 
 The results go to standard output (the first line marked `✓`); warnings go to standard
 error, marked `!`, so that `atmn login > log` still shows them and a script reading the
@@ -14,6 +15,11 @@ from atmn_auth.flows.login import LoginResult
 from atmn_auth.flows.style import Output
 from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, redact
 from atmn_auth.settings import Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from atmn_auth.flows.create import Created
+    from atmn_auth.flows.rotate import Rotated
 
 
 def print_login_result(
@@ -74,3 +80,51 @@ def login_warnings(result: LoginResult, *, cwd: Path, environ: Mapping[str, str]
             if shadow.role != "farther":  # a farther .env is not read: no harm done
                 warnings.append(describe(shadow, var, result.env_file))
     return warnings
+
+
+def print_rotate_result(result: Rotated, settings: Settings, *, output: Output) -> None:
+    """What `atmn keys rotate` prints once the new keys work and the old ones are settled:
+    the file and the new keys on stdout, an old key that still works as a warning."""
+    output.ok(f"Rotated the keys in {result.env_file} for {result.organization.label()}.")
+    output.result(f"  {SANDBOX_VAR:<24} {redact(result.keys.sandbox_key)}  (sandbox)")
+    output.result(f"  {LIVE_VAR:<24} {redact(result.keys.live_key)}  (live)")
+    for key, fate in result.replaced.items():
+        shown, elsewhere = redact(key), settings.revoke_elsewhere(key[-4:])
+        if fate == "revoked":
+            output.result(f"Revoked the old key {shown}.")
+        elif fate == "already_invalid":
+            output.result(f"The old key {shown} was already revoked.")
+        elif fate == "unsupported":
+            output.warn(
+                f"Warning: this server cannot revoke keys from the command line; the old key "
+                f"{shown} still works: {elsewhere}."
+            )
+        else:
+            why = fate.removeprefix("failed: ")
+            output.warn(
+                f"Warning: could not revoke the old key {shown} ({why}); it still works: "
+                f"{elsewhere}."
+            )
+    if result.shadowed_by_environment:
+        output.warn(
+            f"Warning: {settings.key_var} is also set in the process environment, which wins "
+            f"over {result.env_file}: run `unset {settings.key_var}` to use the new key."
+        )
+
+
+def print_created(created: Created, settings: Settings, *, output: Output) -> None:
+    """What `atmn keys create` says besides the key (the key alone goes to stdout): on the
+    stream `output` writes results to, which the command points at stderr."""
+    org = created.organization
+    where = f" for {org.label()}" if org is not None else ""
+    output.ok(f'Created "{created.label}" ({redact(created.key)}){where}.')
+    other, fate = redact(created.other_key), created.other_outcome
+    if fate in ("revoked", "already_invalid"):
+        output.result(f"The other key minted with it ({other}) was revoked.")
+    else:
+        why = "this server cannot revoke keys" if fate == "unsupported" else fate
+        elsewhere = settings.revoke_elsewhere(created.other_key[-4:])
+        output.warn(
+            f"Warning: could not revoke the other key minted with it ({other}: {why}); "
+            f"it still works: {elsewhere}."
+        )

@@ -1,0 +1,312 @@
+"""`atmn keys list|create|revoke|rotate`: the click layer over `atmn_auth.flows.keys`,
+`flows.create`, `flows.revoke` and `flows.rotate`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from atmn_auth.cli.options import cli_output, env_options, resolve_options, server_timeout_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class KeysGroup(click.Group):
+    """`atmn keys <subcommand>`, with atmn's "did you mean" for a mistyped one."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0]
+        if not ctx.resilient_parsing and not name.startswith("-") and name not in self.commands:
+            from atmn_auth.cli import suggest_command
+
+            raise click.UsageError(suggest_command(name, sorted(self.commands)), ctx=ctx)
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each summary whole (click would shorten them to one line)."""
+        rows = [
+            (name, command.get_short_help_str(limit=10_000))
+            for name, command in sorted(self.commands.items())
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+class NoEchoCommand(click.Command):
+    """Refuses extra arguments without repeating them: a pasted key must not be printed
+    (click's own message would repeat it)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.allow_extra_args = True
+        rest = super().parse_args(ctx, args)
+        if ctx.args and not ctx.resilient_parsing:
+            ctx.args = []
+            raise click.UsageError(
+                "unexpected argument (not repeated: it may be a key); keys are never given "
+                "on the command line",
+                ctx=ctx,
+            )
+        return rest
+
+
+def sign_in_options(*, org: bool) -> Callable[[F], F]:
+    """The browser sign-in's options, as `atmn login` has them."""
+
+    def add(func: F) -> F:
+        func = click.option(
+            "--debug", is_flag=True, help="Print each step (secrets redacted) to stderr."
+        )(func)
+        func = click.option(
+            "--device/--no-device",
+            default=None,
+            help="Sign in with a code shown here, for machines whose browser cannot reach "
+            "this one (default: when no browser can be opened here and the server offers "
+            "it) / Never use the device flow.",
+        )(func)
+        func = click.option(
+            "--timeout",
+            type=click.FloatRange(min=1),
+            default=300,
+            show_default=True,
+            help="Seconds to wait for the browser.",
+        )(func)
+        func = click.option(
+            "--no-browser", is_flag=True, help="Print the sign-in URL instead of opening it."
+        )(func)
+        if org:
+            func = click.option(
+                "--org", metavar="ID_OR_SLUG", help="The organization to mint the key for."
+            )(func)
+        return func
+
+    return add
+
+
+def _trace(debug: bool) -> Callable[[str], None] | None:
+    if not debug:
+        return None
+    return lambda line: click.echo(f"debug: {line}", err=True)
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+@click.group(name="keys", cls=KeysGroup)
+def keys() -> None:
+    """List, create, revoke and rotate your organization's API keys.
+
+    Each command works with the keys of the organization and environment of the key in
+    force (as `atmn env` finds it; -p for the live keys), on servers that offer it.
+    """
+
+
+@keys.command(name="list", cls=NoEchoCommand)
+@env_options
+@click.option("--json", "as_json", is_flag=True, help="Print the keys as one JSON object.")
+@server_timeout_option()
+@click.pass_context
+def list_keys(
+    ctx: click.Context,
+    sub_prod: bool,
+    sub_local: bool,
+    sub_headless: bool,
+    as_json: bool,
+    timeout: float,
+) -> None:
+    """List the keys of the organization and environment of the key in force.
+
+    Newest first: name, last 4 characters, when created and last used, and how it was
+    created; the keys in this project's .env are marked with *.
+    """
+    from atmn_auth.api.session import Session
+    from atmn_auth.flows.keys import run_list
+
+    settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
+    with Session(os.environ, timeout=timeout) as session:
+        code = run_list(
+            settings,
+            cwd=Path.cwd(),
+            environ=os.environ,
+            session=session,
+            output=cli_output(),
+            as_json=as_json,
+        )
+    ctx.exit(code)
+
+
+@keys.command(name="create", cls=NoEchoCommand)
+@env_options
+@click.option(
+    "--name", required=True, metavar="NAME", help="What to call the key (shown in key lists)."
+)
+@click.option(
+    "--env",
+    "kind",
+    type=click.Choice(["sandbox", "live"]),
+    help="Which key to keep: sandbox (the default) or live (the default with -p).",
+)
+@click.option("--reveal", is_flag=True, help="Print the key on a terminal too.")
+@sign_in_options(org=True)
+@click.pass_context
+def create(
+    ctx: click.Context,
+    sub_prod: bool,
+    sub_local: bool,
+    sub_headless: bool,
+    name: str,
+    kind: str | None,
+    reveal: bool,
+    org: str | None,
+    no_browser: bool,
+    timeout: float,
+    device: bool | None,
+    debug: bool,
+) -> None:
+    """Sign in, mint one key named NAME, and print it once, for a secret store.
+
+    The key alone goes to standard output (pipe it: atmn keys create --name ci | gh
+    secret set AUTUMN_SECRET_KEY); no file is written. The server mints a pair: the key
+    of the other environment is revoked at once. On a terminal it refuses without
+    --reveal.
+    """
+    from atmn_auth.errors import UsageError
+    from atmn_auth.keys import KeyKind
+
+    settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
+    if kind == "sandbox" and settings.prod:
+        raise click.UsageError("-p asks for the live key, --env sandbox for the other", ctx=ctx)
+    chosen: KeyKind = "live" if (kind or settings.kind) == "live" else "sandbox"
+    if not reveal and _isatty(sys.stdout):
+        raise UsageError(
+            "keys create prints the whole key and standard output is a terminal; pipe it "
+            "into your secret store (atmn keys create --name NAME | …), or add --reveal to "
+            "show it here"
+        )
+
+    from atmn_auth.api.session import Session
+    from atmn_auth.flows.console import terminal_console
+    from atmn_auth.flows.create import CreateOptions, check_name, run_create
+    from atmn_auth.flows.report import print_created
+    from atmn_auth.flows.style import Output, Style
+
+    check_name(name)
+    console = terminal_console(debug=_trace(debug))
+    options = CreateOptions(
+        name=name,
+        kind=chosen,
+        org=org,
+        open_browser=not (no_browser or opts.headless),
+        timeout=timeout,
+        device=device,
+    )
+    with Session(os.environ) as session:
+        created = run_create(
+            settings,
+            cwd=Path.cwd(),
+            environ=os.environ,
+            session=session,
+            console=console,
+            options=options,
+        )
+    err_style = Style(sys.stderr, os.environ)
+    to_stderr = Output(
+        lambda line: click.echo(line, err=True),
+        lambda line: click.echo(line, err=True),
+        out_style=err_style,
+        err_style=err_style,
+    )
+    print_created(created, settings, output=to_stderr)
+    click.echo(created.key)
+
+
+@keys.command(name="revoke", cls=NoEchoCommand)
+@env_options
+@click.argument("selector", metavar="ID|NAME|LAST4")
+@click.option("--yes", "-y", is_flag=True, help="Revoke even a key this project uses.")
+@server_timeout_option()
+@click.pass_context
+def revoke(
+    ctx: click.Context,
+    sub_prod: bool,
+    sub_local: bool,
+    sub_headless: bool,
+    selector: str,
+    yes: bool,
+    timeout: float,
+) -> None:
+    """Revoke one key, named by its id, its name or its last 4 characters.
+
+    A selector that names several keys lists them and revokes nothing. Revoking a key
+    this project uses asks first on a terminal, and needs --yes elsewhere.
+    """
+    from atmn_auth.api.session import Session
+    from atmn_auth.flows.console import terminal_console
+    from atmn_auth.flows.revoke import run_revoke
+
+    settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
+    console = terminal_console()
+    with Session(os.environ, timeout=timeout) as session:
+        code = run_revoke(
+            settings,
+            cwd=Path.cwd(),
+            environ=os.environ,
+            session=session,
+            output=cli_output(),
+            selector=selector,
+            yes=yes,
+            prompter=console.asks,
+        )
+    ctx.exit(code)
+
+
+@keys.command(name="rotate", cls=NoEchoCommand)
+@env_options
+@sign_in_options(org=False)
+@click.pass_context
+def rotate(
+    ctx: click.Context,
+    sub_prod: bool,
+    sub_local: bool,
+    sub_headless: bool,
+    no_browser: bool,
+    timeout: float,
+    device: bool | None,
+    debug: bool,
+) -> None:
+    """Sign in, write new keys to the .env the current ones come from, check them, and only
+    then revoke the old ones.
+
+    Any failure before the new keys pass the check leaves the old keys in the file and
+    working.
+    """
+    from atmn_auth.api.session import Session
+    from atmn_auth.flows.console import terminal_console
+    from atmn_auth.flows.report import print_rotate_result
+    from atmn_auth.flows.rotate import RotateOptions, run_rotate
+
+    settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
+    console = terminal_console(debug=_trace(debug))
+    options = RotateOptions(
+        open_browser=not (no_browser or opts.headless), timeout=timeout, device=device
+    )
+    with Session(os.environ) as session:
+        result = run_rotate(
+            settings,
+            cwd=Path.cwd(),
+            environ=os.environ,
+            session=session,
+            console=console,
+            options=options,
+        )
+    print_rotate_result(result, settings, output=cli_output())

@@ -1,0 +1,130 @@
+"""`atmn keys create --name NAME`: sign in as `atmn login` does, mint one pair named NAME
+(contract §7), keep the key of the environment asked for, revoke the other at once, and
+hand the kept key back once, for the caller to print. Nothing is written to any file.
+
+A server without §7 is told apart before the browser opens when a key is in force here
+(its list of keys answers 404), else by its refusing the name when minting; either way
+the answer is one line, exit 1, and keys minted without the name are revoked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from atmn_auth.errors import AtmnError, UsageError
+from atmn_auth.flows.keys import key_in_force, not_offered, revoke_one
+from atmn_auth.keys import KeyKind, redact
+from atmn_auth.settings import CALLBACK_PORTS
+from atmn_auth.text import printable
+
+if TYPE_CHECKING:
+    from atmn_auth.api.autumn import Autumn, Organization
+    from atmn_auth.api.session import Session
+    from atmn_auth.flows.console import Console
+    from atmn_auth.settings import Settings
+
+MAX_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    name: str
+    kind: KeyKind
+    org: str | None = None
+    open_browser: bool = True
+    timeout: float = 300.0
+    device: bool | None = None
+
+
+@dataclass(frozen=True)
+class Created:
+    """The key kept (whole: the caller prints it once), and what became of its pair."""
+
+    key: str
+    label: str
+    organization: Organization | None
+    other_key: str
+    other_outcome: str
+
+    def __repr__(self) -> str:
+        return (
+            f"Created(key={redact(self.key)!r}, label={self.label!r}, "
+            f"other_key={redact(self.other_key)!r}, other_outcome={self.other_outcome!r})"
+        )
+
+
+def check_name(name: str) -> str:
+    """The name as given, when a server can store it and a list can show it."""
+    if not name.strip():
+        raise UsageError("--name must not be empty")
+    if printable(name, MAX_NAME_LENGTH + 1) != name:
+        raise UsageError("--name must be one line without control characters or extra spaces")
+    if len(name) > MAX_NAME_LENGTH:
+        raise UsageError(f"--name is {len(name)} characters long; at most {MAX_NAME_LENGTH}")
+    return name
+
+
+def run_create(
+    settings: Settings,
+    *,
+    cwd: Path,
+    environ: Mapping[str, str],
+    session: Session,
+    console: Console,
+    options: CreateOptions,
+    ports: Sequence[int] = CALLBACK_PORTS,
+) -> Created:
+    from atmn_auth.api.autumn import Autumn
+    from atmn_auth.flows.signin import SignInOptions, sign_in
+
+    name = check_name(options.name)
+    autumn = Autumn(session, settings.backend_url)
+    _refuse_without_section7(autumn, settings, cwd=cwd, environ=environ)
+    signed = sign_in(
+        settings,
+        session,
+        console,
+        environ=environ,
+        options=SignInOptions(
+            org=options.org,
+            open_browser=options.open_browser,
+            timeout=options.timeout,
+            device=options.device,
+            key_name=name,
+        ),
+        ports=ports,
+    )
+    signed.revoked.result()  # one request at a time on the session from here
+    keys = signed.keys
+    if not keys.name_accepted:
+        autumn.revoke_quietly(keys)
+        refused = not_offered(settings)
+        raise AtmnError(f"{refused.message} (the keys it minted unnamed were revoked)")
+    other_kind: KeyKind = "live" if options.kind == "sandbox" else "sandbox"
+    kept, other = keys.of(options.kind), keys.of(other_kind)
+    outcome = revoke_one(autumn, other)
+    organization = signed.organization or autumn.organization_of(kept)
+    return Created(
+        key=kept,
+        label=f"{name} ({options.kind})",
+        organization=organization,
+        other_key=other,
+        other_outcome=outcome,
+    )
+
+
+def _refuse_without_section7(
+    autumn: Autumn, settings: Settings, *, cwd: Path, environ: Mapping[str, str]
+) -> None:
+    """Before anyone signs in: where a key is in force and the server answers that it has
+    no list of keys, say so now (any other outcome is left to the sign-in)."""
+    try:
+        force = key_in_force(settings, cwd=cwd, environ=environ)
+        listed = autumn.list_keys(force.key, timeout=5.0)
+    except AtmnError:
+        return
+    if listed is None:
+        raise not_offered(settings)

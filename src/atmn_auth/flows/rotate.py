@@ -1,0 +1,293 @@
+"""`atmn keys rotate`: new keys in the `.env` the current ones come from, the old ones
+revoked only once the new ones are known to work.
+
+1. Before anyone signs in: the key in force must come from a `.env` (the one written),
+   work (§4: its organization), and the server must offer §7; the file must be writable
+   and private (`flows.filemode.ensure_private`, login's policy: `chmod 600` offered on a
+   terminal, refused elsewhere).
+2. Sign in as `atmn login` does, the consent page preselecting the organization of the
+   old keys; mint a pair named as login names them.
+3. Write both keys to that `.env` (one atomic rewrite).
+4. Check: the file reads back with the new keys, and the server accepts each, for the
+   same organization, as the right kind (both asked at once).
+5. Only then revoke every Autumn key the new ones replaced in the file.
+
+A failure in 2 or 3 leaves the file as it was and the old keys working (keys minted for
+nothing are revoked). A failure in 4 puts the old keys back in the file and revokes the
+new ones; the old keys were never touched. Each failure says which of these happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from atmn_auth.errors import (
+    AtmnError,
+    BackendError,
+    BackendUnreachable,
+    EnvFileError,
+    Interrupted,
+    KeyRejected,
+    OrganizationMismatch,
+)
+from atmn_auth.flows.keys import key_in_force, not_offered, revoke_one
+from atmn_auth.keys import KEY_VARS, LIVE_VAR, SANDBOX_VAR, KeyKind, key_kind, key_name, redact
+from atmn_auth.settings import CALLBACK_PORTS
+
+if TYPE_CHECKING:
+    from atmn_auth.api.autumn import Autumn, MintedKeys, Organization
+    from atmn_auth.api.session import Session
+    from atmn_auth.envfiles.writer import EnvUpdate
+    from atmn_auth.flows.console import Console
+    from atmn_auth.flows.keys import KeyInForce
+    from atmn_auth.settings import Settings
+
+VARIABLES: tuple[str, str] = (SANDBOX_VAR, LIVE_VAR)
+
+
+@dataclass(frozen=True)
+class RotateOptions:
+    open_browser: bool = True
+    timeout: float = 300.0
+    device: bool | None = None
+
+
+@dataclass(frozen=True)
+class Rotated:
+    env_file: Path
+    organization: Organization
+    keys: MintedKeys
+    #: Each old key the new ones replaced, and what became of it: "revoked",
+    #: "already_invalid", "unsupported" or "failed: <why>".
+    replaced: dict[str, str] = field(default_factory=dict)
+    #: The process environment also sets the variable, to the old key.
+    shadowed_by_environment: bool = False
+
+    def __repr__(self) -> str:
+        old = {redact(key): fate for key, fate in self.replaced.items()}
+        return f"Rotated(env_file={self.env_file!r}, keys={self.keys!r}, replaced={old!r})"
+
+
+def run_rotate(
+    settings: Settings,
+    *,
+    cwd: Path,
+    environ: Mapping[str, str],
+    session: Session,
+    console: Console,
+    options: RotateOptions,
+    ports: Sequence[int] = CALLBACK_PORTS,
+) -> Rotated:
+    from atmn_auth.api.autumn import Autumn
+    from atmn_auth.envfiles import writer
+    from atmn_auth.flows.filemode import ensure_private
+
+    force = key_in_force(settings, cwd=cwd, environ=environ)
+    target = _target_file(force)
+    writer.ensure_writable(target)
+    _check_restorable(target)
+    ensure_private(target, console)
+    autumn = Autumn(session, settings.backend_url)
+    organization = _preflight(autumn, force)
+
+    new = _sign_in(settings, session, console, environ, options, ports, target, organization)
+    unchanged = f"{target} is unchanged and the keys in it still work"
+    try:
+        update = writer.update_env_file(
+            target, set_values={SANDBOX_VAR: new.sandbox_key, LIVE_VAR: new.live_key}
+        )
+    except AtmnError as exc:
+        autumn.revoke_quietly(new)
+        raise AtmnError(f"{exc.message}; the new keys were revoked; {unchanged}") from None
+
+    try:
+        problem = _check(autumn, target, new, organization)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"{target} holds the new keys, not yet checked; the old keys were not revoked"
+        ) from None
+    if problem is not None:
+        _undo(autumn, target, update, new, problem)
+
+    old_keys = [
+        value
+        for value in dict.fromkeys(v for var in VARIABLES for v in update.previous_all.get(var, []))
+        if key_kind(value) is not None and value not in new.all()
+    ]
+    replaced = {key: revoke_one(autumn, key) for key in old_keys}
+    winner = force.resolution.winner
+    return Rotated(
+        env_file=target,
+        organization=organization,
+        keys=new,
+        replaced=replaced,
+        shadowed_by_environment=winner is not None and winner.source == "environment",
+    )
+
+
+# ---------------------------------------------------------------------------- before
+
+
+def _target_file(force: KeyInForce) -> Path:
+    """The `.env` the key in force comes from (the process environment may hold the same
+    key, loaded from it); a key only set in the process environment has no file."""
+    nearest = force.env_file
+    if force.from_dotenv is not None:
+        return force.from_dotenv
+    if nearest is not None and force.in_file.get(force.var) == force.key:
+        return nearest
+    raise AtmnError(
+        f"{force.var} comes from the process environment, not from a .env, so there is no "
+        "file to rotate its key in; `atmn keys create` mints a key to put where it is set"
+    )
+
+
+def _check_restorable(target: Path) -> None:
+    """Every value the rotation replaces can be written back if it has to be undone."""
+    from atmn_auth.envfiles.reader import read_env
+    from atmn_auth.envfiles.writer import validate_value
+
+    values = read_env(target)
+    for var in VARIABLES:
+        value = values.get(var)
+        if value is None:
+            continue
+        try:
+            validate_value(var, value)
+        except EnvFileError:
+            raise AtmnError(
+                f"{var} in {target} holds a value atmn could not put back if the rotation "
+                "failed; fix it first (`atmn env` shows it) or run `atmn login`"
+            ) from None
+
+
+def _preflight(autumn: Autumn, force: KeyInForce) -> Organization:
+    """The old key's organization (§4), and that the server offers §7: both asked at once."""
+    listing = autumn.session.submit(lambda: autumn.list_keys(force.key))
+    try:
+        organization = autumn.organization_me(force.key)
+    except KeyRejected:
+        raise AtmnError(
+            f"the server rejected {force.var} ({redact(force.key)}, from {force.where()}): "
+            f"there is no working key to rotate; `{force.settings.login_command()}` writes "
+            "new keys"
+        ) from None
+    try:
+        listed = listing.result()
+    except AtmnError:
+        listed = []  # it answered §4 just now: let the sign-in find out the rest
+    if listed is None:
+        raise not_offered(force.settings)
+    return organization
+
+
+def _sign_in(
+    settings: Settings,
+    session: Session,
+    console: Console,
+    environ: Mapping[str, str],
+    options: RotateOptions,
+    ports: Sequence[int],
+    target: Path,
+    organization: Organization,
+) -> MintedKeys:
+    """A sign-in that mints a pair for `organization`; any failure says the old keys are
+    untouched. New keys for another organization are revoked at once."""
+    from atmn_auth.api.autumn import Autumn
+    from atmn_auth.flows.signin import SignInOptions, sign_in
+
+    try:
+        signed = sign_in(
+            settings,
+            session,
+            console,
+            environ=environ,
+            options=SignInOptions(
+                open_browser=options.open_browser,
+                timeout=options.timeout,
+                hint=organization.id or organization.slug,
+                device=options.device,
+                key_name=key_name(target),
+            ),
+            ports=ports,
+        )
+    except AtmnError as exc:
+        raise AtmnError(
+            f"{exc.message}; nothing was changed: the keys in {target} still work",
+            exit_code=exc.exit_code,
+        ) from None
+    signed.revoked.result()  # one request at a time on the session from here
+    chosen = signed.organization
+    if chosen is not None and organization.same_as(chosen) is False:
+        Autumn(session, settings.backend_url).revoke_quietly(signed.keys)
+        raise OrganizationMismatch(_mismatch(chosen, organization, target))
+    return signed.keys
+
+
+def _mismatch(chosen: Organization, organization: Organization, target: Path) -> str:
+    return (
+        f"you approved {chosen.label()} in the browser, but the keys in {target} are for "
+        f"{organization.label()}; the new keys were revoked and nothing was changed. Run it "
+        f"again and choose {organization.label()} on the consent page"
+    )
+
+
+# ---------------------------------------------------------------------------- after
+
+
+def _check(autumn: Autumn, target: Path, new: MintedKeys, organization: Organization) -> str | None:
+    """Why the new keys do not work from `target`, or None when they do: the file must read
+    back with them, and the server accept each, for `organization`, as the right kind.
+
+    (The file, not the whole rule: a shell that exported the old key from this `.env` still
+    holds it; the report says so, and `unset` fixes it.)"""
+    from atmn_auth.envfiles.reader import read_env
+
+    written = read_env(target)
+    kinds: tuple[KeyKind, KeyKind] = ("sandbox", "live")
+    for kind in kinds:
+        if written.get(KEY_VARS[kind]) != new.of(kind):
+            return f"{target} does not read back with the new {kind} key"
+    asked = {kind: autumn.session.submit(_asker(autumn, new.of(kind))) for kind in kinds}
+    for kind, answer in asked.items():
+        shown = redact(new.of(kind))
+        try:
+            found = answer.result()
+        except KeyRejected as exc:
+            return f"it rejected the new {kind} key {shown} ({exc.message.split(': ', 1)[-1]})"
+        except (BackendError, BackendUnreachable) as exc:
+            return f"the new {kind} key {shown} could not be checked: {exc.message}"
+        if organization.same_as(found) is False:
+            return f"the new {kind} key {shown} is for {found.label()}, not {organization.label()}"
+        if found.env is not None and found.env != kind:
+            return f"the server says the new {kind} key {shown} is a {found.env} key"
+    return None
+
+
+def _asker(autumn: Autumn, key: str) -> Callable[[], Organization]:
+    return lambda: autumn.organization_me(key)
+
+
+def _undo(autumn: Autumn, target: Path, update: EnvUpdate, new: MintedKeys, problem: str) -> None:
+    """Puts the replaced values back in `target`, then revokes the new keys; raises the
+    error that says so (the old keys were never revoked)."""
+    from atmn_auth.envfiles.writer import update_env_file
+
+    previous = {var: update.previous[var] for var in VARIABLES if var in update.previous}
+    absent = [var for var in update.added if var in VARIABLES]
+    try:
+        update_env_file(target, set_values=previous, remove=absent)
+    except AtmnError as exc:
+        raise AtmnError(
+            f"the new keys did not pass the check ({problem}), and putting the old keys back "
+            f"in {target} failed ({exc.message}): it holds the new keys; the old keys were "
+            "not revoked and still work"
+        ) from None
+    autumn.revoke_quietly(new)
+    raise AtmnError(
+        f"the new keys did not pass the check ({problem}): the old keys are back in {target} "
+        "and still work; the new keys were revoked"
+    )
