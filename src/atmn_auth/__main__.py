@@ -6,11 +6,13 @@ costs almost four times as much as starting Python):
 - `atmn --version` (and `-V`);
 - `atmn --help` (and `-h`), from a cache of click's own rendering
   (`atmn_auth.helpcache`; on a miss click renders and prints it);
-- `atmn [-p|-l] env --offline [--json] [-p|-l]`: the same `run_env` the click command
-  calls, with the same output and exit code. Anything else on the line (`--env-file`,
-  `--timeout`, `--headless`, `-pl`, `--`, ...), output that click would change (escape
-  sequences) or could not be written as UTF-8, or any unexpected failure goes to click
-  instead. tests/startup/test_env_fastpath.py keeps the two paths the same.
+- `atmn [-p|-l] env [--offline] [--json] [-p|-l]`: the same `run_env` the click command
+  calls, with the same output and exit code; online only where no person is here to be
+  offered a new sign-in (no terminal, or `--json`), which is how scripts and CI run it.
+  Anything else on the line (`--env-file`, `--timeout`, `--headless`, `-pl`, `--`, ...),
+  output that click would change (escape sequences) or could not be written as UTF-8,
+  or any unexpected failure before the answer goes to click instead.
+  tests/startup/test_env_fastpath.py keeps the two paths the same.
 
 Every other command line goes to the click app in `atmn_auth.cli`.
 """
@@ -23,6 +25,8 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from types import ModuleType
+
+    from atmn_auth.settings import Settings
 
 VERSION_FLAGS = ("--version", "-V")
 HELP_FLAGS = ("--help", "-h")
@@ -56,9 +60,9 @@ def main() -> None:
         if helpcache is not None and helpcache.serve(sys.argv):
             return
 
-    flags = env_offline_flags(args)
+    flags = env_flags(args)
     if flags is not None:
-        code = env_offline(flags)
+        code = env_quick(flags)
         if code is not None:
             sys.exit(code)
 
@@ -79,12 +83,12 @@ def _helpcache() -> ModuleType | None:
     return helpcache
 
 
-# ---------------------------------------------------------------------------- env --offline
+# ---------------------------------------------------------------------------- env
 
 
-def env_offline_flags(args: list[str]) -> dict[str, bool] | None:
-    """The parameters `args` sets when it is exactly `[-p|-l]... env [flags]...` with
-    `--offline` among the flags (see `ENV_FLAGS`); None for any other command line."""
+def env_flags(args: list[str]) -> dict[str, bool] | None:
+    """The parameters `args` sets when it is exactly `[-p|-l]... env [flags]...` (see
+    `ENV_FLAGS`); None for any other command line."""
     if COMPLETE_VAR in os.environ or os.name == "nt" or "env" not in args:
         return None
     at = args.index("env")
@@ -96,15 +100,18 @@ def env_offline_flags(args: list[str]) -> dict[str, bool] | None:
         if name is None:
             return None
         found[name] = True
-    return found if found["offline"] else None
+    return found
 
 
-def env_offline(flags: dict[str, bool]) -> int | None:
-    """Runs `atmn env --offline` as the click command does and returns its exit code, or
-    None (having printed nothing) when click should answer instead."""
+def env_quick(flags: dict[str, bool]) -> int | None:
+    """Runs `atmn env` as the click command does and returns its exit code, or None
+    (having printed nothing) when click should answer instead."""
     out, err = sys.stdout, sys.stderr
     if out is None or err is None or not (_utf8(out) and _utf8(err)):
         return None
+    online = not flags["offline"]
+    if online and not flags["as_json"] and _person_here():
+        return None  # click's command offers a new sign-in for a rejected key
     try:
         from atmn_auth.errors import AtmnError, interrupted_line
 
@@ -120,13 +127,16 @@ def env_offline(flags: dict[str, bool]) -> int | None:
                 local=flags["local"] or flags["sub_local"],
                 environ=os.environ,
             )
-            code = run_env(
-                settings,
-                cwd=Path.cwd(),
-                environ=os.environ,
-                out=lines.append,
-                as_json=flags["as_json"],
-            )
+            if online:
+                code = _env_online(settings, lines, flags["as_json"])
+            else:
+                code = run_env(
+                    settings,
+                    cwd=Path.cwd(),
+                    environ=os.environ,
+                    out=lines.append,
+                    as_json=flags["as_json"],
+                )
             stream, text = out, "".join(f"{line}\n" for line in lines)
         except AtmnError as exc:  # what `cli._AtmnGroup.invoke` does with it
             stream, text, code = err, f"atmn: error: {exc.message}\n", exc.exit_code
@@ -149,6 +159,33 @@ def env_offline(flags: dict[str, bool]) -> int | None:
             pass
         return 1
     return code
+
+
+def _env_online(settings: Settings, lines: list[str], as_json: bool) -> int:
+    """`atmn env` asking the server, as `atmn_auth.cli.env` does without a person."""
+    from pathlib import Path
+
+    from atmn_auth.api.session import Session
+    from atmn_auth.flows.env import run_env
+    from atmn_auth.settings import DEFAULT_TIMEOUT
+
+    with Session(os.environ, timeout=DEFAULT_TIMEOUT) as session:
+        return run_env(
+            settings,
+            cwd=Path.cwd(),
+            environ=os.environ,
+            out=lines.append,
+            session=session,
+            as_json=as_json,
+        )
+
+
+def _person_here() -> bool:
+    """`atmn_auth.flows.console.on_terminal`, without importing the console."""
+    try:
+        return sys.stdin.isatty() and sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _utf8(stream: object) -> bool:

@@ -1,5 +1,5 @@
-"""`atmn env --offline` answered before click (`atmn_auth.__main__`) is the click
-command's answer: the same flags, the same output bytes, the same exit code."""
+"""`atmn env` answered before click (`atmn_auth.__main__`) is the click command's answer:
+the same flags, the same output bytes, the same exit code, offline and online."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import click
 import pytest
 from startup_helpers import run
 
-from atmn_auth.__main__ import ENV_FLAGS, GROUP_FLAGS, env_offline_flags
+from atmn_auth.__main__ import ENV_FLAGS, GROUP_FLAGS, env_flags
 from atmn_auth.cli import cli
 from atmn_auth.cli.env import env as env_command
+from support.autumn_server import AutumnServer
 
 SANDBOX = "am_sk_test_" + "a1" * 21
 LIVE = "am_sk_live_" + "b2" * 21
@@ -61,9 +62,8 @@ def test_the_quick_flags_are_clicks(command: click.Command, accepted: dict[str, 
 @pytest.mark.parametrize(
     "args",
     [
-        ["env"],
-        ["env", "--json"],
         ["env", "--offline", "--env-file", ".env"],
+        ["env", "--timeout", "1"],
         ["env", "--offline", "--timeout", "1"],
         ["--headless", "env", "--offline"],
         ["env", "--offline", "--headless"],
@@ -77,7 +77,7 @@ def test_the_quick_flags_are_clicks(command: click.Command, accepted: dict[str, 
     ids=" ".join,
 )
 def test_other_command_lines_go_to_click(args: list[str]) -> None:
-    assert env_offline_flags(args) is None
+    assert env_flags(args) is None
 
 
 Setup = Callable[[Path, dict[str, str]], None]
@@ -177,3 +177,32 @@ def test_both_paths_answer_alike(setup: Setup, args: list[str], tmp_path: Path) 
     # redacted with `?` for it, so no escape sequence is left for click to strip
     assert quick[3] is False
     assert quick[1] or quick[2]
+
+
+ONLINE_ARGS = [["env"], ["env", "--json"], ["-p", "env"], ["env", "-l", "--json"]]
+
+
+@pytest.mark.parametrize("args", ONLINE_ARGS, ids=" ".join)
+@pytest.mark.parametrize("case", ["accepted", "rejected", "unset", "unreachable"])
+def test_online_both_paths_answer_alike(
+    autumn_server: AutumnServer, case: str, args: list[str], tmp_path: Path
+) -> None:
+    """Without a person at a terminal (how scripts and CI run it), `atmn env` asks the
+    server without click, and says exactly what the click command says."""
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    env["ATMN_BACKEND_URL"] = "http://127.0.0.1:9" if case == "unreachable" else autumn_server.url
+    kind = "live" if "-p" in args else "sandbox"
+    if case in ("accepted", "unreachable"):
+        key = autumn_server.create_key(env=kind, name="ci")["key"]
+    else:
+        key = ("am_sk_live_" if kind == "live" else "am_sk_test_") + "Zz9" * 14
+    if case != "unset":
+        var = "AUTUMN_PROD_SECRET_KEY" if kind == "live" else "AUTUMN_SECRET_KEY"
+        (project / ".env").write_text(f"{var}={key}\n")
+    quick = run(args, project, env, mode="main")
+    slow = run(args, project, env, mode="click")
+    assert quick[:3] == slow[:3]
+    assert quick[3] is False and slow[3] is True
+    assert quick[0] == (0 if case == "accepted" else 1)
