@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +13,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support.autumn_server import AutumnServer
+
+# Files the tests create are private (0600), as a developer's `.env` should be: `atmn
+# login` refuses to write keys into a `.env` others can read (flows/filemode.py), and the
+# many tests that write a `.env` and then log in are about other things. Child processes
+# (the real `atmn`) inherit it. The tests of that policy set their modes explicitly.
+os.umask(0o077)
 
 StartServer = Callable[..., AutumnServer]
 

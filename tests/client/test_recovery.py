@@ -230,3 +230,21 @@ def test_headless_without_a_terminal_prints_the_url_and_waits_for_the_browser(
     assert len(person.browser.opened) == 1
     assert local_browser.opened == []
     assert any("Not opening a browser" in line for line in person.lines)
+
+
+def test_no_sign_in_writes_new_keys_into_a_env_others_can_read(project: Project) -> None:
+    """The keys replacing a rejected one go only into a private file: a `.env` others can
+    read is refused with the command that fixes it, before any sign-in."""
+    project.env_file.chmod(0o644)
+    project.revoke_keys()
+    before = project.env_file.read_bytes()
+    sign_ins = project.sign_ins()
+    with AutumnClient(
+        cwd=project.root, environ=project.environ, reauthenticator=project.reauthenticator()
+    ) as autumn:
+        with pytest.raises(KeyRejectedError) as caught:
+            autumn.get("/v1/customers")
+
+    assert f"chmod 600 {project.env_file}" in str(caught.value)
+    assert project.sign_ins() == sign_ins
+    assert project.env_file.read_bytes() == before

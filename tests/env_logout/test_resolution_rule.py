@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 from env_logout_helpers import settings_for, write_env
 
 from atmn_auth.envfiles.gitignore import is_git_ignored
@@ -98,3 +100,56 @@ def test_git_ignore_check_outside_a_repo_or_without_git(
         assert is_git_ignored(plain / ".env") is None
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert is_git_ignored(plain / ".env") is None
+
+
+# ---------------------------------------------------------------------------- whose .env
+
+
+@pytest.fixture
+def warnings_said(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the search warns about, one line each (by default they go to stderr)."""
+    from atmn_auth.envfiles import trust
+
+    said: list[str] = []
+    monkeypatch.setattr(trust, "warn", said.append)
+    monkeypatch.setattr(trust, "_warned", set())
+    return said
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown to another uid (CI is root)")
+def test_a_env_another_user_owns_is_skipped_by_the_rule(
+    tmp_path: Path, warnings_said: list[str]
+) -> None:
+    planted = write_env(tmp_path, f"{VAR}={SK_A}\n")
+    os.chown(planted, 12345, 12345)
+    project = tmp_path / "project"
+    project.mkdir()
+
+    res = resolve_key(VAR, cwd=project, environ={})
+    assert res.winner is None and res.definitions == []  # not even listed as "farther"
+    assert res.env_file == project / ".env"  # where login would write: not the plant
+    assert warnings_said == [
+        f"skipped {planted}: it belongs to uid 12345, not to you or root, so its keys are "
+        "not trusted and none are written to it; remove it or take it over (chown) if it "
+        "is yours."
+    ]
+    resolve_key(VAR, cwd=project, environ={})
+    assert len(warnings_said) == 1  # once per process
+
+    # AutumnClient resolves its key by the same rule
+    from atmn_auth.client import resolve_key_source
+    from atmn_auth.errors import MissingKeyError
+
+    with pytest.raises(MissingKeyError):
+        resolve_key_source(settings_for("http://127.0.0.1:9"), cwd=project, environ={})
+
+
+def test_the_rule_reads_only_the_keys_and_as_python_dotenv_does(tmp_path: Path) -> None:
+    """A quoted value spanning lines hides a key-like line; the real one comes after."""
+    dotenv = write_env(
+        tmp_path,
+        f'NOTE="copy this:\n{VAR}={SK_B}\n"\n# it\'s here:\nexport {VAR} = "{SK_A}" # ok\n',
+    )
+    res = resolve_key(VAR, cwd=tmp_path, environ={})
+    assert res.winner == Definition("dotenv", dotenv, SK_A)
+    assert dotenv_values(dotenv)[VAR] == SK_A

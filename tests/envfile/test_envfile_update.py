@@ -56,8 +56,8 @@ def test_assignment_replaced_in_place_keeping_export_and_crlf(tmp_path: Path) ->
     assert update.previous == {"AUTUMN_SECRET_KEY": "old"}
     assert env.read_bytes() == (
         b"# top \xc3\xa9\r\nexport AUTUMN_SECRET_KEY=" + SK.encode() + b"\r\nOTHER='x y'\r\n\r\n"
-        b"invalid line here\r\nZ=1\r\nAUTUMN_PROD_SECRET_KEY=" + PK.encode() + b"\r\n"
-    )
+        b"invalid line here\r\nZ=1\r\nAUTUMN_PROD_SECRET_KEY=" + PK.encode()
+    )  # no final line break, as before
 
 
 def test_later_duplicates_removed_including_multiline_values(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_remove_keeps_everything_else_and_reports_old_values(tmp_path: Path) -> 
     update = update_env_file(env, remove=OURS)
     assert update.removed == list(OURS)
     assert update.previous == {"AUTUMN_SECRET_KEY": SK, "AUTUMN_PROD_SECRET_KEY": PK}
-    assert env.read_bytes() == b"\xef\xbb\xbf# bom\n\nX=1\n"
+    assert env.read_bytes() == b"\xef\xbb\xbf# bom\n\nX=1"  # no final line break, as before
 
 
 def test_nothing_written_when_nothing_changes(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Ctrl-C at each stage of a real `atmn login`: it stops at once with exit 130, says nothing
-was changed, leaves the `.env` byte for byte, and the callback port is free again."""
+was changed, leaves the `.env` byte for byte, and the callback port is free again; after
+the keys are written, it says so instead."""
 
 from __future__ import annotations
 
@@ -10,11 +11,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pexpect
 import pytest
+from dotenv import dotenv_values
 
+from atmn_auth.keys import redact
+from login.helpers import ATMN, clean_env, organization_of, run_atmn
 from security.cli import Running, cli_env, port_is_free
 from security.conftest import ENV_BEFORE, Project
 from security.hostile_backend import TOKEN, HostileBackend, slow
+from support.autumn_server import AutumnServer
+from support.scripted_browser import browser_env
 
 LOGIN = ["login", "--debug", "--org", "acme", "--force", "--timeout", "60"]
 
@@ -81,3 +88,42 @@ def test_ctrl_c_while_the_server_is_slow(
         interrupt_and_check(running, port, project)
     finally:
         running.kill()
+
+
+def test_ctrl_c_at_the_revoke_question_says_the_new_keys_are_written(
+    autumn_server: AutumnServer, tmp_path: Path
+) -> None:
+    """Once the new keys are in the file, "nothing was changed" would be false: the
+    interrupt says where they are and that the keys they replaced still work."""
+    project = tmp_path / "project"
+    project.mkdir()
+    env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url, **browser_env(autumn_server))
+    first = run_atmn(["login", "--org", "acme"], cwd=project, env=env)
+    assert first.returncode == 0, first.stderr
+    old = dotenv_values(project / ".env")
+
+    child = pexpect.spawn(
+        ATMN,
+        ["login", "--org", "acme", "--force"],
+        cwd=str(project),
+        env=dict(env, TERM="xterm", COLUMNS="200"),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 200),
+    )
+    child.expect("Revoke the keys this replaced")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+
+    said = " ".join(str(child.before).split())  # as one line, whatever the terminal wrapped
+    assert child.exitstatus == 130, said
+    new = dotenv_values(project / ".env")
+    assert new["AUTUMN_SECRET_KEY"] != old["AUTUMN_SECRET_KEY"]
+    assert f"atmn: interrupted; the new keys are in {project / '.env'}; the keys they " in said
+    assert "nothing was changed" not in said
+    for key in (old["AUTUMN_SECRET_KEY"], old["AUTUMN_PROD_SECRET_KEY"]):
+        assert key is not None
+        assert f"{redact(key)}: revoke it in the Autumn dashboard" in said
+        assert organization_of(autumn_server.url, key).status_code == 200  # kept, as said
+    assert organization_of(autumn_server.url, str(new["AUTUMN_SECRET_KEY"])).status_code == 200

@@ -97,7 +97,7 @@ def test_other_content_comes_back_byte_for_byte(
         b"# Payments\r\nexport STRIPE_KEY='sk_x # not a comment'\r\n\r\n"
         b"AUTUMN_SECRET_KEY=" + sandbox.encode() + b"\r\nNOT VALID LINE\r\n"
         b'MULTI="line one\r\nline two"\r\nLAST=1\r\n'
-        b"AUTUMN_PROD_SECRET_KEY=" + live.encode() + b"\r\n"
+        b"AUTUMN_PROD_SECRET_KEY=" + live.encode()  # no line break added at the end
     )
     assert written == expected
     assert stat.S_IMODE((root / ".env").stat().st_mode) == 0o640

@@ -1,5 +1,17 @@
-"""Finding and reading a project's `.env`: the nearest one walking up from a directory,
-read the way python-dotenv reads it, never blocking on a FIFO or a device."""
+"""Finding and reading a project's `.env`: the nearest one walking up from a directory
+that is yours (`trust`), read the way python-dotenv reads it, never blocking on a FIFO
+or a device.
+
+Readers that need only a few variables (the two keys: `atmn env`, login's checks,
+logout, `AutumnClient`, all through `resolution`) call `read_keys`, which finds them
+without parsing the rest of the file (`grammar.key_bindings`): a 100,000-line `.env`
+costs about what a 100-line one does. `read_env` reads everything, as `dotenv_values`.
+
+Values are exactly python-dotenv's, interpolation included: a `${NAME}` in a value is
+NAME's earlier value in the file, else the process environment's (`os.environ`), else
+the default after `:-`, else empty. An Autumn key never holds `$`; a file whose key
+variable does is read whole (still in linear time) to get that right.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +20,12 @@ import re
 import stat
 from pathlib import Path
 
+from atmn_auth.envfiles import trust
 from atmn_auth.errors import EnvFileError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterable
 
 ENV_FILENAME = ".env"
 
@@ -17,24 +34,38 @@ ENV_FILENAME = ".env"
 
 
 def find_env_file(start: Path) -> Path:
-    """The nearest `.env` in `start` or a parent directory; `start / ".env"` when none.
+    """The nearest `.env` in `start` or a parent directory that is yours (see `trust`:
+    others are skipped with a warning); `start / ".env"` when there is none.
 
     A `.env` that exists but is not a regular file (a directory, a FIFO) still counts
     as the nearest one, so that the user hears about it instead of a farther file
     being used behind their back.
     """
     start = Path(os.path.abspath(start))
-    for directory in (start, *start.parents):
-        candidate = directory / ENV_FILENAME
-        if os.path.lexists(candidate):
-            return candidate
-    return start / ENV_FILENAME
+    found = _upward(start, first=True)
+    return found[0] if found else start / ENV_FILENAME
 
 
 def env_files_upward(start: Path) -> list[Path]:
-    """Every existing `.env` from `start` up to the root, nearest first."""
-    start = Path(os.path.abspath(start))
-    return [d / ENV_FILENAME for d in (start, *start.parents) if os.path.lexists(d / ENV_FILENAME)]
+    """Every existing `.env` from `start` up to the root that is yours, nearest first."""
+    return _upward(Path(os.path.abspath(start)), first=False)
+
+
+def _upward(start: Path, *, first: bool) -> list[Path]:
+    uids = trust.trusted_uids()
+    found = []
+    directory = str(start)
+    while True:  # on strings: pathlib costs more than the walk itself, 40 levels deep
+        candidate = os.path.join(directory, ENV_FILENAME)
+        if os.path.lexists(candidate) and trust.trusted(Path(candidate), uids):
+            found.append(Path(candidate))
+            if first:
+                break
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return found
 
 
 # ---------------------------------------------------------------------------- reading
@@ -48,24 +79,60 @@ def read_env(path: Path) -> dict[str, str | None]:
     return parse_env(text)
 
 
+def read_keys(path: Path, names: Iterable[str]) -> dict[str, str | None]:
+    """What python-dotenv reads from `path` for `names` (those it defines; None for a
+    name without `=`); `{}` when the file does not exist. One pass over the file; an
+    ASCII file (the usual kind) is searched as bytes, without decoding all of it."""
+    data = read_bytes(path)
+    if data is None:
+        return {}
+    if data.isascii():
+        return parse_keys(data, names)
+    return parse_keys(_decode(path, data), names)
+
+
+def parse_keys(text: str | bytes, names: Iterable[str]) -> dict[str, str | None]:
+    """`parse_env(text)` restricted to `names`, without parsing the rest of `text` (a
+    str, or the bytes of an ASCII-only file)."""
+    from atmn_auth.envfiles import grammar
+
+    names = tuple(names)
+    if isinstance(text, bytes):
+        body: str | bytes = text
+        if not any(name.encode() in text for name in names):
+            return {}
+    else:
+        body = text.removeprefix("\ufeff")
+        if not any(name in body for name in names):
+            return {}
+    values: dict[str, str | None] = {}
+    for found in grammar.key_bindings(body, names):
+        assert found.key is not None
+        values[found.key] = found.value
+    if any(grammar.uses_variables(value) for value in values.values()):
+        if isinstance(text, bytes):
+            text = text.decode("ascii")
+        every = grammar.parse_all(text)  # what interpolation needs: the earlier values
+        return {name: every[name] for name in names if name in every}
+    return values
+
+
 def parse_env(text: str) -> dict[str, str | None]:
     """What python-dotenv's `dotenv_values` reads from `text`.
 
     Files made only of blank lines, comments and plain `[export ]NAME=value` lines (the
     common case) are read here, in one pass; anything else (quotes, `$`, `#`, `\\` or
     other characters python-dotenv treats specially, other line ends, a line without
-    `=`) goes to python-dotenv itself. tests/startup/test_reader_equivalence.py checks
-    that both agree.
+    `=`) goes through `grammar.parse_all`, python-dotenv's grammar and interpolation
+    in linear time. tests/startup/test_reader_equivalence.py checks that both agree
+    with python-dotenv.
     """
     values = parse_simple(text)
     if values is not None:
         return values
-    import io
+    from atmn_auth.envfiles import grammar
 
-    from dotenv import dotenv_values
-
-    parsed: dict[str, str | None] = dotenv_values(stream=io.StringIO(text))
-    return parsed
+    return grammar.parse_all(text)
 
 
 #: Characters that make a file not simple: quotes, escapes and interpolation, line ends
@@ -97,6 +164,21 @@ def parse_simple(text: str) -> dict[str, str | None] | None:
 
 def read_text(path: Path) -> str | None:
     """The file's text, or None when missing. Never blocks on a FIFO or a device."""
+    data = read_bytes(path)
+    return None if data is None else _decode(path, data)
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EnvFileError(
+            f"{path} is not UTF-8 text (byte {exc.start}); leaving it alone"
+        ) from None
+
+
+def read_bytes(path: Path) -> bytes | None:
+    """The file's bytes, or None when missing. Never blocks on a FIFO or a device."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags)
@@ -109,22 +191,22 @@ def read_text(path: Path) -> str | None:
     except OSError as exc:
         raise EnvFileError(f"cannot open {path}: {exc.strerror or exc}") from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise EnvFileError(f"{path} is {_kind_of(mode)}, not a regular file; leaving it alone")
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise EnvFileError(
+                f"{path} is {_kind_of(st.st_mode)}, not a regular file; leaving it alone"
+            )
+        data = os.read(fd, st.st_size + 1)  # all of it at once (one copy of a big file)
+        if len(data) > st.st_size:  # it grew meanwhile
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+            data = b"".join(chunks)
     except OSError as exc:
         raise EnvFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
-    try:
-        return b"".join(chunks).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EnvFileError(
-            f"{path} is not UTF-8 text (byte {exc.start}); leaving it alone"
-        ) from None
+    return data
 
 
 def _kind_of(mode: int) -> str:

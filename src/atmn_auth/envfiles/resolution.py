@@ -5,7 +5,9 @@ The rule, used by `atmn env`, the HTTP client and documented in the README:
 1. the process environment, when the variable is set there (even to an empty value:
    python-dotenv and Node's dotenv never override a variable that is already set);
 2. otherwise the nearest `.env`: the current directory's, else the first found going up
-   through the parent directories (the file `atmn login` writes to).
+   through the parent directories (the file `atmn login` writes to). Only `.env` files
+   that are yours count (`envfiles.trust`): one another user owns, or that sits in a
+   directory another user owns, is skipped with a warning naming it.
 
 Nothing else wins. Other definitions are still listed, because they mislead people:
 a `.env.local` beside that `.env` (Next.js and Vite load it over `.env`, so the app may
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from atmn_auth.envfiles.reader import env_files_upward, find_env_file, read_env
+from atmn_auth.envfiles.reader import env_files_upward, find_env_file, read_keys
 from atmn_auth.errors import EnvFileError
 from atmn_auth.keys import redact
 from atmn_auth.records import Frozen
@@ -228,7 +230,7 @@ def _value_in(path: Path, var: str, *, strict: bool) -> str | None:
     if not os.path.lexists(path):
         return None
     try:
-        return read_env(path).get(var)
+        return read_keys(path, (var,)).get(var)
     except EnvFileError:
         if strict:
             raise

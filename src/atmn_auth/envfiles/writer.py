@@ -1,11 +1,21 @@
 """Reading and updating a project's `.env` without disturbing anything else in it.
 
 `update_env_file` rewrites the file in one atomic step (temporary file in the same
-directory, fsync, rename, fsync of the directory) under a lock, so a crash or a
-second `atmn` never leaves it half-written. Every line that is not an assignment
-of one of the variables being changed is kept byte for byte. Bindings are found
-with python-dotenv's own parser, so "what counts as an assignment" is exactly what
-python-dotenv reads.
+directory, created 0600, fsync, rename, fsync of the directory) under a lock shared by
+every user and process (`lock`), so a crash or a second `atmn` never leaves it
+half-written. The temporary file gets the old file's mode only once it is complete,
+just before the rename (a writer killed while writing leaves a 0600 file, which the
+next write deletes). Every line that is not an assignment of one of the variables being changed is
+kept byte for byte, a missing final line break included.
+
+What counts as an assignment of ours: what python-dotenv reads as one (`grammar`, its
+exact grammar), plus what other readers take for one where python-dotenv does not: a
+line python-dotenv cannot parse but a shell or Node's dotenv reads (`NAME="unterminated`)
+and Node's `NAME: value` form; not a line inside a value Node's dotenv quotes with
+backticks (`nodeview`), which python-dotenv may read as a definition: that line is left
+alone (it is part of another variable for Node), its value counts as replaced, and the
+new line goes at the end of the file, after it. A key is never written on the line of a
+UTF-8 byte order mark (a shell would not read it).
 
 Values are written bare (`NAME=value`) and only from a small safe set of
 characters: python-dotenv, Node's `dotenv`, `docker run --env-file` (which does no
@@ -16,19 +26,32 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from atmn_auth.envfiles import grammar, nodeview
+from atmn_auth.envfiles.lock import LOCK_TIMEOUT, lock_path_for, locked
 from atmn_auth.envfiles.reader import read_text
 from atmn_auth.errors import EnvFileError
 
+__all__ = [
+    "LOCK_TIMEOUT",
+    "NEW_FILE_MODE",
+    "EnvUpdate",
+    "dominant_line_ending",
+    "ensure_writable",
+    "lock_path_for",
+    "render_update",
+    "update_env_file",
+    "validate_name",
+    "validate_value",
+]
+
 NEW_FILE_MODE = 0o600
-LOCK_TIMEOUT = 30.0
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Characters every reader above takes literally in a bare value: no quotes, spaces,
@@ -88,52 +111,55 @@ def validate_value(name: str, value: str) -> None:
 
 
 @dataclass
-class _Segment:
-    """One binding of python-dotenv's parse: its text, and our variable if it is one."""
+class _Ours:
+    """A piece of the file that defines one of our variables, from the start of its line.
 
-    text: str
-    name: str | None = None  # set when the binding assigns one of the variables we change
-    value: str | None = None
-
-
-def _segments(text: str, names: frozenset[str]) -> Iterator[_Segment]:
-    """python-dotenv's bindings of `text`, with the ones assigning `names` marked.
-
-    Without quotes (or a stray BOM) no binding spans lines, so only the lines that
-    mention one of `names`, each with the blank lines before it, go through
-    python-dotenv's parser (slow on big files); the text between is kept as it is.
+    `kind`: "binding" (python-dotenv reads it), "broken" (python-dotenv cannot parse it,
+    a shell or Node's dotenv reads it), "colon" (Node's `NAME: value`), or "shielded"
+    (python-dotenv reads it, but Node's dotenv reads it as part of a backtick-quoted
+    value: it is left as it is). `value` is what python-dotenv (for "colon", Node) reads.
     """
-    if "'" in text or '"' in text or _BOM in text:
-        yield from _parsed_segments(text, names)
-        return
-    kept: list[str] = []
-    pending: list[str] = []
-    for line in _LINE_RE.findall(text):
-        pending.append(line)
-        if _LEADING_WS_RE.fullmatch(line):
-            continue  # blank: python-dotenv joins it to the next binding
-        chunk = "".join(pending)
-        pending.clear()
-        if any(name in chunk for name in names):
-            if kept:
-                yield _Segment("".join(kept))
-                kept.clear()
-            yield from _parsed_segments(chunk, names)
-        else:
-            kept.append(chunk)
-    if kept or pending:
-        yield _Segment("".join(kept + pending))
+
+    start: int
+    end: int
+    name: str
+    kind: str
+    value: str | None
 
 
-def _parsed_segments(text: str, names: frozenset[str]) -> Iterator[_Segment]:
-    from dotenv.parser import parse_stream
+def _ours(body: str, names: frozenset[str]) -> list[_Ours]:
+    found: list[_Ours] = []
+    for piece in grammar.lines_of(body, names):
+        if body.startswith("\r\n", piece.end - 1):  # an error ends before the "\n" of "\r\n"
+            piece.end += 1
+        text = body[piece.start : piece.end]
+        if piece.key in names:
+            found.append(_Ours(piece.start, piece.end, piece.key, "binding", piece.value))
+            continue
+        broken = _broken_assignment_of(text, names) if piece.error else None
+        if broken is not None:
+            found.append(_Ours(piece.start, piece.end, broken, "broken", None))
+            continue
+        colon = _COLON_RE.match(text)
+        if colon is not None and colon.group(1) in names:
+            name = colon.group(1)
+            value = nodeview.colon_value(text, name)
+            found.append(_Ours(piece.start, piece.end, name, "colon", value))
+    spans = nodeview.backtick_spans(body)
+    if spans:
+        shielded = []
+        for seg in found:
+            if nodeview.inside(spans, seg.start):
+                if seg.kind == "binding":
+                    shielded.append(_Ours(seg.start, seg.end, seg.name, "shielded", seg.value))
+            else:
+                shielded.append(seg)
+        found = shielded
+    return found
 
-    for binding in parse_stream(io.StringIO(text)):
-        original: str = binding.original.string
-        name = binding.key if binding.key in names and not binding.error else None
-        if binding.error:
-            name = _broken_assignment_of(original, names)
-        yield _Segment(original, name, binding.value if name and not binding.error else None)
+
+#: `[export ]NAME:` and whitespace: Node's dotenv reads `NAME: value` as an assignment.
+_COLON_RE = re.compile(r"[^\S\r\n]*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*):\s")
 
 
 def _broken_assignment_of(original: str, names: frozenset[str]) -> str | None:
@@ -152,20 +178,17 @@ def _broken_assignment_of(original: str, names: frozenset[str]) -> str | None:
     return None
 
 
-def _split_binding(text: str) -> tuple[str, str, str, str]:
-    """(lines before, indentation, `export ` or "", line ending) of one binding's text."""
-    lead = _LEADING_WS_RE.match(text).end()  # type: ignore[union-attr]
-    leading = text[:lead]
-    cut = max(leading.rfind("\n"), leading.rfind("\r")) + 1
-    before, indent = leading[:cut], leading[cut:]
-    export = "export " if _EXPORT_RE.match(text, lead) else ""
+def _split_line(text: str) -> tuple[str, str, str]:
+    """(indentation, `export ` or "", line ending) of a piece that starts a line."""
+    indent = text[: len(text) - len(text.lstrip(" \t"))]
+    export = "export " if _EXPORT_RE.match(text, len(indent)) else ""
     if text.endswith("\r\n"):
         ending = "\r\n"
     elif text.endswith(("\n", "\r")):
         ending = text[-1]
     else:
         ending = ""
-    return before, indent, export, ending
+    return indent, export, ending
 
 
 def dominant_line_ending(text: str) -> str:
@@ -198,40 +221,55 @@ def render_update(
 
     bom = _BOM if text.startswith(_BOM) else ""
     body = text[len(bom) :]
-    segments = list(_segments(body, names))
     newline = dominant_line_ending(body)
+    final_newline = not body or body.endswith(("\n", "\r"))
     update = EnvUpdate(path=Path(), target=Path())
 
-    ours: dict[str, list[_Segment]] = {}
-    for seg in segments:
-        if seg.name is not None:
-            ours.setdefault(seg.name, []).append(seg)
-            if seg.value is not None:
-                update.previous[seg.name] = seg.value
-                values = update.previous_all.setdefault(seg.name, [])
-                if seg.value not in values:
-                    values.append(seg.value)
-
-    out: list[str] = []
-    untouched: set[str] = set()
-    for seg in segments:
-        if seg.name is None:
-            out.append(seg.text)
-            continue
-        before, indent, export, ending = _split_binding(seg.text)
-        if seg.name in set_values and seg is ours[seg.name][0]:
-            line = f"{before}{indent}{export}{seg.name}={set_values[seg.name]}{ending}"
-            if line == seg.text and len(ours[seg.name]) == 1:
-                untouched.add(seg.name)
-            out.append(line)
+    found = _ours(body, names) if any(name in body for name in names) else []
+    real: dict[str, list[_Ours]] = {}
+    shielded: dict[str, int] = {}  # where the last one starts
+    for seg in found:
+        if seg.kind == "shielded":
+            if seg.name not in set_values:
+                continue  # left alone, and python-dotenv still reads it: not removed
+            shielded[seg.name] = seg.start
         else:
-            out.append(before)  # a later duplicate, or a variable being removed
+            real.setdefault(seg.name, []).append(seg)
+        if seg.value is not None:
+            if seg.kind in ("binding", "shielded"):
+                update.previous[seg.name] = seg.value
+            values = update.previous_all.setdefault(seg.name, [])
+            if seg.value not in values:
+                values.append(seg.value)
 
-    update.removed = [name for name in remove if name in ours]
+    # A name python-dotenv reads last in a shielded line gets its line at the end.
+    moved = {name for name, at in shielded.items() if name not in real or real[name][0].start < at}
+    out: list[str] = []
+    pos = 0
+    first_line_is_ours = False
+    untouched: set[str] = set()
+    for seg in found:
+        if seg.kind == "shielded":
+            continue
+        out.append(body[pos : seg.start])
+        pos = seg.end
+        original = body[seg.start : seg.end]
+        if seg.name in set_values and seg is real[seg.name][0] and seg.name not in moved:
+            indent, export, ending = _split_line(original)
+            line = f"{indent}{export}{seg.name}={set_values[seg.name]}{ending}"
+            if line == original and len(real[seg.name]) == 1 and not (bom and seg.start == 0):
+                untouched.add(seg.name)
+            first_line_is_ours = first_line_is_ours or seg.start == 0
+            out.append(line)
+        # else: a later duplicate, or a variable being removed: the whole line goes
+    out.append(body[pos:])
+
+    update.removed = [name for name in remove if name in real]
+    appended = []
     for name in set_values:
-        defs = ours.get(name)
-        if not defs:
-            update.added.append(name)
+        if name in moved or name not in real:
+            appended.append(name)
+            (update.replaced if name in moved else update.added).append(name)
         elif name in untouched:
             update.unchanged.append(name)
             update.previous.pop(name, None)
@@ -240,10 +278,16 @@ def render_update(
             update.replaced.append(name)
 
     new_body = "".join(out)
-    if update.added:
+    if appended:
         if new_body and not new_body.endswith(("\n", "\r")):
             new_body += newline
-        new_body += "".join(f"{name}={set_values[name]}{newline}" for name in update.added)
+        first_line_is_ours = first_line_is_ours or not new_body
+        new_body += "".join(f"{name}={set_values[name]}{newline}" for name in appended)
+    if not final_newline and new_body.endswith(("\n", "\r")):
+        # keep a missing final line break missing
+        new_body = new_body[: -2 if new_body.endswith("\r\n") else -1]
+    if bom and first_line_is_ours:
+        new_body = newline + new_body  # the mark keeps a line of its own
     return bom + new_body, update
 
 
@@ -265,7 +309,7 @@ def update_env_file(
     target = Path(os.path.realpath(path))
     # Validate before taking the lock, so bad input never touches the filesystem.
     render_update("", set_values, remove)
-    with _locked(target):
+    with locked(target):
         _remove_stale_temporaries(target)
         text = read_text(target)
         created = text is None
@@ -322,32 +366,46 @@ def _check_writable(target: Path, *, exists: bool) -> None:
 
 
 def _atomic_write(target: Path, data: bytes) -> None:
+    """Writes `data` to a new 0600 file beside `target`, then renames it over `target`.
+
+    The new file takes the old one's owner before anything is written to it, and its
+    mode only once it is complete, just before the rename: while it is being written it
+    is readable by its owner alone, whatever the old file allowed (a writer killed
+    meanwhile leaves a 0600 file, which the next write deletes).
+    """
     import tempfile  # imported here: reading a .env (atmn env) does not need it
 
     try:
         st: os.stat_result | None = os.stat(target)
     except FileNotFoundError:
         st = None
+    mode = stat.S_IMODE(st.st_mode) if st is not None else NEW_FILE_MODE
     directory = target.parent
     try:
         fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise EnvFileError(f"cannot write {target}: {_reason(exc)}") from None
+    closed = False
     try:
         try:
+            os.fchmod(fd, NEW_FILE_MODE)  # mkstemp's mode already; said here on purpose
             if st is not None:
-                os.fchmod(fd, stat.S_IMODE(st.st_mode))
                 with contextlib.suppress(OSError):
                     os.fchown(fd, st.st_uid, st.st_gid)
-            else:
-                os.fchmod(fd, NEW_FILE_MODE)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
-        finally:
+            if mode != NEW_FILE_MODE:  # the old file's mode, at the last moment
+                os.fchmod(fd, mode)
             os.close(fd)
-        os.replace(tmp_name, target)
+            closed = True
+            os.replace(tmp_name, target)
+        except BaseException:
+            if not closed:
+                os.close(fd)
+                closed = True
+            raise
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
@@ -376,61 +434,3 @@ def _fsync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-# ---------------------------------------------------------------------------- locking
-
-
-def lock_path_for(target: Path) -> Path:
-    """Where the lock for `target` lives: outside the project, keyed by its real path."""
-    import hashlib  # imported here: reading a .env (atmn env) does not need it
-
-    digest = hashlib.sha256(os.fsencode(os.path.realpath(target))).hexdigest()[:32]
-    return _lock_dir() / f"{digest}.lock"
-
-
-def _lock_dir() -> Path:
-    import tempfile
-
-    import platformdirs
-
-    candidates = [
-        platformdirs.user_cache_path("atmn", appauthor=False) / "locks",
-        Path(tempfile.gettempdir()) / f"atmn-locks-{_uid()}",
-    ]
-    for directory in candidates:
-        try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            st = os.stat(directory)
-            if hasattr(os, "getuid") and st.st_uid != os.getuid():
-                continue  # someone else's directory in a shared /tmp: do not trust it
-            if os.access(directory, os.W_OK | os.X_OK):
-                return directory
-        except OSError:
-            continue
-    raise EnvFileError(
-        "cannot create a lock directory (tried "
-        + ", ".join(str(c) for c in candidates)
-        + "); set XDG_CACHE_HOME to a writable directory"
-    )
-
-
-def _uid() -> str:
-    return str(os.getuid()) if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
-
-
-@contextlib.contextmanager
-def _locked(target: Path) -> Iterator[None]:
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(lock_path_for(target), timeout=LOCK_TIMEOUT)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise EnvFileError(
-            f"another atmn has been writing {target} for {LOCK_TIMEOUT:.0f}s; try again"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()

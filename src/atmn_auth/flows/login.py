@@ -1,5 +1,10 @@
 """The `atmn login` flow: sign in (`signin`), write the keys to the nearest `.env`, and
 settle the keys they replaced. Every input comes in as an argument.
+
+Before anyone signs in, the file must be writable (`writer.ensure_writable`) and private
+(`filemode.ensure_private`: on a terminal it offers `chmod 600`, elsewhere it refuses).
+A Ctrl-C once the keys are written raises `Interrupted`, which says so: the new keys are
+in the file, and the keys they replaced were kept (or which of them were revoked).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from pathlib import Path
 
 from atmn_auth.api.autumn import Autumn, MintedKeys, Organization
 from atmn_auth.api.session import Session
-from atmn_auth.errors import AlreadySignedIn, AtmnError
+from atmn_auth.errors import AlreadySignedIn, AtmnError, Interrupted
 from atmn_auth.flows.console import Console
 from atmn_auth.flows.signin import SignInOptions, sign_in
 from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, key_kind, key_name, redact
@@ -72,9 +77,11 @@ def run_login(
                 clock=clock,
             )
     from atmn_auth.envfiles import reader, writer
+    from atmn_auth.flows.filemode import ensure_private
 
     target = options.env_file if options.env_file is not None else reader.find_env_file(cwd)
     writer.ensure_writable(target)
+    ensure_private(target, console)
     autumn = Autumn(session, settings.backend_url)
     agreed = not options.force and _check_existing_key(autumn, settings, target, console)
     if agreed and options.revoke_replaced is None:  # one question: it covers the old keys
@@ -105,10 +112,17 @@ def run_login(
         autumn.revoke_quietly(keys)
         raise AtmnError(f"{exc.message} (the keys just minted were revoked)") from None
     console.debug(f".env written {1000 * (clock() - signed.received_at):.1f} ms after the callback")
-    signed.revoked.result()  # before the next request: one connection, one request at a time
-
-    organization = signed.organization or autumn.organization_of(keys.sandbox_key)
-    replaced = _settle_replaced(autumn, update.previous_all, keys, options, console)
+    outcome: dict[str, str] = {}
+    try:
+        signed.revoked.result()  # before the next request: one connection, one request at a time
+        organization = signed.organization or autumn.organization_of(keys.sandbox_key)
+        replaced = _settle_replaced(autumn, update.previous_all, keys, options, console, outcome)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            _interrupted_after_write(
+                update.path, _old_keys(update.previous_all, keys), outcome, settings
+            )
+        ) from None
     return LoginResult(
         env_file=update.path,
         organization=organization,
@@ -118,20 +132,10 @@ def run_login(
     )
 
 
-def _settle_replaced(
-    autumn: Autumn,
-    previous: Mapping[str, list[str]],
-    keys: MintedKeys,
-    options: LoginOptions,
-    console: Console,
-) -> dict[str, str]:
-    """Revokes (or keeps, as asked) the Autumn keys the new ones replaced in the file.
-
-    A key left in no file but alive on the server is how keys leak; one copied into a
-    deployment is still needed. So: revoke when told to, ask on a terminal, keep otherwise.
-    """
+def _old_keys(previous: Mapping[str, list[str]], keys: MintedKeys) -> list[str]:
+    """The Autumn keys the new ones replaced in the file, each once."""
     new = set(keys.all())
-    old = list(
+    return list(
         dict.fromkeys(
             value
             for values in previous.values()
@@ -139,6 +143,40 @@ def _settle_replaced(
             if key_kind(value) is not None and value not in new
         )
     )
+
+
+def _interrupted_after_write(
+    path: Path, old: list[str], outcome: Mapping[str, str], settings: Settings
+) -> str:
+    """What a Ctrl-C after the write leaves: the new keys in the file, and each old key
+    revoked or kept (with how to revoke it)."""
+    said = f"the new keys are in {path}"
+    revoked = [key for key in old if outcome.get(key) in ("revoked", "already_invalid")]
+    kept = [key for key in old if key not in revoked]
+    if revoked:
+        said += f"; revoked {', '.join(redact(key) for key in revoked)}"
+    if kept:
+        how = "; ".join(f"{redact(key)}: {settings.revoke_elsewhere(key[-4:])}" for key in kept)
+        which = "the keys they replaced were kept" if not revoked else "the others were kept"
+        said += f"; {which} ({how})"
+    return said
+
+
+def _settle_replaced(
+    autumn: Autumn,
+    previous: Mapping[str, list[str]],
+    keys: MintedKeys,
+    options: LoginOptions,
+    console: Console,
+    outcome: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Revokes (or keeps, as asked) the Autumn keys the new ones replaced in the file,
+    filling `outcome` as it goes (so a Ctrl-C can say what was done).
+
+    A key left in no file but alive on the server is how keys leak; one copied into a
+    deployment is still needed. So: revoke when told to, ask on a terminal, keep otherwise.
+    """
+    old = _old_keys(previous, keys)
     if not old:
         return {}
     revoke = options.revoke_replaced
@@ -149,7 +187,7 @@ def _settle_replaced(
             f"Revoke the keys this replaced ({shown})? Say no if they are used elsewhere.",
             True,
         )
-    outcome: dict[str, str] = {}
+    outcome = {} if outcome is None else outcome
     for key in old:
         if not revoke:
             outcome[key] = "kept"
@@ -164,10 +202,10 @@ def _settle_replaced(
 def _check_existing_key(autumn: Autumn, settings: Settings, target: Path, console: Console) -> bool:
     """Says when `target` already holds a key the server accepts; on a terminal asks
     once whether to sign in again and revoke the old keys. True when that was agreed."""
-    from atmn_auth.envfiles.reader import read_env
+    from atmn_auth.envfiles.reader import read_keys
 
     try:
-        current = read_env(target).get(settings.key_var)
+        current = read_keys(target, (settings.key_var,)).get(settings.key_var)
     except AtmnError:
         return False
     if not current or key_kind(current) != settings.kind:

@@ -139,9 +139,14 @@ class LoginReauthenticator:
             raise RecoveryUnavailable(reason)
         from atmn_auth.api.autumn import Autumn, Organization
         from atmn_auth.api.session import Session
+        from atmn_auth.flows.filemode import ensure_private
         from atmn_auth.flows.signin import SignInOptions, sign_in
 
         console = self.console
+        try:  # the new keys go where the old ones were: only into a private file
+            ensure_private(rejected.env_file, console)
+        except AtmnError as exc:
+            raise RecoveryUnavailable(exc.message) from None
         console.info(
             f"Autumn rejected {rejected.var} ({redact(rejected.key)}) from {rejected.env_file} "
             "(401). Signing in again to replace the keys in that file…"

@@ -15,7 +15,9 @@ The steps, and what each refuses:
    (they are not stripped: "remove the quotes around the key"), a `NAME=` before it,
    several lines, whitespace inside it, a live key for the sandbox variable or the
    reverse, a publishable key, a truncated (or over-long) paste.
-2. The target `.env` must be writable (checked before the server is asked).
+2. The target `.env` must be writable and private (`filemode.ensure_private`: on a
+   terminal it offers `chmod 600`, elsewhere it refuses), checked before the server
+   is asked.
 3. Unless offline (`session` None): `GET /v1/organization/me` with the key. A 401 is
    "rejected" (exit 1); no answer, or an answer off the contract, is exit 1 too.
 4. One atomic rewrite of the file (`envfiles.writer.update_env_file`); any failure
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +48,7 @@ from atmn_auth.settings import Settings
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import Organization
     from atmn_auth.api.session import Session
+    from atmn_auth.flows.console import Console
 
 KEY_BODY_LENGTH = 42
 #: More than this on standard input is not one key (a whole file, say): refused unread.
@@ -222,11 +226,16 @@ def run_with_key(
     env_file: Path | None = None,
     interactive: bool = False,
     debug: Callable[[str], None] | None = None,
+    console: Console | None = None,
 ) -> WithKeyResult:
     """Checks `key_text`, asks the server through `session` (not at all when None),
     writes the key to `env_file` or the nearest `.env`, and prints the report on
-    `output`. Raises `AtmnError` (the file untouched) when any step fails."""
+    `output`. Raises `AtmnError` (the file untouched) when any step fails.
+
+    `console` is who answers the question about a file others can read (by default the
+    terminal when `interactive` and one is there, else nobody)."""
     from atmn_auth.envfiles import reader, writer
+    from atmn_auth.flows.filemode import ensure_private
 
     trace = debug or (lambda _line: None)
     key = check_key_text(key_text, settings, interactive=interactive)
@@ -237,6 +246,7 @@ def run_with_key(
     else:
         target = reader.find_env_file(cwd)
     writer.ensure_writable(target)  # before the server is asked
+    ensure_private(target, console or _console(interactive))
     trace(f"the key is a well-formed {settings.kind} key ({redact(key)}); writing to {target}")
 
     organization = None
@@ -259,6 +269,19 @@ def run_with_key(
     )
     print_with_key_result(result, settings, cwd=cwd, environ=environ, output=output)
     return result
+
+
+def _console(interactive: bool) -> Console:
+    """The terminal, when a person typed the key there; else a console nobody answers."""
+    from atmn_auth.flows.console import Console, QuestionaryPrompter, on_terminal
+
+    def info(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    person = interactive and on_terminal()
+    return Console(
+        info=info, interactive=person, prompter=QuestionaryPrompter() if person else None
+    )
 
 
 def verify_key(key: str, settings: Settings, session: Session) -> Organization:
