@@ -12,6 +12,7 @@ import click
 from atmn_auth.cli.options import (
     env_file_option,
     env_options,
+    isatty,
     resolve_options,
     server_timeout_option,
 )
@@ -147,7 +148,7 @@ def _export(
             "--json and --export do not combine; for JSON: atmn env --export --format json",
             ctx=ctx,
         )
-    if not reveal and _isatty(sys.stdout):
+    if not reveal and isatty(sys.stdout):
         raise UsageError(
             "--export prints whole keys and standard output is a terminal; redirect or "
             'capture it (eval "$(atmn env --export)"), or add --reveal to show them here'
@@ -165,10 +166,3 @@ def _export(
         fmt=export_format or FORMATS[0],
         env_file=env_file,
     )
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError, OSError):
-        return False

@@ -11,7 +11,16 @@ from typing import Any, TypeVar
 
 import click
 
-from atmn_auth.cli.options import cli_output, env_options, resolve_options, server_timeout_option
+from atmn_auth.cli.options import (
+    NoEchoCommand,
+    cli_output,
+    env_options,
+    isatty,
+    resolve_options,
+    server_timeout_option,
+    sign_in_options,
+    trace,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,69 +46,6 @@ class KeysGroup(click.Group):
         ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-
-
-class NoEchoCommand(click.Command):
-    """Refuses extra arguments without repeating them: a pasted key must not be printed
-    (click's own message would repeat it)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.allow_extra_args = True
-        rest = super().parse_args(ctx, args)
-        if ctx.args and not ctx.resilient_parsing:
-            ctx.args = []
-            raise click.UsageError(
-                "unexpected argument (not repeated: it may be a key); keys are never given "
-                "on the command line",
-                ctx=ctx,
-            )
-        return rest
-
-
-def sign_in_options(*, org: bool) -> Callable[[F], F]:
-    """The browser sign-in's options, as `atmn login` has them."""
-
-    def add(func: F) -> F:
-        func = click.option(
-            "--debug", is_flag=True, help="Print each step (secrets redacted) to stderr."
-        )(func)
-        func = click.option(
-            "--device/--no-device",
-            default=None,
-            help="Sign in with a code shown here, for machines whose browser cannot reach "
-            "this one (default: when no browser can be opened here and the server offers "
-            "it) / Never use the device flow.",
-        )(func)
-        func = click.option(
-            "--timeout",
-            type=click.FloatRange(min=1),
-            default=300,
-            show_default=True,
-            help="Seconds to wait for the browser.",
-        )(func)
-        func = click.option(
-            "--no-browser", is_flag=True, help="Print the sign-in URL instead of opening it."
-        )(func)
-        if org:
-            func = click.option(
-                "--org", metavar="ID_OR_SLUG", help="The organization to mint the key for."
-            )(func)
-        return func
-
-    return add
-
-
-def _trace(debug: bool) -> Callable[[str], None] | None:
-    if not debug:
-        return None
-    return lambda line: click.echo(f"debug: {line}", err=True)
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 @click.group(name="keys", cls=KeysGroup)
@@ -157,7 +103,7 @@ def list_keys(
     help="Which key to keep: sandbox (the default) or live (the default with -p).",
 )
 @click.option("--reveal", is_flag=True, help="Print the key on a terminal too.")
-@sign_in_options(org=True)
+@sign_in_options(org="The organization to mint the key for.")
 @click.pass_context
 def create(
     ctx: click.Context,
@@ -187,7 +133,7 @@ def create(
     if kind == "sandbox" and settings.prod:
         raise click.UsageError("-p asks for the live key, --env sandbox for the other", ctx=ctx)
     chosen: KeyKind = "live" if (kind or settings.kind) == "live" else "sandbox"
-    if not reveal and _isatty(sys.stdout):
+    if not reveal and isatty(sys.stdout):
         raise UsageError(
             "keys create prints the whole key and standard output is a terminal; pipe it "
             "into your secret store (atmn keys create --name NAME | …), or add --reveal to "
@@ -201,7 +147,7 @@ def create(
     from atmn_auth.flows.style import Output, Style
 
     check_name(name)
-    console = terminal_console(debug=_trace(debug))
+    console = terminal_console(debug=trace(debug))
     options = CreateOptions(
         name=name,
         kind=chosen,
@@ -272,7 +218,7 @@ def revoke(
 
 @keys.command(name="rotate", cls=NoEchoCommand)
 @env_options
-@sign_in_options(org=False)
+@sign_in_options(org=None)
 @click.pass_context
 def rotate(
     ctx: click.Context,
@@ -296,7 +242,7 @@ def rotate(
     from atmn_auth.flows.rotate import RotateOptions, run_rotate
 
     settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
-    console = terminal_console(debug=_trace(debug))
+    console = terminal_console(debug=trace(debug))
     options = RotateOptions(
         open_browser=not (no_browser or opts.headless), timeout=timeout, device=device
     )

@@ -10,7 +10,19 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from atmn_auth.cli.options import cli_output, env_file_option, env_options, resolve_options
+from atmn_auth.cli.options import (
+    NoEchoCommand,
+    browser_timeout_option,
+    cli_output,
+    debug_option,
+    device_option,
+    env_file_option,
+    env_options,
+    no_browser_option,
+    org_option,
+    resolve_options,
+    trace,
+)
 
 if TYPE_CHECKING:
     from atmn_auth.settings import Settings
@@ -26,31 +38,16 @@ NO_ARGUMENTS = (
 _BROWSER_ONLY = ("org", "no_browser", "timeout", "force", "revoke_replaced", "device")
 
 
-class LoginCommand(click.Command):
-    """Refuses extra arguments without echoing them (click's own message repeats them,
-    and `atmn login am_sk_test_…` would print the key)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.allow_extra_args = True
-        rest = super().parse_args(ctx, args)
-        if ctx.args and not ctx.resilient_parsing:
-            ctx.args = []
-            raise click.UsageError(NO_ARGUMENTS, ctx=ctx)
-        return rest
+class LoginCommand(NoEchoCommand):
+    refusal = NO_ARGUMENTS
 
 
 @click.command(name="login", cls=LoginCommand)
 @env_options
-@click.option("--org", metavar="ID_OR_SLUG", help="The organization to mint keys for.")
+@org_option("The organization to mint keys for.")
 @env_file_option("Write to this file instead of the nearest .env.")
-@click.option("--no-browser", is_flag=True, help="Print the sign-in URL instead of opening it.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=300,
-    show_default=True,
-    help="Seconds to wait for the browser.",
-)
+@no_browser_option
+@browser_timeout_option
 @click.option("--force", is_flag=True, help="Sign in even when the current key still works.")
 @click.option(
     "--revoke-replaced/--keep-replaced",
@@ -58,13 +55,7 @@ class LoginCommand(click.Command):
     help="Revoke the keys the new ones replace in the file (default: ask on a terminal, "
     "else keep them).",
 )
-@click.option(
-    "--device/--no-device",
-    default=None,
-    help="Sign in with a code shown here, for machines whose browser cannot reach this one "
-    "(default: when no browser can be opened here and the server offers it) / Never use "
-    "the device flow.",
-)
+@device_option
 @click.option(
     "--with-key",
     is_flag=True,
@@ -76,7 +67,7 @@ class LoginCommand(click.Command):
     is_flag=True,
     help="With --with-key: check only the key's format, do not ask the server.",
 )
-@click.option("--debug", is_flag=True, help="Print each step (secrets redacted) to stderr.")
+@debug_option
 @click.pass_context
 def login(
     ctx: click.Context,
@@ -111,10 +102,7 @@ def login(
     from atmn_auth.flows.login import LoginOptions, run_login
     from atmn_auth.flows.report import print_login_result
 
-    def trace(line: str) -> None:
-        click.echo(f"debug: {line}", err=True)
-
-    console = terminal_console(debug=trace if debug else None)
+    console = terminal_console(debug=trace(debug))
     options = LoginOptions(
         env_file=env_file,
         org=org,
@@ -163,9 +151,6 @@ def _login_with_key(
     """`atmn login --with-key`: the key from standard input, checked, written."""
     from atmn_auth.flows.withkey import key_prompt, read_key_input, run_with_key
 
-    def trace(line: str) -> None:
-        click.echo(f"debug: {line}", err=True)
-
     try:
         interactive = sys.stdin.isatty()
     except (AttributeError, ValueError):
@@ -181,7 +166,7 @@ def _login_with_key(
         "output": cli_output(),
         "env_file": env_file,
         "interactive": interactive,
-        "debug": trace if debug else None,
+        "debug": trace(debug),
     }
     if offline:
         run_with_key(settings, session=None, **common)

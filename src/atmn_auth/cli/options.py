@@ -77,3 +77,85 @@ def cli_output() -> Output:
         out_style=Style(sys.stdout, os.environ),
         err_style=Style(sys.stderr, os.environ),
     )
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+class NoEchoCommand(click.Command):
+    """Refuses extra arguments without repeating them: a pasted key must not be printed
+    (click's own message would repeat it). `refusal` is what it says instead."""
+
+    refusal = (
+        "unexpected argument (not repeated: it may be a key); keys are never given on the "
+        "command line"
+    )
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.allow_extra_args = True
+        rest = super().parse_args(ctx, args)
+        if ctx.args and not ctx.resilient_parsing:
+            ctx.args = []
+            raise click.UsageError(self.refusal, ctx=ctx)
+        return rest
+
+
+def org_option(help: str) -> Callable[[F], F]:
+    """`--org ID_OR_SLUG`: the organization the new keys must be for."""
+    return click.option("--org", metavar="ID_OR_SLUG", help=help)
+
+
+def no_browser_option(func: F) -> F:
+    return click.option(
+        "--no-browser", is_flag=True, help="Print the sign-in URL instead of opening it."
+    )(func)
+
+
+def browser_timeout_option(func: F) -> F:
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=1),
+        default=300,
+        show_default=True,
+        help="Seconds to wait for the browser.",
+    )(func)
+
+
+def device_option(func: F) -> F:
+    return click.option(
+        "--device/--no-device",
+        default=None,
+        help="Sign in with a code shown here, for machines whose browser cannot reach this "
+        "one (default: when no browser can be opened here and the server offers it) / Never "
+        "use the device flow.",
+    )(func)
+
+
+def debug_option(func: F) -> F:
+    return click.option(
+        "--debug", is_flag=True, help="Print each step (secrets redacted) to stderr."
+    )(func)
+
+
+def sign_in_options(*, org: str | None) -> Callable[[F], F]:
+    """The sign-in's options as `atmn login` has them; `--org` with `org` as its help."""
+
+    def add(func: F) -> F:
+        func = no_browser_option(browser_timeout_option(device_option(debug_option(func))))
+        return org_option(org)(func) if org else func
+
+    return add
+
+
+def trace(debug: bool) -> Callable[[str], None] | None:
+    """`--debug`'s lines (`debug: …` on stderr), or None without it."""
+    if not debug:
+        return None
+    return lambda line: click.echo(f"debug: {line}", err=True)
+
+
+def isatty(stream: object) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
