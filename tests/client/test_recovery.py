@@ -239,11 +239,13 @@ def test_no_sign_in_writes_new_keys_into_a_env_others_can_read(project: Project)
     project.revoke_keys()
     before = project.env_file.read_bytes()
     sign_ins = project.sign_ins()
-    with AutumnClient(
-        cwd=project.root, environ=project.environ, reauthenticator=project.reauthenticator()
-    ) as autumn:
-        with pytest.raises(KeyRejectedError) as caught:
-            autumn.get("/v1/customers")
+    with (
+        AutumnClient(
+            cwd=project.root, environ=project.environ, reauthenticator=project.reauthenticator()
+        ) as autumn,
+        pytest.raises(KeyRejectedError) as caught,
+    ):
+        autumn.get("/v1/customers")
 
     assert f"chmod 600 {project.env_file}" in str(caught.value)
     assert project.sign_ins() == sign_ins
