@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "RESULTS.md"
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
-from harness import ATMN, PYTHON, Sample, machine, run  # noqa: E402
+from harness import ATMN, PYTHON, Sample, machine, run, write_section  # noqa: E402
 from tests.support.atmn_cli import clean_env  # noqa: E402
 
 DEPTH = 40
@@ -121,27 +122,43 @@ def measure(root: Path, rounds: int) -> list[Figure]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30, help="timed rounds (default 30)")
+    parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="atmn-envsize-") as tmp:
         figures = measure(Path(tmp), args.rounds)
     small = figures[1].wall.median
-    print(f"    {shlex.join(['.venv/bin/python', 'bench/envsize.py', *argv])}\n")
-    for key, value in machine().items():
-        print(f"- {key}: {value}")
-    print(f"\n`.env` {DEPTH} directories above the working directory; {args.rounds} rounds.\n")
-    print("| figure | min / median / max | median vs 100 lines |")
-    print("|---|---|---|")
+    lines = [
+        f"## .env size ({args.rounds} rounds, shuffled order)",
+        "",
+        "Reproduce:",
+        "",
+        f"    {shlex.join(['.venv/bin/python', 'bench/envsize.py', *argv])}",
+        "",
+    ]
+    lines += [f"- {key}: {value}" for key, value in machine().items()]
+    lines += [
+        "",
+        f"The `.env` is {DEPTH} directories above the working directory.",
+        "",
+        "| figure | min / median / max | median vs 100 lines |",
+        "|---|---|---|",
+    ]
     for figure in figures:
         ratio = figure.wall.median / small
-        print(f"| {figure.name} | {figure.wall.summary()} | {ratio:.2f}x |")
+        lines.append(f"| {figure.name} | {figure.wall.summary()} | {ratio:.2f}x |")
     big = figures[2].wall.median / small
     middle = figures[3].wall.median / small
     met = big <= LIMIT and middle <= LIMIT
-    print(
-        f"\nTarget: 100,000 lines at most {LIMIT}x the 100-line median: "
+    lines += [
+        "",
+        f"Target: 100,000 lines at most {LIMIT}x the 100-line median: "
         f"{big:.2f}x (keys last), {middle:.2f}x (keys in the middle): "
-        f"{'met' if met else 'missed'}."
-    )
+        f"{'met' if met else 'missed'}.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_write:
+        write_section(RESULTS, ".env size", text)
     return 0 if met else 1
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -147,3 +148,37 @@ def machine() -> dict[str, str]:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
+
+
+#: Sections of RESULTS.md written by their own benchmark (`bench/wan.py`,
+#: `bench/envsize.py`), which a full `bench/run.py` keeps as they are.
+OWN_SECTIONS = ("WAN", ".env size")
+
+
+def section_pattern(heading: str) -> re.Pattern[str]:
+    """`## <heading>…` up to the next `## ` (or the end)."""
+    return re.compile(rf"^## {re.escape(heading)}\b.*?(?=^## |\Z)", re.S | re.M)
+
+
+def write_section(path: Path, heading: str, text: str) -> None:
+    """Replaces the `## <heading>` section of `path` with `text`, or adds it before
+    `## Notes` (or at the end)."""
+    old = path.read_text() if path.exists() else "# atmn benchmarks\n"
+    pattern = section_pattern(heading)
+    if pattern.search(old):
+        new = pattern.sub(lambda _m: text.rstrip("\n") + "\n\n", old, count=1)
+    elif "\n## Notes" in old:
+        head, tail = old.split("\n## Notes", 1)
+        new = head.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n\n## Notes" + tail
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    path.write_text(new)
+
+
+def keep_own_sections(old: str, new: str, path: Path) -> None:
+    """Writes `new` to `path` with the sections other benchmarks own copied from `old`."""
+    path.write_text(new)
+    for heading in OWN_SECTIONS:
+        found = section_pattern(heading).search(old)
+        if found:
+            write_section(path, heading, found.group(0))

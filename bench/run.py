@@ -26,7 +26,7 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
 import envwrite  # noqa: E402
 import logins  # noqa: E402
-from harness import Sample, machine  # noqa: E402
+from harness import Sample, keep_own_sections, machine  # noqa: E402
 from tests.support.atmn_cli import clean_env  # noqa: E402
 
 import startup  # noqa: E402
@@ -190,7 +190,8 @@ def main(argv: list[str]) -> int:
         )
 
     info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    args.output.write_text(render(info, rows, sections, command, base))
+    old = args.output.read_text() if args.output.exists() else ""
+    keep_own_sections(old, render(info, rows, sections, command, base), args.output)
     log(f"wrote {args.output}")
     for row in rows:
         print(f"{'MET   ' if row.met else 'MISSED'} {row.figure}: {row.measured} ({row.target})")

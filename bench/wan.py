@@ -58,6 +58,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import write_section
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 THIS = Path(__file__).resolve()
@@ -1156,21 +1159,6 @@ def _node_version() -> str:
         return "?"
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replaces the `## WAN` section of `path` (up to the next `## `), or adds it before
-    `## Notes` (or at the end)."""
-    old = path.read_text() if path.exists() else "# atmn benchmarks\n"
-    pattern = re.compile(r"^## WAN\b.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
-        new = pattern.sub(lambda _m: text + "\n", old, count=1)
-    elif "\n## Notes" in old:
-        head, tail = old.split("\n## Notes", 1)
-        new = head.rstrip("\n") + "\n\n" + text + "\n## Notes" + tail
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 # --- main ---------------------------------------------------------------------------------
 
 
@@ -1206,7 +1194,7 @@ def benchmark(args: argparse.Namespace) -> int:
     text = section(results, checks, args.runs, args.rtt_ms, npm_note)
     print(table(results))
     if not args.no_write:
-        write_section(args.output, text)
+        write_section(args.output, "WAN", text)
         log(f"wrote the WAN section of {args.output}")
     return 0
 
