@@ -18,6 +18,7 @@ from atmn_auth.cli.options import (
     isatty,
     resolve_options,
     server_timeout_option,
+    sign_in_choices,
     sign_in_options,
     trace,
 )
@@ -151,10 +152,9 @@ def create(
     options = CreateOptions(
         name=name,
         kind=chosen,
-        org=org,
-        open_browser=not (no_browser or opts.headless),
-        timeout=timeout,
-        device=device,
+        sign_in=sign_in_choices(
+            opts, org=org, no_browser=no_browser, timeout=timeout, device=device
+        ),
     )
     with Session(os.environ) as session:
         created = run_create(
@@ -239,13 +239,11 @@ def rotate(
     from atmn_auth.api.session import Session
     from atmn_auth.flows.console import terminal_console
     from atmn_auth.flows.report import print_rotate_result
-    from atmn_auth.flows.rotate import RotateOptions, run_rotate
+    from atmn_auth.flows.rotate import run_rotate
 
     settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
     console = terminal_console(debug=trace(debug))
-    options = RotateOptions(
-        open_browser=not (no_browser or opts.headless), timeout=timeout, device=device
-    )
+    options = sign_in_choices(opts, no_browser=no_browser, timeout=timeout, device=device)
     with Session(os.environ) as session:
         result = run_rotate(
             settings,

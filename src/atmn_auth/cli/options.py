@@ -15,6 +15,7 @@ import click
 from atmn_auth.settings import DEFAULT_TIMEOUT, Settings, load_settings
 
 if TYPE_CHECKING:
+    from atmn_auth.flows.signin import SignInOptions
     from atmn_auth.flows.style import Output
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -145,6 +146,22 @@ def sign_in_options(*, org: str | None) -> Callable[[F], F]:
         return org_option(org)(func) if org else func
 
     return add
+
+
+def sign_in_choices(
+    opts: GlobalOptions,
+    *,
+    no_browser: bool,
+    timeout: float,
+    device: bool | None,
+    org: str | None = None,
+) -> SignInOptions:
+    """What `sign_in_options` asked for, as the sign-in flow takes it."""
+    from atmn_auth.flows.signin import SignInOptions
+
+    return SignInOptions(
+        org=org, open_browser=not (no_browser or opts.headless), timeout=timeout, device=device
+    )
 
 
 def trace(debug: bool) -> Callable[[str], None] | None:

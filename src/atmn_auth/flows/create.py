@@ -9,6 +9,7 @@ the answer is one line, exit 1, and keys minted without the name are revoked.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from atmn_auth.api.autumn import Autumn, Organization
     from atmn_auth.api.session import Session
     from atmn_auth.flows.console import Console
+    from atmn_auth.flows.signin import SignInOptions
     from atmn_auth.settings import Settings
 
 MAX_NAME_LENGTH = 100
@@ -33,10 +35,8 @@ MAX_NAME_LENGTH = 100
 class CreateOptions:
     name: str
     kind: KeyKind
-    org: str | None = None
-    open_browser: bool = True
-    timeout: float = 300.0
-    device: bool | None = None
+    #: How to sign in (`--org`, `--no-browser`, `--timeout`, `--device`), as for login.
+    sign_in: SignInOptions
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def run_create(
     ports: Sequence[int] = CALLBACK_PORTS,
 ) -> Created:
     from atmn_auth.api.autumn import Autumn
-    from atmn_auth.flows.signin import SignInOptions, sign_in
+    from atmn_auth.flows.signin import sign_in
 
     name = check_name(options.name)
     autumn = Autumn(session, settings.backend_url)
@@ -88,13 +88,7 @@ def run_create(
         session,
         console,
         environ=environ,
-        options=SignInOptions(
-            org=options.org,
-            open_browser=options.open_browser,
-            timeout=options.timeout,
-            device=options.device,
-            key_name=name,
-        ),
+        options=dataclasses.replace(options.sign_in, key_name=name),
         ports=ports,
     )
     signed.revoked.result()  # one request at a time on the session from here

@@ -19,6 +19,7 @@ new ones; the old keys were never touched. Each failure says which of these happ
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,16 +44,10 @@ if TYPE_CHECKING:
     from atmn_auth.envfiles.writer import EnvUpdate
     from atmn_auth.flows.console import Console
     from atmn_auth.flows.keys import KeyInForce
+    from atmn_auth.flows.signin import SignInOptions
     from atmn_auth.settings import Settings
 
 VARIABLES: tuple[str, str] = (SANDBOX_VAR, LIVE_VAR)
-
-
-@dataclass(frozen=True)
-class RotateOptions:
-    open_browser: bool = True
-    timeout: float = 300.0
-    device: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +73,7 @@ def run_rotate(
     environ: Mapping[str, str],
     session: Session,
     console: Console,
-    options: RotateOptions,
+    options: SignInOptions,
     ports: Sequence[int] = CALLBACK_PORTS,
 ) -> Rotated:
     from atmn_auth.api.autumn import Autumn
@@ -189,7 +184,7 @@ def _sign_in(
     session: Session,
     console: Console,
     environ: Mapping[str, str],
-    options: RotateOptions,
+    options: SignInOptions,
     ports: Sequence[int],
     target: Path,
     organization: Organization,
@@ -197,7 +192,7 @@ def _sign_in(
     """A sign-in that mints a pair for `organization`; any failure says the old keys are
     untouched. New keys for another organization are revoked at once."""
     from atmn_auth.api.autumn import Autumn
-    from atmn_auth.flows.signin import SignInOptions, sign_in
+    from atmn_auth.flows.signin import sign_in
 
     try:
         signed = sign_in(
@@ -205,12 +200,8 @@ def _sign_in(
             session,
             console,
             environ=environ,
-            options=SignInOptions(
-                open_browser=options.open_browser,
-                timeout=options.timeout,
-                hint=organization.id or organization.slug,
-                device=options.device,
-                key_name=key_name(target),
+            options=dataclasses.replace(
+                options, hint=organization.id or organization.slug, key_name=key_name(target)
             ),
             ports=ports,
         )
