@@ -139,10 +139,13 @@ def env_quick(flags: dict[str, bool]) -> int | None:
                 )
             stream, text = out, "".join(f"{line}\n" for line in lines)
         except AtmnError as exc:  # what `cli._AtmnGroup.invoke` does with it
-            stream, text, code = err, f"atmn: error: {exc.message}\n", exc.exit_code
+            from atmn_auth.flows.style import Style
+
+            stream, code = err, exc.exit_code
+            text = Style(err, os.environ).error(exc.message) + "\n"
         except KeyboardInterrupt as exc:
             stream, text, code = err, f"\n{interrupted_line(exc)}\n", 130
-        if "\x1b" in text:  # click.echo would strip it when not on a terminal
+        if "\x1b" in text and not _isatty(stream):  # click.echo would strip it
             return None
         text.encode("utf-8")  # surrogates (undecodable file names): click's business
     except Exception:
@@ -150,6 +153,10 @@ def env_quick(flags: dict[str, bool]) -> int | None:
     try:
         stream.write(text)
         stream.flush()
+    except KeyboardInterrupt as exc:  # as `cli._AtmnGroup.invoke` does
+        err.write(f"\n{interrupted_line(exc)}\n")
+        err.flush()
+        return 130
     except BrokenPipeError:  # as click's `main` does: quietly, exit code 1
         try:
             null = os.open(os.devnull, os.O_WRONLY)
@@ -188,6 +195,13 @@ def _person_here() -> bool:
         return False
 
 
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def _utf8(stream: object) -> bool:
     encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "")
     return encoding.replace("_", "") == "utf8"
@@ -206,6 +220,9 @@ def run() -> None:
         main()
     except SystemExit as exc:
         code = exc.code
+    except KeyboardInterrupt:  # in an answer given before click (click handles its own)
+        sys.stderr.write("\natmn: interrupted; nothing was changed.\n")
+        code = 130
     else:
         code = 0
     if not isinstance(code, int):  # `sys.exit("message")`: as Python prints it
