@@ -124,6 +124,55 @@ def test_the_browser_gets_through_while_connections_keep_coming(
         selector.close()
 
 
+def test_connections_read_on_after_an_oversized_head_make_room(
+    small_server: CallbackServer,
+) -> None:
+    """After a 414 the server reads what the client still sends, for a second, so that the
+    client sees the answer. A connection in that state used to count as one being
+    answered: as many as the cap, held open, made the server close the browser's
+    connection unanswered. Now they make room like unfinished heads."""
+    oversized = f"GET /?pad={'A' * 30_000}".encode()
+    held = []
+    try:
+        for _ in range(small_server.max_connections):
+            sock = socket.create_connection(("127.0.0.1", small_server.port), timeout=5)
+            sock.sendall(oversized)
+            held.append(sock)
+        for sock in held:  # each is answered, and stays open while it is read
+            assert sock.recv(12) == b"HTTP/1.0 414"
+        sent = time.monotonic()
+        response = callback(small_server.port)
+        assert time.monotonic() - sent < 0.5
+        assert response.status == 200
+        assert small_server.wait(5).params["code"] == CODE
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_clients_that_never_read_their_answers_hold_no_room(
+    small_server: CallbackServer,
+) -> None:
+    """Complete requests from clients with the smallest receive buffer that never read:
+    the answers are sent without waiting for them, and the browser gets through."""
+    silent = []
+    try:
+        for i in range(200):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+            sock.settimeout(5)
+            sock.connect(("127.0.0.1", small_server.port))
+            sock.sendall(f"GET /nothing-{i} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+            silent.append(sock)
+        sent = time.monotonic()
+        response = callback(small_server.port)
+        assert time.monotonic() - sent < 0.5
+        assert response.status == 200
+    finally:
+        for sock in silent:
+            sock.close()
+
+
 # A callback server in a process whose descriptors run out: it reports its CPU time when
 # they are gone, and again when asked; then it frees them and waits for the redirect.
 OUT_OF_DESCRIPTORS = textwrap.dedent(

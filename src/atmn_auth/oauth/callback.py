@@ -44,7 +44,7 @@ class CallbackServer:
     """
 
     #: The whole request head must arrive within this many seconds of the connection, and
-    #: each write of the answer may take as long.
+    #: the whole answer must be sent within as many.
     connection_timeout: float = 5.0
     outcome_timeout: float = 30.0  # how long the browser's page waits for `finish()`
 

@@ -3,14 +3,22 @@ many idle or trickling connections cannot starve the browser's redirect, nor mak
 server spin.
 
 One thread (`Acceptor`) serves the listening sockets and reads every request head; a
-connection gets a thread of its own only once its head is complete. Connections are capped
-(the oldest one still sending its head makes room for a new one), a head must arrive whole
+connection gets a thread of its own only once its head is complete. A head over its budget
+is answered (414/431) and the connection comes back to the acceptor, which reads and drops
+what the client is still sending for a second at most (`LINGER_SECONDS`), so that the
+client sees the answer rather than a reset.
+
+Connections are capped. To make room for a new one, the one that has lingered the longest
+is closed, else the one that has been sending its head the longest; when every connection
+is being answered (a moment each), nothing is accepted until one is done: a new
+connection waits in the kernel's queue, never closed unread. A head must arrive whole
 within `head_timeout` however slowly it trickles, and when `accept()` fails (out of file
 descriptors) listening pauses, longer each time.
 
 Each socket has one owner, who alone closes it: the acceptor while the head comes in, then
-the thread answering it. `stop()` only shuts those down (which wakes their threads) and
-waits for their threads a moment, so nothing is closed twice or while in use.
+the thread answering it, then the acceptor again while it lingers. `stop()` only shuts
+those down (which wakes their threads) and waits for their threads a moment, so nothing is
+closed twice or while in use.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +38,8 @@ FD_RESERVE = 64  # descriptors the connections leave for the rest of the sign-in
 BACKLOG = 1024  # the kernel's queue: a browser's connection waits there, never dropped
 ACCEPT_BATCH = 32  # connections accepted in a row before anything else is looked at
 _PAUSE_FIRST, _PAUSE_MAX = 0.005, 0.5  # listening pauses after a failed accept(), doubling
+LINGER_SECONDS = 1.0  # after a head over its budget is answered, the rest is read this long
+LINGER_BYTES = 256 * 1024  # and this much, at most
 
 
 def listen(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
@@ -79,6 +89,16 @@ class Connection:
     address: Any
     deadline: float  # for the whole head
     head: bytearray = field(default_factory=bytearray)
+    oversized: bool = False  # handed over with more than the budget: the client sends on
+
+
+@dataclass(eq=False)
+class _Lingering:
+    """An answered connection whose client may still be sending: read and dropped."""
+
+    sock: socket.socket
+    deadline: float
+    left: int = LINGER_BYTES
 
 
 def head_complete(head: bytes | bytearray) -> bool:
@@ -113,8 +133,13 @@ class Acceptor:
         self._head_budget = head_budget
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)  # a full pipe already wakes the thread
         self._reading: dict[socket.socket, Connection] = {}  # oldest first
+        self._lingering: dict[socket.socket, _Lingering] = {}  # oldest first
         self._serving: dict[socket.socket, threading.Thread] = {}  # under _lock
+        self._returned: list[socket.socket] = []  # under _lock: answered, to linger
+        self._stopping = False  # under _lock: no socket is handed back, nor a wake sent
         self._lock = threading.Lock()
         self._pause = 0.0
         self._resume_at: float | None = None
@@ -131,10 +156,14 @@ class Acceptor:
         self._thread.start()
 
     def stop(self, grace: float = 1.0) -> None:
-        """Stop the thread (every connection still sending its head is closed), cut the
-        connections being answered, and give their threads `grace` seconds to end."""
+        """Stop the thread (every connection still sending its head, or lingering, is
+        closed), cut the connections being answered, and give their threads `grace` seconds
+        to end (each closes its own)."""
+        with self._lock:
+            self._stopping = True
         if self._thread.is_alive():
-            self._wake_w.send(b"x")
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
             self._thread.join()
         self._selector.close()
         self._wake_r.close()
@@ -152,31 +181,73 @@ class Acceptor:
 
     def _run(self) -> None:
         try:
-            while True:
+            while not self._stopping:
                 for key, _ in self._selector.select(self._timeout()):
                     if key.data is None:
-                        return
-                    if isinstance(key.data, Connection):
+                        self._woken()
+                    elif isinstance(key.data, Connection):
                         self._read(key.data)
+                    elif isinstance(key.data, _Lingering):
+                        self._discard(key.data)
                     else:
                         self._accept_some(key.data)
                 now = time.monotonic()
-                while self._reading and next(iter(self._reading.values())).deadline <= now:
-                    self._drop(next(iter(self._reading.values())))
+                for table in self._tables():
+                    while table and (oldest := next(iter(table.values()))).deadline <= now:
+                        self._drop(oldest)
                 if self._resume_at is not None and now >= self._resume_at:
                     self._resume_at = None
-                    self._set_listening(True)
+                # listen while a connection can be taken in: there is room, or can be made
+                self._set_listening(self._resume_at is None and self._has_room())
         except Exception as exc:  # the owner reports it: a silent death would leave the
             self.failure = exc  # browser's connection queued, unanswered, for minutes
         finally:
-            for pending in list(self._reading.values()):
-                self._drop(pending)
+            with self._lock:
+                self._stopping = True
+                returned, self._returned = self._returned, []
+            for sock in returned:
+                _close(sock)
+            for table in self._tables():
+                for entry in list(table.values()):
+                    self._drop(entry)
 
     def _timeout(self) -> float | None:
         times = [] if self._resume_at is None else [self._resume_at]
-        if self._reading:
-            times.append(next(iter(self._reading.values())).deadline)
+        for table in self._tables():
+            if table:
+                times.append(next(iter(table.values())).deadline)
         return max(0.0, min(times) - time.monotonic()) if times else None
+
+    def _tables(self) -> tuple[Mapping[socket.socket, Connection | _Lingering], ...]:
+        """The connections the acceptor holds, each table oldest first (and so by
+        deadline): the lingering ones, which go first to make room, then the reading ones."""
+        return (self._lingering, self._reading)
+
+    def _woken(self) -> None:
+        """`stop()`, or a thread done answering: take back the sockets to linger on."""
+        with contextlib.suppress(OSError):
+            self._wake_r.recv(4096)
+        with self._lock:
+            returned, self._returned = self._returned, []
+        now = time.monotonic()
+        for sock in returned:
+            lingering = _Lingering(sock, now + LINGER_SECONDS)
+            try:
+                sock.setblocking(False)
+                self._selector.register(sock, selectors.EVENT_READ, lingering)
+            except (OSError, ValueError):
+                _close(sock)
+                continue
+            self._lingering[sock] = lingering
+
+    def _open(self) -> int:
+        with self._lock:
+            answering = len(self._serving) + len(self._returned)
+        return len(self._reading) + len(self._lingering) + answering
+
+    def _has_room(self) -> bool:
+        """Whether a connection can be accepted now, if need be by closing another."""
+        return bool(self._reading or self._lingering) or self._open() < self._cap
 
     def _set_listening(self, on: bool) -> None:
         if on == self._listening:
@@ -191,7 +262,11 @@ class Acceptor:
     def _accept_some(self, listener: socket.socket) -> None:
         """Accept what waits, up to a batch: the kernel's queue stays short."""
         for _ in range(ACCEPT_BATCH):
-            if not self._listening or not self._accept(listener):
+            if not self._listening:
+                return
+            if self._open() >= self._cap and not self._evict_oldest():
+                return  # every connection is being answered: this one waits its turn
+            if not self._accept(listener):
                 return
 
     def _accept(self, listener: socket.socket) -> bool:
@@ -212,11 +287,6 @@ class Acceptor:
             self._set_listening(False)
             return False
         self._pause = 0.0
-        with self._lock:
-            full = len(self._reading) + len(self._serving) >= self._cap
-        if full and not self._evict_oldest():
-            _close(sock)  # every connection is a complete request being answered
-            return True
         pending = Connection(sock, address, time.monotonic() + self._head_timeout)
         try:
             sock.setblocking(False)
@@ -244,9 +314,22 @@ class Acceptor:
             return
         self._hand_over(pending)  # complete, too large, or the client is done sending
 
+    def _discard(self, lingering: _Lingering) -> None:
+        """Read and drop what a lingering connection sends; close it once it is done."""
+        try:
+            chunk = lingering.sock.recv(min(lingering.left, 65536))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        lingering.left -= len(chunk)
+        if not chunk or lingering.left <= 0:
+            self._drop(lingering)
+
     def _hand_over(self, pending: Connection) -> None:
         self._selector.unregister(pending.sock)
         del self._reading[pending.sock]
+        pending.oversized = len(pending.head) > self._head_budget
         thread = threading.Thread(
             target=self._answer, args=(pending,), name="atmn-callback-request", daemon=True
         )
@@ -256,31 +339,46 @@ class Acceptor:
             pending.sock.setblocking(True)
             thread.start()
         except (OSError, RuntimeError):  # no thread could be started: drop this client
-            self._finished(pending.sock)
+            pending.oversized = False
+            self._finished(pending)
 
     def _answer(self, pending: Connection) -> None:
         try:  # never print a traceback (or a request) to the user's terminal
             with contextlib.suppress(Exception):
                 self._serve(pending)
         finally:
-            self._finished(pending.sock)
+            self._finished(pending)
 
-    def _finished(self, sock: socket.socket) -> None:
+    def _finished(self, pending: Connection) -> None:
+        """On the answering thread: the answer is sent. The socket is closed, or handed
+        back to linger on when its client may still be sending; the acceptor is woken
+        either way (a slot is free)."""
+        sock = pending.sock
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)  # the client sees the end of the answer now
         with self._lock:
             del self._serving[sock]
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
-        _close(sock)
+            linger = pending.oversized and not self._stopping
+            if linger:
+                self._returned.append(sock)
+            if not self._stopping:  # (stop() closes the pipe once this is set)
+                with contextlib.suppress(OSError):
+                    self._wake_w.send(b".")
+        if not linger:
+            _close(sock)
 
     def _evict_oldest(self) -> bool:
-        """Close the connection that has been sending its head the longest, if any."""
-        if not self._reading:
-            return False
-        self._drop(next(iter(self._reading.values())))
-        return True
+        """Close the connection that has lingered the longest, else the one that has been
+        sending its head the longest; False when there is neither."""
+        for table in self._tables():
+            if table:
+                self._drop(next(iter(table.values())))
+                return True
+        return False
 
-    def _drop(self, pending: Connection) -> None:
+    def _drop(self, entry: Connection | _Lingering) -> None:
         with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(pending.sock)
-        self._reading.pop(pending.sock, None)
-        _close(pending.sock)
+            self._selector.unregister(entry.sock)
+        self._reading.pop(entry.sock, None)
+        self._lingering.pop(entry.sock, None)
+        _close(entry.sock)

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 HEAD_BUDGET = MAX_REQUEST_LINE + MAX_HEADER_BYTES  # request line plus headers (then 431)
-_DRAIN_SECONDS = 1.0  # after 414/431, how long the rest of the request is read, at most
 _FINISHING = "The Autumn CLI is finishing the sign-in in your terminal. You can close this tab."
 
 
@@ -52,13 +51,23 @@ class _BoundedReader:
 
 
 class _Writer:
-    """`wfile`: every write is sent whole."""
+    """`wfile`: every write is sent whole, and all of them within `seconds` of the first:
+    a client that does not read cannot hold the answering thread (and its connection)
+    longer. TimeoutError after that."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
         self._sock = sock
+        self._seconds = seconds
+        self._deadline: float | None = None
         self.closed = False
 
     def write(self, data: bytes) -> int:
+        now = time.monotonic()
+        if self._deadline is None:
+            self._deadline = now + self._seconds
+        if now >= self._deadline:
+            raise TimeoutError("the client is not reading the answer")
+        self._sock.settimeout(self._deadline - now)  # sendall's deadline for all of data
         self._sock.sendall(data)
         return len(data)
 
@@ -79,17 +88,15 @@ class Handler(BaseHTTPRequestHandler):
         self, request: socket.socket, address: Any, owner: CallbackServer, head: bytes
     ) -> None:
         self._head = head
-        self._drain = False
         self.owner = owner
         super().__init__(request, address, owner)  # type: ignore[arg-type]  # not a socketserver
 
     def setup(self) -> None:
         self.connection = self.request
-        self.connection.settimeout(self.owner.connection_timeout)  # each write
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.rfile = _BoundedReader(io.BytesIO(self._head), HEAD_BUDGET)  # type: ignore[assignment]
-        self.wfile = _Writer(self.connection)  # type: ignore[assignment]
+        self.wfile = _Writer(self.connection, self.owner.connection_timeout)  # type: ignore[assignment]
 
     def handle(self) -> None:
         # timeouts, resets, a connection cut by close(): nothing to tell anyone
@@ -198,7 +205,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         title, text = PAGES.get(code, ("Error", "This request cannot be served."))
-        self._drain = code in (414, 431)
         extra = {"Allow": "GET"} if code == 405 else {}
         self._send_page(code, title, html.escape(text) + " " + RETURN, extra)
 
@@ -226,25 +232,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def finish(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-            if self._drain:
-                self._drain_input()
-        except OSError:
-            pass
-
-    def _drain_input(self) -> None:
-        """After 414/431, read what the client is still sending so it sees the answer
-        (256 KiB and a second at most, however slowly it comes)."""
-        self.connection.shutdown(socket.SHUT_WR)
-        deadline = time.monotonic() + _DRAIN_SECONDS
-        left = 256 * 1024
-        while left > 0 and (rest := deadline - time.monotonic()) > 0:
-            self.connection.settimeout(rest)
-            chunk = self.connection.recv(min(left, 65536))
-            if not chunk:
-                return
-            left -= len(chunk)
 
     def version_string(self) -> str:
         return "atmn"
