@@ -14,6 +14,7 @@ from env_logout_helpers import settings_for, write_env
 
 from atmn_auth.envfiles.gitignore import is_git_ignored
 from atmn_auth.envfiles.resolution import Definition, resolve_key
+from atmn_auth.envfiles.trust import Skipped
 from atmn_auth.flows.env import run_env
 
 SK_A = "am_sk_test_" + "A" * 42
@@ -128,9 +129,11 @@ def test_a_env_another_user_owns_is_skipped_by_the_rule(
     res = resolve_key(VAR, cwd=project, environ={})
     assert res.winner is None and res.definitions == []  # not even listed as "farther"
     assert res.env_file == project / ".env"  # where login would write: not the plant
+    assert res.skipped == (Skipped(planted, "it belongs to uid 12345"),)
     assert warnings_said == [
         f"skipped {planted}: it belongs to uid 12345, not to you or root, so its keys are "
-        "not trusted and none are written to it; remove it or take it over (chown) if it "
+        "not trusted and none are written to it; if you trust it: export "
+        f"ATMN_SAFE_DIRECTORIES={tmp_path}; else remove it or take it over (chown) if it "
         "is yours."
     ]
     resolve_key(VAR, cwd=project, environ={})
@@ -142,6 +145,38 @@ def test_a_env_another_user_owns_is_skipped_by_the_rule(
 
     with pytest.raises(MissingKeyError):
         resolve_key_source(settings_for("http://127.0.0.1:9"), cwd=project, environ={})
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown to another uid (CI is root)")
+def test_who_is_trusted_comes_from_the_environ_passed_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warnings_said: list[str]
+) -> None:
+    """`ATMN_SAFE_DIRECTORIES` and `SUDO_UID` are read from the `environ` given to the rule
+    (the CLI's, or `AutumnClient(environ=...)`'s), not from this process's own."""
+    planted = write_env(tmp_path, f"{VAR}={SK_A}\n")
+    os.chown(planted, 12345, 12345)
+    monkeypatch.setenv("ATMN_SAFE_DIRECTORIES", "*")
+    monkeypatch.setenv("SUDO_UID", "12345")
+    assert resolve_key(VAR, cwd=tmp_path, environ={}).winner is None
+
+    for environ in ({"ATMN_SAFE_DIRECTORIES": str(tmp_path)}, {"SUDO_UID": "12345"}):
+        res = resolve_key(VAR, cwd=tmp_path, environ=environ)
+        assert (res.winner, res.skipped) == (Definition("dotenv", planted, SK_A), ())
+
+    # AutumnClient resolves its key by the same rule, with its own environ
+    from atmn_auth.client import resolve_key_source
+
+    settings = settings_for("http://127.0.0.1:9")
+    trusting = {"ATMN_SAFE_DIRECTORIES": f"relative/dir{os.pathsep}{tmp_path}"}
+    source = resolve_key_source(settings, cwd=tmp_path, environ=trusting)
+    assert (source.key, source.path) == (SK_A, planted)
+    assert warnings_said == [  # once each: the plant, the entry that cannot count
+        f"skipped {planted}: it belongs to uid 12345, not to you or root, so its keys are "
+        "not trusted and none are written to it; if you trust it: export "
+        f"ATMN_SAFE_DIRECTORIES={tmp_path}; else remove it or take it over (chown) if it "
+        "is yours.",
+        "ATMN_SAFE_DIRECTORIES: ignored 'relative/dir', not an absolute path.",
+    ]
 
 
 def test_the_rule_reads_only_the_keys_and_as_python_dotenv_does(tmp_path: Path) -> None:

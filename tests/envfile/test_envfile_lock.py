@@ -1,6 +1,10 @@
 """One lock per project directory, shared by every user and process: writers from two
 users (or `sudo`, or a container, each with its own cache directory) take turns, none
-fails, and no lock file appears in the project."""
+fails, and no lock file appears in the project.
+
+Anyone who can open the directory can hold that lock (`flock` needs read access only):
+a flow that signs in first then refuses at once, before any sign-in, naming the holder,
+and a write that times out names it too."""
 
 from __future__ import annotations
 
@@ -12,12 +16,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
 
+from atmn_auth.envfiles.lock import ensure_free, locked
 from atmn_auth.envfiles.writer import update_env_file
+from atmn_auth.errors import EnvFileError
+from support.atmn_cli import clean_env, run_atmn
+from support.autumn_server import AutumnServer
+from support.scripted_browser import browser_env
 
 OTHER = 12345
 ROUNDS = 25
@@ -142,3 +152,120 @@ def test_no_lock_file_is_left_anywhere_in_the_project(tmp_path: Path) -> None:
     update_env_file(project / ".env", set_values={"A": "1"})
     update_env_file(project / ".env", remove=["A"])
     assert set(tmp_path.rglob("*")) - before == {project / ".env"}
+
+
+# ---------------------------------------------------------------------------- held by another
+
+
+@contextmanager
+def lock_held(directory: Path, uid: int, seconds: float | None = None) -> Iterator[int]:
+    """A process running as `uid` holds `flock` on `directory` (opened read-only, as
+    anyone who can read it can) until the block ends, or for `seconds`; yields its pid."""
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child never returns into pytest
+        try:
+            os.close(ready_r)
+            os.close(done_w)  # so that the parent's close is an end of file here
+            if uid != os.geteuid():
+                os.setgroups([])
+                os.setgid(uid)
+                os.setuid(uid)
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(ready_w, b"x")
+            if seconds is None:
+                os.read(done_r, 1)
+            else:
+                time.sleep(seconds)
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(done_r)
+    try:
+        assert os.read(ready_r, 1) == b"x", "the holder could not take the lock"
+        yield pid
+    finally:
+        os.close(done_w)
+        os.waitpid(pid, 0)
+        os.close(ready_r)
+
+
+@pytest.fixture
+def readable() -> Iterator[Path]:
+    """A project of yours (0755) that another user can open, as most projects are."""
+    root = Path(tempfile.mkdtemp(prefix="atmn-held-"))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root)
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="needs root to hold the lock as another uid (CI runs as root)"
+)
+
+
+@needs_root
+def test_login_refuses_before_any_sign_in_naming_who_holds_the_lock(
+    readable: Path, autumn_server: AutumnServer, tmp_path: Path
+) -> None:
+    """/tmp/review/lock_dos.sh: another user holds the project's lock. Before, login
+    signed in and then failed 30 s later with "another atmn has been writing ...";
+    now it stops before the browser opens, and says who holds it."""
+    env_file = readable / ".env"
+    env_file.write_text("KEEP=me\n")
+    log = tmp_path / "browser.log"
+    env = clean_env(
+        tmp_path, ATMN_BACKEND_URL=autumn_server.url, **browser_env(autumn_server, log=str(log))
+    )
+    with lock_held(readable, OTHER) as holder:
+        who = f"pid {holder} ({_name(holder)}, uid {OTHER})"
+        started = time.monotonic()
+        result = run_atmn(["login", "--org", "acme"], cwd=readable, env=env)
+        took = time.monotonic() - started
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"atmn: error: cannot write {env_file} now: the lock on {readable}, which every atmn "
+        f"writing there takes, is held by {who}; nothing was done. Try again once it is "
+        "released, or write elsewhere with --env-file"
+    )
+    assert took < 15  # the 2 s check, not the 30 s lock timeout
+    assert not log.exists()  # no browser was opened
+    assert "authorize" not in result.stdout + result.stderr  # no sign-in URL either
+    assert autumn_server.stats()["key_pairs_minted"] == 0
+    assert env_file.read_text() == "KEEP=me\n"
+
+
+def _name(pid: int) -> str:
+    """The holder's name as the kernel shows it (a fork of this interpreter)."""
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+@needs_root
+def test_a_write_that_times_out_names_the_holder(readable: Path) -> None:
+    target = readable / ".env"
+    with lock_held(readable, OTHER) as holder, pytest.raises(EnvFileError) as caught:
+        who = f"pid {holder} ({_name(holder)}, uid {OTHER})"
+        with locked(target, timeout=1.0):
+            pytest.fail("took a lock another process holds")
+    assert caught.value.message == (
+        f"{target} was not written: the lock on {readable}, which every atmn writing there "
+        f"takes, has been held for 1s by {who}; try again once it is released"
+    )
+
+
+def test_the_check_before_a_sign_in_waits_out_a_quick_writer(tmp_path: Path) -> None:
+    """A real writer holds the lock for milliseconds: the check waits for it, and says
+    nothing; only a lock that stays held is refused."""
+    target = tmp_path / ".env"
+    with lock_held(tmp_path, os.geteuid(), seconds=0.3):
+        started = time.monotonic()
+        ensure_free(target)
+        assert 0.1 < time.monotonic() - started < 2.0
+    with lock_held(tmp_path, os.geteuid()) as holder, pytest.raises(EnvFileError) as caught:
+        ensure_free(target, wait=0.2)
+    assert f"is held by pid {holder} (" in caught.value.message
+    assert not target.exists()

@@ -1,5 +1,7 @@
 """.env files other users control are not trusted (git's safe.directory, CVE-2022-24765):
-the search skips them with a warning naming them, and no key is written into them.
+the search skips them with a warning naming them, and no key is written into them, unless
+their directory is listed in ATMN_SAFE_DIRECTORIES (a project another uid owns on purpose:
+a bind mount in a root container, a shared checkout).
 
 Another user is uid 12345: the tests chown files to it, which needs root (CI runs as
 root); without root they cannot be set up and are skipped, saying so.
@@ -7,6 +9,7 @@ root); without root they cannot be set up and are skipped, saying so.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -39,12 +42,12 @@ def shared() -> Iterator[Path]:
 
 
 def atmn(
-    args: list[str], cwd: Path, home: Path, stdin: str = ""
+    args: list[str], cwd: Path, home: Path, stdin: str = "", **env: str
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [ATMN, *args],
         cwd=cwd,
-        env=clean_env(home),
+        env=clean_env(home, **env),
         input=stdin,
         capture_output=True,
         text=True,
@@ -68,15 +71,29 @@ def test_a_env_planted_above_by_another_user_is_skipped_and_named(
     project.mkdir()
     result = atmn(["env", "--offline"], project, tmp_path)
     assert result.returncode == 1, result.stdout
-    assert f"skipped {planted}: it belongs to uid {OTHER}" in result.stderr
+    # the report is atmn env's result: its warnings are in it, on stdout
+    assert f"! Warning: skipped {planted}: it belongs to uid {OTHER}" in result.stdout
+    assert result.stderr == ""
     assert "is not set in the process environment nor in" in result.stdout
     assert SK_PLANTED[-4:] not in result.stdout  # the planted key is not the one in force
+    # a sticky /tmp-like directory: trusting it would trust whoever plants a file there
+    assert "ATMN_SAFE_DIRECTORIES" not in result.stdout
+    # the project's own .env is where login writes, and it would: that is the next step
+    assert result.stdout.splitlines()[-1] == (
+        f"Next: run `atmn login` to write new keys to {project / '.env'}"
+    )
 
-    # a .env of your own beside it is used, and the planted one is not listed at all
+    # a .env of your own beside it is used; the planted one is no definition, a warning
     (project / ".env").write_text(f"AUTUMN_SECRET_KEY={SK_MINE}\n")
     result = atmn(["env", "--offline", "--json"], project, tmp_path)
     assert result.returncode == 0
-    assert str(planted) not in result.stdout and str(planted) in result.stderr
+    report = json.loads(result.stdout)
+    assert [d["path"] for d in report["definitions"]] == [str(project / ".env")]
+    assert [w for w in report["warnings"] if str(planted) in w] == [
+        f"skipped {planted}: it belongs to uid {OTHER}, not to you or root, so its keys are "
+        "not trusted and none are written to it; remove it or take it over (chown) if it "
+        "is yours."
+    ]
 
 
 def test_a_env_in_a_directory_another_user_owns_is_skipped(shared: Path, tmp_path: Path) -> None:
@@ -88,7 +105,7 @@ def test_a_env_in_a_directory_another_user_owns_is_skipped(shared: Path, tmp_pat
     project.mkdir()
     result = atmn(["env", "--offline"], project, tmp_path)
     assert result.returncode == 1
-    assert f"skipped {mine}: its directory {theirs} belongs to uid {OTHER}" in result.stderr
+    assert f"skipped {mine}: its directory {theirs} belongs to uid {OTHER}" in result.stdout
 
 
 def test_login_writes_no_key_into_another_users_world_writable_directory(
@@ -106,9 +123,9 @@ def test_login_writes_no_key_into_another_users_world_writable_directory(
     assert result.stderr.startswith(f"! Warning: skipped {planted}")
     assert result.stderr.splitlines()[-1] == (
         f"atmn: error: {theirs} belongs to uid {OTHER}, not to you: whoever owns a directory "
-        f"can replace the files in it; refusing to write keys to {planted} (use a directory "
-        "of your own, or --env-file)"
-    )
+        f"can replace the files in it, so no keys are written to {planted}; use a directory "
+        "of your own (or --env-file)"
+    )  # anyone may write there: trusting it (ATMN_SAFE_DIRECTORIES) is not suggested
     assert planted.read_bytes() == before
     assert sorted(p.name for p in theirs.iterdir()) == [".env"]
 
@@ -139,3 +156,120 @@ def test_under_sudo_the_invoking_users_files_are_trusted(shared: Path, tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stderr == ""
     assert f"From:         {planted}" in result.stdout
+
+
+# ---------------------------------------------------------------------------- on purpose
+
+
+@pytest.fixture
+def theirs(shared: Path) -> Path:
+    """A project another uid owns on purpose, as a bind mount in a root container (files
+    of uid 1000, `atmn` run as root): their directory (0755) and their private `.env`."""
+    project = shared / "workspace"
+    project.mkdir()
+    os.chown(project, OTHER, OTHER)
+    plant(project, mode=0o600)
+    return project
+
+
+def test_env_says_the_nearest_env_was_skipped_and_how_to_trust_it(
+    theirs: Path, tmp_path: Path
+) -> None:
+    """Not `run atmn login to write new keys to …/.env`: login refuses that file."""
+    env_file = theirs / ".env"
+    result = atmn(["env", "--offline"], theirs, tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == (
+        f"Next: {env_file} was skipped: its directory {theirs} belongs to uid {OTHER}; "
+        f"if you trust it: export ATMN_SAFE_DIRECTORIES={theirs}"
+    )
+    assert "atmn login" not in result.stdout
+
+    report = json.loads(atmn(["env", "--offline", "--json"], theirs, tmp_path).stdout)
+    assert report["next_step"] == result.stdout.splitlines()[-1].removeprefix("Next: ")
+    assert report["warnings"] == [
+        f"skipped {env_file}: its directory {theirs} belongs to uid {OTHER}, not to you or "
+        "root, so its keys are not trusted and none are written to it; if you trust it: "
+        f"export ATMN_SAFE_DIRECTORIES={theirs}; else remove it or take it over (chown) if "
+        "it is yours."
+    ]
+
+    # login refuses it, saying how to trust it; the file is left as it was
+    result = atmn(["login", "--with-key", "--offline"], theirs, tmp_path, stdin=SK_MINE + "\n")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"atmn: error: {theirs} belongs to uid {OTHER}, not to you: whoever owns a directory "
+        f"can replace the files in it, so no keys are written to {env_file}; if you trust "
+        f"it: export ATMN_SAFE_DIRECTORIES={theirs}; else use a directory of your own (or "
+        "--env-file)"
+    )
+    assert env_file.read_text() == f"AUTUMN_SECRET_KEY={SK_PLANTED}\n"
+
+
+def test_following_the_advice_reads_and_writes_that_env_and_it_stays_theirs(
+    theirs: Path, tmp_path: Path
+) -> None:
+    env_file = theirs / ".env"
+    elsewhere = tmp_path / "mine"
+    trusted = {"ATMN_SAFE_DIRECTORIES": f"{elsewhere}{os.pathsep}{theirs}/"}
+    result = atmn(["env", "--offline"], theirs, tmp_path, **trusted)
+    assert result.returncode == 0, result.stdout
+    assert f"From:         {env_file}" in result.stdout
+    assert result.stderr == "" and "Warning" not in result.stdout
+
+    result = atmn(
+        ["login", "--with-key", "--offline"], theirs, tmp_path, stdin=SK_MINE + "\n", **trusted
+    )
+    assert result.returncode == 0, result.stderr
+    assert env_file.read_text() == f"AUTUMN_SECRET_KEY={SK_MINE}\n"
+    st = env_file.stat()
+    assert (st.st_uid, st.st_mode & 0o777) == (OTHER, 0o600)  # still theirs, still private
+
+
+def test_a_safe_directory_is_that_directory_only_and_star_is_every_one(
+    theirs: Path, tmp_path: Path
+) -> None:
+    below = theirs / "app"
+    below.mkdir()
+    os.chown(below, OTHER, OTHER)
+    planted = plant(below, mode=0o600)
+    listed = {"ATMN_SAFE_DIRECTORIES": str(theirs)}
+    result = atmn(["env", "--offline", "--json"], below, tmp_path, **listed)
+    report = json.loads(result.stdout)
+    assert report["path"] == str(theirs / ".env")  # the listed one; not the one below it
+    assert report["warnings"][0].startswith(f"skipped {planted}: its directory {below}")
+    assert report["next_step"] is None
+
+    result = atmn(["env", "--offline", "--json"], below, tmp_path, ATMN_SAFE_DIRECTORIES="*")
+    report = json.loads(result.stdout)
+    assert (report["path"], report["warnings"]) == (str(planted), [])
+
+
+def test_env_in_another_users_project_without_a_env_sends_nobody_to_login(
+    shared: Path, tmp_path: Path
+) -> None:
+    project = shared / "checkout"
+    project.mkdir()
+    os.chown(project, OTHER, OTHER)
+    result = atmn(["env", "--offline"], project, tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == (
+        f"Next: {project} belongs to uid {OTHER}, not to you, so `atmn login` writes no keys "
+        f"there; if you trust it: export ATMN_SAFE_DIRECTORIES={project}"
+    )
+
+
+def test_a_skipped_env_nearer_than_the_one_login_writes_is_named_in_the_next_step(
+    theirs: Path, tmp_path: Path
+) -> None:
+    """Login would write the farther `.env` (yours): the next step says so, and how to
+    trust the nearer one instead."""
+    mine = theirs.parent / ".env"  # the shared directory is root's: yours here
+    mine.write_text("OTHER=1\n")
+    result = atmn(["env", "--offline"], theirs, tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == (
+        f"Next: run `atmn login` to write new keys to {mine}; or, if you trust "
+        f"{theirs / '.env'} (its directory {theirs} belongs to uid {OTHER}): "
+        f"export ATMN_SAFE_DIRECTORIES={theirs}"
+    )

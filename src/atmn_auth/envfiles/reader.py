@@ -1,6 +1,6 @@
 """Finding and reading a project's `.env`: the nearest one walking up from a directory
-that is yours (`trust`), read the way python-dotenv reads it, never blocking on a FIFO
-or a device.
+that is yours or that you trust (`trust`), read the way python-dotenv reads it, never
+blocking on a FIFO or a device.
 
 Readers that need only a few variables (the two keys: `atmn env`, login's checks,
 logout, `AutumnClient`, all through `resolution`) call `read_keys`, which finds them
@@ -25,7 +25,7 @@ from atmn_auth.errors import EnvFileError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
 ENV_FILENAME = ".env"
 
@@ -33,39 +33,65 @@ ENV_FILENAME = ".env"
 # ---------------------------------------------------------------------------- finding
 
 
-def find_env_file(start: Path) -> Path:
+def find_env_file(start: Path, environ: Mapping[str, str] | None = None) -> Path:
     """The nearest `.env` in `start` or a parent directory that is yours (see `trust`:
-    others are skipped with a warning); `start / ".env"` when there is none.
+    others are skipped with a warning; `environ`, by default `os.environ`, may trust
+    more); `start / ".env"` when there is none.
 
     A `.env` that exists but is not a regular file (a directory, a FIFO) still counts
     as the nearest one, so that the user hears about it instead of a farther file
     being used behind their back.
     """
     start = Path(os.path.abspath(start))
-    found = _upward(start, first=True)
+    found = search(start, environ, first=True).found
     return found[0] if found else start / ENV_FILENAME
 
 
-def env_files_upward(start: Path) -> list[Path]:
+def env_files_upward(start: Path, environ: Mapping[str, str] | None = None) -> list[Path]:
     """Every existing `.env` from `start` up to the root that is yours, nearest first."""
-    return _upward(Path(os.path.abspath(start)), first=False)
+    return search(Path(os.path.abspath(start)), environ).found
 
 
-def _upward(start: Path, *, first: bool) -> list[Path]:
-    uids = trust.trusted_uids()
-    found = []
+class Search:
+    """What the walk up from a directory found: the `.env` files it uses (`found`,
+    nearest first) and the ones it skipped as not yours (`skipped`, nearest first)."""
+
+    __slots__ = ("found", "skipped")
+
+    def __init__(self, found: list[Path], skipped: list[trust.Skipped]) -> None:
+        self.found = found
+        self.skipped = skipped
+
+
+def search(
+    start: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    first: bool = False,
+    announce: bool = True,
+) -> Search:
+    """Walks up from the absolute directory `start` (to the first `.env` used, with
+    `first`). Each skipped file is said once per process through `trust.warn`, unless
+    `announce` is false (the caller shows `skipped` itself)."""
+    rule = trust.policy(environ)
+    found: list[Path] = []
+    skipped: list[trust.Skipped] = []
     directory = str(start)
     while True:  # on strings: pathlib costs more than the walk itself, 40 levels deep
         candidate = os.path.join(directory, ENV_FILENAME)
-        if os.path.lexists(candidate) and trust.trusted(Path(candidate), uids):
-            found.append(Path(candidate))
-            if first:
-                break
+        if os.path.lexists(candidate):
+            passed = trust.check(Path(candidate), rule, announce=announce)
+            if passed is not None:
+                skipped.append(passed)
+            else:
+                found.append(Path(candidate))
+                if first:
+                    break
         parent = os.path.dirname(directory)
         if parent == directory:
             break
         directory = parent
-    return found
+    return Search(found, skipped)
 
 
 # ---------------------------------------------------------------------------- reading

@@ -7,7 +7,8 @@ The rule, used by `atmn env`, the HTTP client and documented in the README:
 2. otherwise the nearest `.env`: the current directory's, else the first found going up
    through the parent directories (the file `atmn login` writes to). Only `.env` files
    that are yours count (`envfiles.trust`): one another user owns, or that sits in a
-   directory another user owns, is skipped with a warning naming it.
+   directory another user owns, is skipped with a warning naming it, unless its
+   directory is listed in `ATMN_SAFE_DIRECTORIES` (read from `environ`).
 
 Nothing else wins. Other definitions are still listed, because they mislead people:
 a `.env.local` beside that `.env` (Next.js and Vite load it over `.env`, so the app may
@@ -20,7 +21,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from atmn_auth.envfiles.reader import env_files_upward, find_env_file, read_keys
+from atmn_auth.envfiles.reader import ENV_FILENAME, read_keys, search
 from atmn_auth.errors import EnvFileError
 from atmn_auth.keys import redact
 from atmn_auth.records import Frozen
@@ -29,6 +30,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Mapping
     from typing import Literal
+
+    from atmn_auth.envfiles.trust import Skipped
 
     Source = Literal["environment", "env.local", "dotenv"]
     Role = Literal["environment", "env.local", "nearer", "farther"]
@@ -66,17 +69,20 @@ class Resolution(Frozen):
     """The value in force (`winner`), and every definition (the winner among them).
 
     `env_file` is the nearest `.env` (or `cwd/.env` when there is none, or the file
-    given explicitly): the one `atmn login` writes and `atmn logout` edits.
+    given explicitly): the one `atmn login` writes and `atmn logout` edits. `skipped`:
+    the `.env` files the search passed over as not yours (`envfiles.trust`), nearest
+    first.
     """
 
     # field order = __init__'s arguments (not sorted, unlike __slots__ may be)
-    _FIELDS = ("var", "value", "winner", "definitions", "env_file")
+    _FIELDS = ("var", "value", "winner", "definitions", "env_file", "skipped")
     __slots__ = _FIELDS
     var: str
     value: str | None
     winner: Definition | None
     definitions: list[Definition]
     env_file: Path | None
+    skipped: tuple[Skipped, ...]
 
     def __init__(
         self,
@@ -85,12 +91,14 @@ class Resolution(Frozen):
         winner: Definition | None,
         definitions: list[Definition] | None = None,
         env_file: Path | None = None,
+        skipped: tuple[Skipped, ...] = (),
     ) -> None:
         object.__setattr__(self, "var", var)
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "winner", winner)
         object.__setattr__(self, "definitions", [] if definitions is None else definitions)
         object.__setattr__(self, "env_file", env_file)
+        object.__setattr__(self, "skipped", skipped)
 
     __hash__ = None  # type: ignore[assignment]  # `definitions` is a list
 
@@ -102,7 +110,8 @@ class Resolution(Frozen):
     def __repr__(self) -> str:
         return (
             f"Resolution({self.var!r}, {redact(self.value)!r}, winner={self.winner!r}, "
-            f"definitions={self.definitions!r}, env_file={self.env_file!r})"
+            f"definitions={self.definitions!r}, env_file={self.env_file!r}, "
+            f"skipped={self.skipped!r})"
         )
 
 
@@ -112,21 +121,26 @@ def resolve_key(
     cwd: Path,
     environ: Mapping[str, str],
     env_file: Path | None = None,
+    announce: bool = True,
 ) -> Resolution:
     """Applies the rule above to `var`, reading `.env` files from `cwd` upwards.
 
     With `env_file`, that file plays the part of the nearest `.env` (and the `.env`
     files above `cwd` are not looked at). Raises `EnvFileError` when the nearest
     `.env` cannot be read (a directory, a FIFO, no permission); farther ones that
-    cannot be read are skipped, since they are not used anyway.
+    cannot be read are skipped, since they are not used anyway. A `.env` skipped as not
+    yours is said on standard error (`trust.warn`, once per process) unless `announce`
+    is false; either way it is in `skipped`.
     """
     cwd = Path(os.path.abspath(cwd))
+    skipped: tuple[Skipped, ...] = ()
     if env_file is not None:
         nearest = Path(os.path.abspath(env_file))
         dotenvs = [nearest] if os.path.lexists(nearest) else []
     else:
-        nearest = find_env_file(cwd)
-        dotenvs = env_files_upward(cwd)
+        walk = search(cwd, environ, announce=announce)
+        dotenvs, skipped = walk.found, tuple(walk.skipped)
+        nearest = dotenvs[0] if dotenvs else cwd / ENV_FILENAME
 
     definitions: list[Definition] = []
     if var in environ:
@@ -155,6 +169,7 @@ def resolve_key(
         winner=winner,
         definitions=definitions,
         env_file=nearest,
+        skipped=skipped,
     )
 
 

@@ -35,7 +35,10 @@ timed out, unexpected answer), 2 for bad usage.
 - `definitions`: every place defining the variable, in the order of the rule
   (`{"source": "environment"|"env.local"|"dotenv", "path", "key" (redacted),
   "in_use": bool}`);
-- `warnings`: list of sentences; `next_step`: what to do, or null;
+- `warnings`: list of sentences (a `.env` skipped as another user's among them: `atmn
+  env` shows those in its report, not on standard error); `next_step`: what to do, or
+  null (never `atmn login` into a file login would refuse: when the nearest `.env` was
+  skipped, it says so and how to trust it, `ATMN_SAFE_DIRECTORIES`);
 - `usable`: the exit code's answer (true exactly when it is 0).
 """
 
@@ -161,7 +164,9 @@ def check_env(
     """Resolves `settings.key_var`, checks its format and asks the server through
     `session` (with no session: offline, the format only); with `key_details`, also for
     the key's age and last use (§7, at the same time)."""
-    resolution = resolve_key(settings.key_var, cwd=cwd, environ=environ, env_file=env_file)
+    resolution = resolve_key(
+        settings.key_var, cwd=cwd, environ=environ, env_file=env_file, announce=False
+    )
     fmt, fmt_message = _check_format(settings, resolution)
     report = EnvReport(settings, resolution, fmt, fmt_message)
     max_age: float | None = None
@@ -175,8 +180,8 @@ def check_env(
         report.server_message = "not checked (--offline)"
     else:
         report.server_message = "not asked: there is no well-formed key to send"
-    report.warnings = _warnings(report, max_age)
-    report.next_step = _next_step(report)
+    report.warnings = _warnings(report, environ, max_age)
+    report.next_step = _next_step(report, environ)
     return report
 
 
@@ -256,10 +261,17 @@ def _nearest(resolution: Resolution) -> str:
     return str(resolution.env_file) if resolution.env_file else "any .env"
 
 
-def _warnings(report: EnvReport, max_age: float | None = None) -> list[str]:
+def _warnings(
+    report: EnvReport, environ: Mapping[str, str], max_age: float | None = None
+) -> list[str]:
     res, var = report.resolution, report.resolution.var
     winner = res.winner
     warnings: list[str] = []
+    if res.skipped:
+        from atmn_auth.envfiles import trust
+
+        rule = trust.policy(environ)
+        warnings.extend(trust.skip_warning(skipped, rule) for skipped in res.skipped)
     if res.env_file is not None:  # what stands between the file atmn writes and its use
         in_file = next((d.value for d in res.definitions if d.path == res.env_file), None)
         for shadow in shadows(res, res.env_file, in_file):
@@ -305,7 +317,7 @@ def _too_old(report: EnvReport, max_age: float | None) -> str | None:
     )
 
 
-def _next_step(report: EnvReport) -> str | None:
+def _next_step(report: EnvReport, environ: Mapping[str, str]) -> str | None:
     var, winner = report.resolution.var, report.resolution.winner
     target = _nearest(report.resolution)
     login = f"run `{report.settings.login_command()}` to write new keys to {target}"
@@ -317,9 +329,58 @@ def _next_step(report: EnvReport) -> str | None:
             f"check that {report.settings.backend_url} is the right server and is up, "
             "then run `atmn env` again"
         )
+    not_yours = _not_yours(report.resolution, environ, report.settings.login_command())
+    if not_yours is not None:
+        refused, said = not_yours
+        if refused:  # login would refuse that file: never send anyone there
+            return said
+        login = f"{login}; or, {said}"
     if from_env:
         return f"run `unset {var}` (the process environment wins over .env), then {login}"
     return login
+
+
+def _not_yours(
+    resolution: Resolution, environ: Mapping[str, str], command: str
+) -> tuple[bool, str] | None:
+    """When the nearest `.env` belongs to another user: whether `atmn login` would refuse
+    the file it writes (it, or its directory, is another user's), and what to say: the
+    file that was skipped and how to trust it. None when nothing of the kind applies."""
+    import os
+    from pathlib import Path
+
+    from atmn_auth.envfiles import trust
+
+    target = resolution.env_file
+    if target is None:
+        return None
+    rule = trust.policy(environ)
+    skipped = next((s for s in resolution.skipped if s.path.parent == target.parent), None)
+    directory = Path(os.path.realpath(target.parent))
+    try:
+        owner = os.stat(directory).st_uid
+    except OSError:
+        owner = None
+    if skipped is not None:
+        headline = skipped.headline()
+    elif owner is not None and not rule.owns(owner, directory):
+        headline = (
+            f"{directory} belongs to {trust.owner(owner)}, not to you, so "
+            f"`{command}` writes no keys there"
+        )
+    else:  # the target is fine; a nearer file may have been skipped on the way
+        nearer = [s for s in resolution.skipped if target.parent in s.path.parents]
+        if not nearer:
+            return None
+        skipped = nearer[0]
+        hint = trust.trust_hint(skipped.path.parent, rule)
+        if hint is None:
+            return None
+        return False, f"if you trust {skipped.path} ({skipped.reason}): {hint}"
+    hint = trust.trust_hint(skipped.path.parent if skipped else directory, rule)
+    if hint is None:
+        return True, f"{headline}; atmn writes no keys there: use a directory of your own"
+    return True, f"{headline}; if you trust it: {hint}"
 
 
 # ---------------------------------------------------------------------------- showing

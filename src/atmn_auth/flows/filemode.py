@@ -1,16 +1,22 @@
 """Whether keys may be written into a `.env`: the one permission policy of every flow that
 writes keys (`atmn login`, `login --with-key`, recovery after a 401, `atmn keys rotate`).
 
-`ensure_private(target, console)` is called before anything is asked of the server. It
-returns when the file is private enough: missing (the writer creates it 0600), or owned
-by you (or root) and neither group- nor world-writable nor readable by others. A
+`ensure_private(target, console, environ)` is called before anything is asked of the
+server. It returns when the file is private enough: missing (the writer creates it 0600),
+or owned by you (or root) and neither group- nor world-writable nor readable by others. A
 group-readable file (0640) is accepted: sharing with a group is a choice people make.
 
 Otherwise it says what is wrong. On a terminal (`console.asks`) it asks "Make it private
 (chmod 600)?" and runs that on yes; no answer means no. Elsewhere, and on no, it raises
 `AtmnError` (exit 1) naming the command to run. A file another user owns, or one in a
 directory another user owns, is refused outright: its owner can read (or replace)
-whatever is written there, whatever its mode.
+whatever is written there, whatever its mode; the refusal says how to trust it
+(`ATMN_SAFE_DIRECTORIES`, `envfiles.trust`) when that makes sense, and a directory listed
+there is trusted whoever owns it.
+
+It also refuses, before anyone signs in, when another process holds the lock every
+writer of the file takes (`envfiles.lock.ensure_free`, which names the holder), rather
+than let the write time out after the sign-in.
 """
 
 from __future__ import annotations
@@ -18,26 +24,36 @@ from __future__ import annotations
 import os
 import shlex
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
+from atmn_auth.envfiles import trust
 from atmn_auth.errors import AtmnError
 from atmn_auth.flows.console import Console
 
 QUESTION = "Make it private (chmod 600)?"
 
 
-def ensure_private(target: Path, console: Console) -> None:
+def ensure_private(
+    target: Path, console: Console, environ: Mapping[str, str] | None = None
+) -> None:
     """Returns when keys may be written to `target`; raises `AtmnError` (nothing changed)
-    when they may not. May chmod the file to 0600 after asking on a terminal."""
+    when they may not. May chmod the file to 0600 after asking on a terminal. `environ`
+    (`os.environ` when None) is the process environment (`ATMN_SAFE_DIRECTORIES`)."""
+    from atmn_auth.envfiles.lock import ensure_free
+
     real = Path(os.path.realpath(target))
-    _check_directory(real)
+    rule = trust.policy(environ)
+    _check_directory(real, rule)
     try:
-        st = os.stat(real)
+        st: os.stat_result | None = os.stat(real)
     except OSError:
-        return  # missing: created 0600; unreadable: the writer's own checks say so
-    if not stat.S_ISREG(st.st_mode):
+        st = None  # missing: created 0600; unreadable: the writer's own checks say so
+    if st is not None and stat.S_ISREG(st.st_mode):
+        _check_owner(real, st, rule)
+    ensure_free(real)
+    if st is None or not stat.S_ISREG(st.st_mode):
         return  # a directory, a FIFO: the writer refuses it with its own message
-    _check_owner(real, st)
     problems = exposure(stat.S_IMODE(st.st_mode))
     if not problems:
         return
@@ -70,35 +86,39 @@ def exposure(mode: int) -> list[str]:
     return problems
 
 
-def _check_owner(real: Path, st: os.stat_result) -> None:
-    from atmn_auth.envfiles.trust import trusted_uids
-
-    uids = trusted_uids()
-    if uids is None or st.st_uid in uids:
+def _check_owner(real: Path, st: os.stat_result, rule: trust.Policy) -> None:
+    if rule.owns(st.st_uid, real.parent):
         return
     raise AtmnError(
-        f"{real} belongs to uid {st.st_uid}, not to you: its owner can read any key written "
-        "to it; nothing was written (use a file of your own, with --env-file)"
+        f"{real} belongs to {trust.owner(st.st_uid)}, not to you: its owner can read any key "
+        "written to it; nothing was written; "
+        + _instead(real.parent, rule, "a file of your own (--env-file)")
     )
 
 
-def _check_directory(real: Path) -> None:
+def _check_directory(real: Path, rule: trust.Policy) -> None:
     """Refuses a directory another user owns: they can replace or read what is put there
     (the search for the nearest `.env` skips such a directory for the same reason)."""
-    from atmn_auth.envfiles.trust import trusted_uids
-
-    uids = trusted_uids()
     try:
         owner = os.stat(real.parent).st_uid
     except OSError:
         return  # missing: the writer says so
-    if uids is None or owner in uids:
+    if rule.owns(owner, real.parent):
         return
     raise AtmnError(
-        f"{real.parent} belongs to uid {owner}, not to you: whoever owns a directory can "
-        f"replace the files in it; refusing to write keys to {real} (use a directory of "
-        "your own, or --env-file)"
+        f"{real.parent} belongs to {trust.owner(owner)}, not to you: whoever owns a "
+        f"directory can replace the files in it, so no keys are written to {real}; "
+        + _instead(real.parent, rule, "a directory of your own (or --env-file)")
     )
+
+
+def _instead(directory: Path, rule: trust.Policy, own: str) -> str:
+    """What to do: trust the directory (when it is not one anyone may write to), or
+    use `own`."""
+    hint = trust.trust_hint(directory, rule)
+    if hint is None:
+        return f"use {own}"
+    return f"if you trust it: {hint}; else use {own}"
 
 
 def _mode(st: os.stat_result) -> str:

@@ -79,9 +79,11 @@ def run_login(
     from atmn_auth.envfiles import reader, writer
     from atmn_auth.flows.filemode import ensure_private
 
-    target = options.env_file if options.env_file is not None else reader.find_env_file(cwd)
+    target = options.env_file
+    if target is None:
+        target = reader.find_env_file(cwd, environ)
     writer.ensure_writable(target)
-    ensure_private(target, console)
+    ensure_private(target, console, environ)
     autumn = Autumn(session, settings.backend_url)
     agreed = not options.force and _check_existing_key(autumn, settings, target, console)
     if agreed and options.revoke_replaced is None:  # one question: it covers the old keys

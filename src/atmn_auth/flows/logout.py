@@ -47,7 +47,7 @@ def run_logout(
     from atmn_auth.envfiles.writer import update_env_file
 
     explicit = Path(os.path.abspath(env_file)) if env_file is not None else None
-    target = explicit or find_env_file(cwd)
+    target = explicit or find_env_file(cwd, environ)
     update = update_env_file(target, remove=VARIABLES)
 
     if not update.removed:

@@ -144,7 +144,7 @@ class LoginReauthenticator:
 
         console = self.console
         try:  # the new keys go where the old ones were: only into a private file
-            ensure_private(rejected.env_file, console)
+            ensure_private(rejected.env_file, console, self.environ)
         except AtmnError as exc:
             raise RecoveryUnavailable(exc.message) from None
         console.info(
@@ -263,7 +263,7 @@ def recover_interactively(
     winner = resolve_key(settings.key_var, cwd=cwd, environ=environ).winner
     if winner is not None and (winner.source == "environment" or winner.path is None):
         return None
-    target = winner.path if winner is not None and winner.path else find_env_file(cwd)
+    target = winner.path if winner is not None and winner.path else find_env_file(cwd, environ)
     shown = redact(winner.value) if winner is not None else "(none)"
     console.info(
         f"Autumn rejected {settings.key_var} ({shown}) from {target} (401). "
