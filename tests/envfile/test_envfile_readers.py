@@ -122,3 +122,37 @@ def test_a_missing_final_line_break_stays_missing(tmp_path: Path, original: str)
     assert shell_values(tmp_path) == [SK, PK]
     update_env_file(env, remove=OURS)
     assert env.read_bytes() == original.encode()
+
+
+def test_a_marked_line_inside_the_file_is_node_s_definition_and_removed(tmp_path: Path) -> None:
+    """Node's dotenv skips a U+FEFF at the start of a line (JavaScript's `\\s` matches it)
+    and reads the key after it, where python-dotenv reads another name: logout removes
+    both definitions (and revokes both keys), so no reader is left with a key."""
+    env = tmp_path / ".env"
+    env.write_text(f"AUTUMN_SECRET_KEY={OLD}\n\ufeffAUTUMN_SECRET_KEY={SK}\nA=1\n")
+    assert node_values(env)["AUTUMN_SECRET_KEY"] == SK
+    assert dotenv_values(env)["AUTUMN_SECRET_KEY"] == OLD
+
+    removed = update_env_file(env, remove=OURS)
+
+    assert removed.previous_all == {"AUTUMN_SECRET_KEY": [OLD, SK]}  # what logout revokes
+    assert env.read_text() == "A=1\n"
+    assert "AUTUMN_SECRET_KEY" not in node_values(env)
+    assert "AUTUMN_SECRET_KEY" not in dotenv_values(env)
+
+    env.write_text(f"A=1\n\ufeffAUTUMN_SECRET_KEY={OLD}\n")
+    update_env_file(env, set_values={"AUTUMN_SECRET_KEY": SK})
+    assert env.read_text() == f"A=1\nAUTUMN_SECRET_KEY={SK}\n"
+    assert node_values(env)["AUTUMN_SECRET_KEY"] == dotenv_values(env)["AUTUMN_SECRET_KEY"] == SK
+
+
+def test_a_mark_inside_the_file_never_becomes_its_first_character(tmp_path: Path) -> None:
+    """Removing the first line must not leave a U+FEFF from inside the file at its start,
+    where python-dotenv would drop it and read the line after it anew."""
+    env = tmp_path / ".env"
+    env.write_text(f"AUTUMN_SECRET_KEY={OLD}\n\ufeffOTHER=1\n")
+    before = dotenv_values(env)
+    update_env_file(env, remove=OURS)
+    assert not env.read_text().startswith("\ufeff")
+    assert "OTHER" not in dotenv_values(env)  # it was "\ufeffOTHER" before, and still is
+    assert dotenv_values(env) == {k: v for k, v in before.items() if k != "AUTUMN_SECRET_KEY"}

@@ -11,7 +11,7 @@ import pytest
 from dotenv import dotenv_values
 
 from atmn_auth.envfiles.reader import find_env_file, read_env
-from atmn_auth.envfiles.writer import lock_path_for, update_env_file
+from atmn_auth.envfiles.writer import lock_path_for, restore_env_file, update_env_file
 from atmn_auth.errors import EnvFileError
 
 SK = "am_sk_test_" + "a1" * 21
@@ -243,3 +243,51 @@ def test_read_env_matches_python_dotenv(tmp_path: Path) -> None:
     env = write(tmp_path / ".env", b"export A='1 2'\nB=\"x\\ny\"\nC # c\n")
     assert read_env(env) == dotenv_values(env)
     assert read_env(tmp_path / "missing.env") == {}
+
+
+def test_restore_puts_the_original_bytes_back_exactly(tmp_path: Path) -> None:
+    """What `atmn keys rotate` undoes: duplicates, Node's `NAME: value`, a line python-dotenv
+    cannot parse, CRLF and a missing final line break come back as they were."""
+    original = (
+        f"\ufeffAUTUMN_SECRET_KEY={SK}\r\nA=1\nAUTUMN_SECRET_KEY={SK2}\n"
+        f'AUTUMN_SECRET_KEY="unterminated\nAUTUMN_PROD_SECRET_KEY: {PK}'
+    ).encode()
+    env = write(tmp_path / ".env", original)
+    env.chmod(0o640)
+    update = update_env_file(
+        env, set_values={"AUTUMN_SECRET_KEY": SK, "AUTUMN_PROD_SECRET_KEY": PK}
+    )
+    assert update.original == original and update.written == env.read_bytes() != original
+    assert update.written is not None
+
+    assert restore_env_file(env, expected=update.written, original=original) is True
+    assert env.read_bytes() == original
+    assert stat.S_IMODE(env.stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == [".env"]
+
+
+def test_restore_leaves_a_file_changed_meanwhile_alone(tmp_path: Path) -> None:
+    env = write(tmp_path / ".env", f"AUTUMN_SECRET_KEY={SK}\n".encode())
+    update = update_env_file(env, set_values={"AUTUMN_SECRET_KEY": SK2})
+    assert update.written is not None and update.original is not None
+    changed = update.written + b"ADDED=1\n"
+    env.write_bytes(changed)
+    assert restore_env_file(env, expected=update.written, original=update.original) is False
+    assert env.read_bytes() == changed
+    env.unlink()  # gone meanwhile: not recreated
+    assert restore_env_file(env, expected=update.written, original=update.original) is False
+    assert not env.exists()
+
+
+def test_restore_of_a_file_the_update_created_removes_it(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    update = update_env_file(env, set_values={"AUTUMN_SECRET_KEY": SK})
+    assert update.created and update.original is None and update.written is not None
+    assert restore_env_file(env, expected=update.written, original=None) is True
+    assert not env.exists()
+
+
+def test_an_update_never_shows_keys_in_its_repr(tmp_path: Path) -> None:
+    env = write(tmp_path / ".env", f"AUTUMN_SECRET_KEY={SK}\n".encode())
+    update = update_env_file(env, set_values={"AUTUMN_SECRET_KEY": SK2})
+    assert SK not in repr(update) and SK2 not in repr(update)

@@ -125,3 +125,66 @@ def test_a_server_without_section_7_says_so_in_one_line(
         "(https://app.useautumn.com)"
     ]
     assert me_status(without_keys.url, key) == 200
+
+
+def test_a_prefix_of_the_other_environment_matches_none_of_these_keys(
+    server: AutumnServer, project: Project
+) -> None:
+    """Under -p the listed keys are live ones: `am_sk_test_…Ab12` names a sandbox key, so it
+    never revokes the live key that happens to end in Ab12."""
+    live = server.create_key("acme", env="live", name="Live one")
+    sandbox = server.create_key("acme", name="Sandbox one")
+    wrong = f"am_sk_test_…{live['key'][-4:]}"
+
+    result = project.atmn("-p", "keys", "revoke", wrong, "--yes")
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"atmn: error: {wrong} is a sandbox key and -p revokes live keys; nothing was "
+        f"revoked: `atmn keys revoke {wrong}` revokes it"
+    ]
+    assert me_status(server.url, live["key"]) == 200
+
+    other = f"am_sk_live_…{sandbox['key'][-4:]}"
+    result = project.atmn("keys", "revoke", other, "--yes")
+    assert result.returncode == 1
+    assert one_error_line(result) == (
+        f"{other} is a live key and `atmn keys revoke` revokes sandbox keys; nothing was "
+        f"revoked: `atmn -p keys revoke {other}` revokes it"
+    )
+    assert me_status(server.url, sandbox["key"]) == 200
+
+    right = f"am_sk_live_…{live['key'][-4:]}"
+    result = project.atmn("-p", "keys", "revoke", right, "--yes")
+    assert result.returncode == 0, result.stderr
+    assert me_status(server.url, live["key"]) == 401
+
+
+def test_a_key_in_env_local_counts_as_one_this_project_uses(
+    server: AutumnServer, project: Project
+) -> None:
+    """Next.js and Vite load `.env.local` over `.env`: a key there is in use, so revoking it
+    needs a yes, as for one in `.env`."""
+    local_key = server.create_key("acme", name="Local override")
+    local = project.dir / ".env.local"
+    local.write_text(f"AUTUMN_SECRET_KEY={local_key['key']}\n")
+
+    result = project.atmn("keys", "revoke", "Local override")
+
+    assert result.returncode == 2
+    warning, error = result.stderr.splitlines()
+    assert warning == (
+        f'! Warning: "Local override (sandbox)" (am_sk_test_…{local_key["key"][-4:]}) is '
+        f"AUTUMN_SECRET_KEY in {local}: revoking it breaks this project until `atmn login` "
+        "writes new keys."
+    )
+    assert error.startswith("atmn: error: refusing to revoke am_sk_test_…")
+    assert me_status(server.url, local_key["key"]) == 200
+
+    forced = project.atmn("keys", "revoke", "Local override", "--yes")
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stderr.splitlines() == [
+        f"! Warning: AUTUMN_SECRET_KEY in {local} no longer works: `atmn login` writes new keys."
+    ]
+    assert me_status(server.url, local_key["key"]) == 401

@@ -14,8 +14,16 @@ line python-dotenv cannot parse but a shell or Node's dotenv reads (`NAME="unter
 and Node's `NAME: value` form; not a line inside a value Node's dotenv quotes with
 backticks (`nodeview`), which python-dotenv may read as a definition: that line is left
 alone (it is part of another variable for Node), its value counts as replaced, and the
-new line goes at the end of the file, after it. A key is never written on the line of a
-UTF-8 byte order mark (a shell would not read it).
+new line goes at the end of the file, after it. A line inside the file that starts with
+U+FEFF, then `NAME=value`, is Node's definition too (Node's dotenv skips the mark as
+white space; python-dotenv reads a name with the mark in it). A key is never written on
+the line of a UTF-8 byte order mark (a shell would not read it), and a U+FEFF that was
+not the file's first character never becomes it (python-dotenv would drop it, and read
+that line as a definition it did not read before).
+
+`restore_env_file` puts back the bytes an update replaced, under the same lock, only
+while the file still holds exactly what that update wrote (`atmn keys rotate` undoing
+its write).
 
 Values are written bare (`NAME=value`) and only from a small safe set of
 characters: python-dotenv, Node's `dotenv`, `docker run --env-file` (which does no
@@ -35,7 +43,7 @@ from pathlib import Path
 
 from atmn_auth.envfiles import grammar, nodeview
 from atmn_auth.envfiles.lock import LOCK_TIMEOUT, lock_path_for, locked
-from atmn_auth.envfiles.reader import read_text
+from atmn_auth.envfiles.reader import read_bytes, read_text
 from atmn_auth.errors import EnvFileError
 
 __all__ = [
@@ -46,6 +54,8 @@ __all__ = [
     "ensure_writable",
     "lock_path_for",
     "render_update",
+    "replaced_values",
+    "restore_env_file",
     "update_env_file",
     "validate_name",
     "validate_value",
@@ -73,6 +83,11 @@ class EnvUpdate:
     read before (the last definition in the file); `previous_all` every distinct value
     any removed or replaced definition held, in file order (a file may hold several
     keys for one variable, each of them alive on the server).
+
+    `original` is the file's bytes before (None: there was no file) and `written` the
+    bytes written (None: nothing was written), both read and written under one lock:
+    what `restore_env_file` needs to undo the update exactly. None of these values is
+    shown by `repr` (they hold keys).
     """
 
     path: Path
@@ -82,8 +97,10 @@ class EnvUpdate:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    previous: dict[str, str] = field(default_factory=dict)
-    previous_all: dict[str, list[str]] = field(default_factory=dict)
+    previous: dict[str, str] = field(default_factory=dict, repr=False)
+    previous_all: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    original: bytes | None = field(default=None, repr=False)
+    written: bytes | None = field(default=None, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -115,9 +132,10 @@ class _Ours:
     """A piece of the file that defines one of our variables, from the start of its line.
 
     `kind`: "binding" (python-dotenv reads it), "broken" (python-dotenv cannot parse it,
-    a shell or Node's dotenv reads it), "colon" (Node's `NAME: value`), or "shielded"
+    a shell or Node's dotenv reads it), "node" (Node's dotenv reads it, python-dotenv
+    does not: `NAME: value`, or a line starting with U+FEFF), or "shielded"
     (python-dotenv reads it, but Node's dotenv reads it as part of a backtick-quoted
-    value: it is left as it is). `value` is what python-dotenv (for "colon", Node) reads.
+    value: it is left as it is). `value` is what python-dotenv (for "node", Node) reads.
     """
 
     start: int
@@ -144,7 +162,10 @@ def _ours(body: str, names: frozenset[str]) -> list[_Ours]:
         if colon is not None and colon.group(1) in names:
             name = colon.group(1)
             value = nodeview.colon_value(text, name)
-            found.append(_Ours(piece.start, piece.end, name, "colon", value))
+            found.append(_Ours(piece.start, piece.end, name, "node", value))
+    marked = _marked_lines(body, names)
+    if marked:
+        found = sorted(found + marked, key=lambda seg: seg.start)
     spans = nodeview.backtick_spans(body)
     if spans:
         shielded = []
@@ -160,6 +181,37 @@ def _ours(body: str, names: frozenset[str]) -> list[_Ours]:
 
 #: `[export ]NAME:` and whitespace: Node's dotenv reads `NAME: value` as an assignment.
 _COLON_RE = re.compile(r"[^\S\r\n]*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*):\s")
+#: A line whose first character other than blanks is U+FEFF.
+_MARKED_LINE_RE = re.compile(r"(?:\A|(?<=[\r\n]))[^\S\r\n]*\ufeff")
+#: `[export ]NAME` after the blanks (U+FEFF among them) Node's dotenv skips.
+_NODE_NAME_RE = re.compile(r"[\s\ufeff]*(?:export[\s\ufeff]+)?([A-Za-z0-9_.-]+)")
+
+
+def _marked_lines(body: str, names: frozenset[str]) -> list[_Ours]:
+    """Our variables on lines that start with U+FEFF inside the file.
+
+    JavaScript's `\\s` matches U+FEFF, so Node's dotenv reads U+FEFF `NAME=value` as NAME,
+    while python-dotenv reads a name with the mark in it (or cannot parse the line). Rare,
+    so the file is parsed whole (`grammar.bindings`, linear) only when such a line exists.
+    """
+    if "\ufeff" not in body or _MARKED_LINE_RE.search(body) is None:
+        return []
+    found: list[_Ours] = []
+    for piece in grammar.bindings(body):
+        text = body[piece.start : piece.end]
+        at = piece.start + len(text) - len(text.lstrip())  # python-dotenv joins blank lines
+        if at >= piece.end or not body.startswith("\ufeff", at):
+            continue
+        start = max(piece.start, body.rfind("\n", 0, at) + 1, body.rfind("\r", 0, at) + 1)
+        end = piece.end + 1 if body.startswith("\r\n", piece.end - 1) else piece.end
+        line = body[start:end]
+        named = _NODE_NAME_RE.match(line)
+        if named is None or named.group(1) not in names:
+            continue
+        value = nodeview.colon_value(line, named.group(1))
+        if value is not None:
+            found.append(_Ours(start, end, named.group(1), "node", value))
+    return found
 
 
 def _broken_assignment_of(original: str, names: frozenset[str]) -> str | None:
@@ -288,7 +340,27 @@ def render_update(
         new_body = new_body[: -2 if new_body.endswith("\r\n") else -1]
     if bom and first_line_is_ours:
         new_body = newline + new_body  # the mark keeps a line of its own
+    elif not bom and new_body.startswith(_BOM):
+        # a mark from inside the file (its first line removed) must not become the file's
+        # first character: python-dotenv would drop it and read the line anew
+        new_body = newline + new_body
     return bom + new_body, update
+
+
+def replaced_values(path: Path, names: Iterable[str]) -> dict[str, list[str]]:
+    """What setting `names` in the `.env` at `path` would replace, without writing: every
+    distinct value any definition of each holds, in file order (`EnvUpdate.previous_all`
+    of that update); `{}` when the file does not exist."""
+    text = read_text(Path(os.path.realpath(path)))
+    wanted = frozenset(names)
+    values: dict[str, list[str]] = {}
+    body = (text or "").removeprefix(_BOM)
+    if not any(name in body for name in wanted):
+        return values
+    for seg in _ours(body, wanted):
+        if seg.value is not None and seg.value not in values.setdefault(seg.name, []):
+            values[seg.name].append(seg.value)
+    return {name: found for name, found in values.items() if found}
 
 
 def update_env_file(
@@ -318,11 +390,41 @@ def update_env_file(
         if created and not update.added:
             return update  # removing from a file that does not exist: nothing to do
         update.created = created
+        # strict UTF-8 decodes and encodes back to the same bytes
+        update.original = None if text is None else text.encode("utf-8")
         if not created and new_text == text:
             return update
+        data = new_text.encode("utf-8")
         _check_writable(target, exists=not created)
-        _atomic_write(target, new_text.encode("utf-8"))
+        _atomic_write(target, data)
+        update.written = data
     return update
+
+
+def restore_env_file(path: Path, *, expected: bytes, original: bytes | None) -> bool:
+    """Puts `original` back in the file at `path` (None: there was no file, so it is
+    deleted), atomically and under the writers' lock, only while the file holds exactly
+    `expected` (what an update wrote). Returns False, leaving the file alone, when it
+    holds anything else (another writer changed it, or it is gone).
+
+    Raises `EnvFileError` when it cannot be read or written (then it still holds
+    `expected`).
+    """
+    target = Path(os.path.realpath(path))
+    with locked(target):
+        _remove_stale_temporaries(target)
+        if read_bytes(target) != expected:
+            return False
+        if original is None:
+            try:
+                os.unlink(target)
+            except OSError as exc:
+                raise EnvFileError(f"cannot remove {target}: {_reason(exc)}") from None
+            _fsync_directory(target.parent)
+            return True
+        _check_writable(target, exists=True)
+        _atomic_write(target, original)
+    return True
 
 
 def _remove_stale_temporaries(target: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from atmn_auth.flows.login import LoginResult
 from atmn_auth.flows.style import Output
-from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, redact
+from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, key_kind, redact
 from atmn_auth.settings import Settings
 
 TYPE_CHECKING = False
@@ -98,6 +98,12 @@ def print_rotate_result(result: Rotated, settings: Settings, *, output: Output) 
             output.warn(
                 f"Warning: this server cannot revoke keys from the command line; the old key "
                 f"{shown} still works: {elsewhere}."
+            )
+        elif fate.startswith("kept: "):
+            flags = ("-l " if settings.local else "") + ("-p " if key_kind(key) == "live" else "")
+            output.warn(
+                f"Warning: kept the old key {shown}, {fate.removeprefix('kept: ')}; revoke it "
+                f"once nothing uses it: `atmn {flags}keys revoke {shown}`."
             )
         else:
             why = fate.removeprefix("failed: ")

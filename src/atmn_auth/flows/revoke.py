@@ -2,11 +2,14 @@
 the key in force (contract §7), authorized by that key.
 
 The selector is compared with each listed key's id, its name (the server's, or the
-`NAME (sandbox)` label) and its last 4 characters (`Ab12`, `…Ab12` or `am_sk_test_…Ab12`).
-No match: one line, exit 1. Several: they are listed on standard error and nothing is
-revoked (exit 2: atmn does not choose). A key this project uses (the key in force, or one
-in its `.env`) is only revoked after a warning and a yes on a terminal, or with `--yes`;
-elsewhere it is refused (exit 2) without `--yes`.
+`NAME (sandbox)` label) and its last 4 characters (`Ab12`, `…Ab12` or `am_sk_test_…Ab12`;
+with the prefix, only keys of that environment: `am_sk_test_…Ab12` under `-p` is one
+line saying it is a sandbox key, exit 1). No match: one line, exit 1. Several: they are
+listed on standard error and nothing is revoked (exit 2: atmn does not choose). A key
+this project uses (`uses_of`: any variable of the process environment, of its `.env` or
+of the `.env.local` beside it, or a key variable of a `.env` farther up) is only revoked
+after a warning and a yes on a terminal, or with `--yes`; elsewhere it is refused
+(exit 2) without `--yes`.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from atmn_auth.errors import AtmnError, KeyRejected, UsageError
-from atmn_auth.flows.keys import ago, in_env_file, key_in_force, listed_keys
-from atmn_auth.keys import key_kind
+from atmn_auth.errors import AtmnError, EnvFileError, KeyRejected, UsageError
+from atmn_auth.flows.keys import ago, key_in_force, listed_keys
+from atmn_auth.keys import KEY_VARS, PREFIXES, KeyKind, key_kind
 from atmn_auth.text import printable
 
 if TYPE_CHECKING:
@@ -30,20 +33,33 @@ if TYPE_CHECKING:
     from atmn_auth.flows.style import Output
     from atmn_auth.settings import Settings
 
-_LAST4 = re.compile(r"(?:am_sk_(?:test|live)_)?(?:…|\.\.\.)?([A-Za-z0-9]{4})")
+_LAST4 = re.compile(r"(am_sk_(?:test|live)_)?(?:…|\.\.\.)?([A-Za-z0-9]{4})")
+
+
+def selector_kind(selector: str) -> KeyKind | None:
+    """The environment a selector's prefix names (`am_sk_test_…Ab12`: sandbox), if any."""
+    last4 = _LAST4.fullmatch(selector.strip())
+    prefix = last4.group(1) if last4 is not None else None
+    return next((kind for kind, known in PREFIXES.items() if known == prefix), None)
 
 
 def matching(listed: list[ListedKey], selector: str) -> list[ListedKey]:
-    """The listed keys `selector` names: by id, by name or label, or by last 4 characters."""
+    """The listed keys `selector` names: by id, by name or label, or by last 4 characters
+    (with a prefix, only keys of that environment)."""
     wanted = selector.strip()
     last4 = _LAST4.fullmatch(wanted)
+    kind = selector_kind(wanted)
     folded = wanted.casefold()
     found = []
     for entry in listed:
         if (
             entry.id == wanted
             or folded in (entry.name.casefold(), entry.label().casefold())
-            or (last4 is not None and entry.last4 == last4.group(1))
+            or (
+                last4 is not None
+                and entry.last4 == last4.group(2)
+                and (kind is None or entry.env == kind)
+            )
         ):
             found.append(entry)
     return found
@@ -81,6 +97,9 @@ def run_revoke(
             "that is a whole key (not repeated); name the key to revoke by its id, its name "
             "or its last 4 characters, as `atmn keys list` shows them"
         )
+    named = selector_kind(selector)
+    if named is not None and named != settings.kind:
+        raise AtmnError(_other_environment(settings, selector.strip(), named))
     force = key_in_force(settings, cwd=cwd, environ=environ)
     autumn = Autumn(session, settings.backend_url)
     listed = listed_keys(autumn, force)
@@ -101,11 +120,11 @@ def run_revoke(
             f"name one by its id, e.g. `{settings.command('keys revoke')} {found[0].id}`"
         )
     (entry,) = found
-    used = _used_here(force, entry)
-    if used is not None and not yes:
+    used = _used_here(force, entry, cwd=cwd, environ=environ)
+    if used and not yes:
         output.warn(
-            f'Warning: "{entry.label()}" ({entry.redacted()}) is {used}: revoking it breaks this '
-            f"project until `{settings.login_command()}` writes new keys."
+            f'Warning: "{entry.label()}" ({entry.redacted()}) is {" and ".join(used)}: revoking '
+            f"it breaks this project until `{settings.login_command()}` writes new keys."
         )
         if prompter is None:
             raise UsageError(
@@ -124,18 +143,79 @@ def run_revoke(
             f'the server no longer has "{entry.label()}" ({entry.id}): it was revoked meanwhile'
         )
     output.ok(f'Revoked "{entry.label()}" ({entry.redacted()}, {entry.id}).')
-    if used is not None:
+    if used:
+        works = "works" if len(used) == 1 else "work"
         output.warn(
-            f"Warning: {used} no longer works: `{settings.login_command()}` writes new keys."
+            f"Warning: {' and '.join(used)} no longer {works}: `{settings.login_command()}` "
+            "writes new keys."
         )
     return 0
 
 
-def _used_here(force: KeyInForce, entry: ListedKey) -> str | None:
-    """How this project uses `entry`, in words, or None when it does not."""
-    var = in_env_file(force, entry)
-    if var is not None and force.env_file is not None:
-        return f"{var} in {force.env_file}"
-    if entry.is_key(force.key):
-        return f"{force.var} in {force.where()}"
-    return None
+def _other_environment(settings: Settings, selector: str, named: KeyKind) -> str:
+    """The one line for a selector whose prefix names the other environment's keys."""
+    from atmn_auth.settings import Settings
+
+    other = Settings(
+        not settings.prod,
+        settings.local,
+        settings.backend_url,
+        settings.web_url,
+        settings.client_id,
+        settings.issuer,
+    )
+    scope = "-p" if settings.prod else f"`{settings.command('keys revoke')}`"
+    return (
+        f"{selector} is a {named} key and {scope} revokes {settings.kind} keys; nothing was "
+        f"revoked: `{other.command('keys revoke')} {selector}` revokes it"
+    )
+
+
+def _used_here(
+    force: KeyInForce, entry: ListedKey, *, cwd: Path, environ: Mapping[str, str]
+) -> list[str]:
+    """Where this project uses `entry`, in words ("AUTUMN_SECRET_KEY in /p/.env"); empty
+    when it does not."""
+    places = uses_of(entry.is_key, cwd=cwd, environ=environ)
+    if not places and entry.is_key(force.key):
+        places = [f"{force.var} in {force.where()}"]
+    return places
+
+
+def uses_of(holds: Callable[[str], bool], *, cwd: Path, environ: Mapping[str, str]) -> list[str]:
+    """Every place this project still holds a key `holds` accepts, in words
+    (`BACKUP in /p/.env`, `AUTUMN_SECRET_KEY in the process environment`): any variable of
+    the process environment, of the nearest `.env` and of the `.env.local` beside it, and
+    the key variables of every `.env` farther up (what `resolve_key` and its shadowing
+    check see). Raises `EnvFileError` when the nearest `.env` cannot be read."""
+    from atmn_auth.envfiles.reader import read_env
+    from atmn_auth.envfiles.resolution import ENV_LOCAL, resolve_key
+
+    places: list[str] = []
+
+    def add(var: str, where: object) -> None:
+        place = f"{var} in {where}"
+        if place not in places:
+            places.append(place)
+
+    for var, value in environ.items():
+        if holds(value):
+            add(var, "the process environment")
+    resolutions = [resolve_key(var, cwd=cwd, environ=environ) for var in KEY_VARS.values()]
+    nearest = resolutions[0].env_file
+    if nearest is not None:
+        for path in (nearest, nearest.parent / ENV_LOCAL):
+            try:
+                values = read_env(path)
+            except EnvFileError:
+                if path == nearest:
+                    raise
+                continue  # as the rule does: an unreadable .env.local is not read
+            for var, held in values.items():
+                if held and holds(held):
+                    add(var, path)
+    for resolution in resolutions:
+        for definition in resolution.definitions:
+            if definition.path is not None and holds(definition.value):
+                add(resolution.var, definition.path)
+    return places

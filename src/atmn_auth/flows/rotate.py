@@ -2,34 +2,42 @@
 revoked only once the new ones are known to work.
 
 1. Before anyone signs in: the key in force must come from a `.env` (the one written),
-   work (§4: its organization), and the server must offer §7; the file must be writable
+   work (§4: its organization), and the server must offer §7; every other key the
+   rotation would replace in the file must not be one the server accepts for another
+   organization (the new pair is for one organization only); the file must be writable
    and private (`flows.filemode.ensure_private`, login's policy: `chmod 600` offered on a
    terminal, refused elsewhere).
 2. Sign in as `atmn login` does, the consent page preselecting the organization of the
    old keys; mint a pair named as login names them.
-3. Write both keys to that `.env` (one atomic rewrite).
+3. Write both keys to that `.env` (one atomic rewrite, which keeps the file's bytes).
 4. Check: the file reads back with the new keys, and the server accepts each, for the
    same organization, as the right kind (both asked at once).
-5. Only then revoke every Autumn key the new ones replaced in the file.
+5. Only then revoke every Autumn key the new ones replaced in the file, except one this
+   project still holds somewhere (`revoke.uses_of`: under another variable, in the
+   `.env.local` beside it, a farther `.env`, the process environment): that one is kept,
+   and the report says where it is used.
 
 A failure in 2 or 3 leaves the file as it was and the old keys working (keys minted for
-nothing are revoked). A failure in 4 puts the old keys back in the file and revokes the
-new ones; the old keys were never touched. Each failure says which of these happened.
+nothing are revoked). A failure in 4 puts the file's old bytes back, exactly, if it
+still holds what step 3 wrote, and then revokes the new keys; if something else changed
+the file meanwhile, it is left alone and nothing is revoked (it may use the new keys),
+and the error says what it holds. The old keys are never touched. Each failure says
+which of these happened.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from atmn_auth.errors import (
     AtmnError,
     BackendError,
     BackendUnreachable,
-    EnvFileError,
     Interrupted,
     KeyRejected,
     OrganizationMismatch,
@@ -56,7 +64,8 @@ class Rotated:
     organization: Organization
     keys: MintedKeys
     #: Each old key the new ones replaced, and what became of it: "revoked",
-    #: "already_invalid", "unsupported" or "failed: <why>".
+    #: "already_invalid", "unsupported", "failed: <why>", or "kept: <why>" (not revoked:
+    #: this project still holds it somewhere, said in the why).
     replaced: dict[str, str] = field(default_factory=dict)
     #: The process environment also sets the variable, to the old key.
     shadowed_by_environment: bool = False
@@ -83,10 +92,9 @@ def run_rotate(
     force = key_in_force(settings, cwd=cwd, environ=environ)
     target = _target_file(force)
     writer.ensure_writable(target)
-    _check_restorable(target)
     ensure_private(target, console)
     autumn = Autumn(session, settings.backend_url)
-    organization = _preflight(autumn, force)
+    organization = _preflight(autumn, force, target)
 
     new = _sign_in(settings, session, console, environ, options, ports, target, organization)
     unchanged = f"{target} is unchanged and the keys in it still work"
@@ -105,14 +113,12 @@ def run_rotate(
             f"{target} holds the new keys, not yet checked; the old keys were not revoked"
         ) from None
     if problem is not None:
-        _undo(autumn, target, update, new, problem)
+        _undo(autumn, update, new, problem)
 
-    old_keys = [
-        value
-        for value in dict.fromkeys(v for var in VARIABLES for v in update.previous_all.get(var, []))
-        if key_kind(value) is not None and value not in new.all()
-    ]
-    replaced = {key: revoke_one(autumn, key) for key in old_keys}
+    replaced = {
+        key: _retire(autumn, key, cwd=cwd, environ=environ)
+        for key in _old_keys(update.previous_all, force.in_file.values(), new)
+    }
     winner = force.resolution.winner
     return Rotated(
         env_file=target,
@@ -140,28 +146,19 @@ def _target_file(force: KeyInForce) -> Path:
     )
 
 
-def _check_restorable(target: Path) -> None:
-    """Every value the rotation replaces can be written back if it has to be undone."""
-    from atmn_auth.envfiles.reader import read_env
-    from atmn_auth.envfiles.writer import validate_value
+def _preflight(autumn: Autumn, force: KeyInForce, target: Path) -> Organization:
+    """The old key's organization (§4), that the server offers §7, and that no other key
+    the rotation replaces in `target` is for another organization: all asked at once."""
+    from atmn_auth.envfiles.writer import replaced_values
 
-    values = read_env(target)
-    for var in VARIABLES:
-        value = values.get(var)
-        if value is None:
-            continue
-        try:
-            validate_value(var, value)
-        except EnvFileError:
-            raise AtmnError(
-                f"{var} in {target} holds a value atmn could not put back if the rotation "
-                "failed; fix it first (`atmn env` shows it) or run `atmn login`"
-            ) from None
-
-
-def _preflight(autumn: Autumn, force: KeyInForce) -> Organization:
-    """The old key's organization (§4), and that the server offers §7: both asked at once."""
     listing = autumn.session.submit(lambda: autumn.list_keys(force.key))
+    held = [(var, v) for var, values in replaced_values(target, VARIABLES).items() for v in values]
+    others = {
+        value: var
+        for var, value in [*held, *force.in_file.items()]
+        if key_kind(value) is not None and value != force.key
+    }
+    asked = {key: autumn.session.submit(_asker(autumn, key)) for key in others}
     try:
         organization = autumn.organization_me(force.key)
     except KeyRejected:
@@ -176,6 +173,25 @@ def _preflight(autumn: Autumn, force: KeyInForce) -> Organization:
         listed = []  # it answered §4 just now: let the sign-in find out the rest
     if listed is None:
         raise not_offered(force.settings)
+    for key, answer in asked.items():
+        var, shown = others[key], redact(key)
+        try:
+            found = answer.result()
+        except KeyRejected:
+            continue  # unknown or revoked: replacing it takes nothing from anyone
+        except AtmnError as exc:
+            raise AtmnError(
+                f"could not ask the server which organization {var} in {target} ({shown}) is "
+                f"for: {exc.message}; nothing was changed"
+            ) from None
+        if organization.same_as(found) is False:
+            raise AtmnError(
+                f"{var} in {target} ({shown}) is a key of {found.label()}, but {force.var} "
+                f"({redact(force.key)}) is of {organization.label()}: a rotation mints keys "
+                f"for {organization.label()} only and would revoke the key of "
+                f"{found.label()}; nothing was changed. Keep each organization's keys in "
+                "its own .env"
+            )
     return organization
 
 
@@ -262,23 +278,89 @@ def _asker(autumn: Autumn, key: str) -> Callable[[], Organization]:
     return lambda: autumn.organization_me(key)
 
 
-def _undo(autumn: Autumn, target: Path, update: EnvUpdate, new: MintedKeys, problem: str) -> None:
-    """Puts the replaced values back in `target`, then revokes the new keys; raises the
-    error that says so (the old keys were never revoked)."""
-    from atmn_auth.envfiles.writer import update_env_file
+def _undo(autumn: Autumn, update: EnvUpdate, new: MintedKeys, problem: str) -> NoReturn:
+    """Puts the file's bytes from before the rotation back, if it still holds exactly what
+    the rotation wrote, then revokes the new keys; raises the error that says so (the old
+    keys were never revoked). A file something else changed meanwhile is left as it is,
+    and then the new keys are not revoked either: the file may use them."""
+    from atmn_auth.envfiles.writer import restore_env_file
 
-    previous = {var: update.previous[var] for var in VARIABLES if var in update.previous}
-    absent = [var for var in update.added if var in VARIABLES]
+    target = update.path
+    failed = f"the new keys did not pass the check ({problem})"
+    kept = "neither the new keys nor the old ones were revoked"
+    old = [value for values in update.previous_all.values() for value in values]
     try:
-        update_env_file(target, set_values=previous, remove=absent)
+        restored = update.written is None or restore_env_file(
+            update.target, expected=update.written, original=update.original
+        )
     except AtmnError as exc:
         raise AtmnError(
-            f"the new keys did not pass the check ({problem}), and putting the old keys back "
-            f"in {target} failed ({exc.message}): it holds the new keys; the old keys were "
-            "not revoked and still work"
+            f"{failed}, and putting the old keys back in {target} failed ({exc.message}): "
+            f"{_holding(update.target, new, old)}; {kept}"
         ) from None
+    if not restored:
+        raise AtmnError(
+            f"{failed}, and {target} was changed meanwhile by something else, so atmn left it "
+            f"as it is: {_holding(update.target, new, old)}; {kept}"
+        )
     autumn.revoke_quietly(new)
     raise AtmnError(
-        f"the new keys did not pass the check ({problem}): the old keys are back in {target} "
-        "and still work; the new keys were revoked"
+        f"{failed}: the old keys are back in {target} and still work; the new keys were revoked"
     )
+
+
+def _holding(path: Path, new: MintedKeys, old: Iterable[str]) -> str:
+    """What `path` holds now for both variables, in words, keys redacted."""
+    from atmn_auth.envfiles.reader import read_keys
+
+    try:
+        values = read_keys(path, VARIABLES) if os.path.lexists(path) else None
+    except AtmnError as exc:
+        return f"it cannot be read ({exc.message})"
+    if values is None:
+        return "it no longer exists"
+    said = []
+    for var in VARIABLES:
+        value = values.get(var)
+        if value is None:
+            said.append(f"no {var}")
+            continue
+        if value in new.all():
+            whose = "new"
+        elif value in old:
+            whose = "old"
+        else:
+            whose = "another key" if key_kind(value) else "not an Autumn key"
+        said.append(f"{var}={redact(value)} ({whose})")
+    return "it holds " + " and ".join(said)
+
+
+# ---------------------------------------------------------------------------- the old keys
+
+
+def _old_keys(
+    previous_all: Mapping[str, list[str]], read: Iterable[str], new: MintedKeys
+) -> list[str]:
+    """Every Autumn key the new ones replaced in the file, each once, in file order: the
+    values its definitions held, and what python-dotenv read from them (`read`: an
+    `AUTUMN_SECRET_KEY=${OLD}` held `${OLD}`, and was read as OLD's key)."""
+    held = [v for var in VARIABLES for v in previous_all.get(var, [])]
+    return [
+        value
+        for value in dict.fromkeys([*held, *read])
+        if key_kind(value) is not None and value not in new.all()
+    ]
+
+
+def _retire(autumn: Autumn, key: str, *, cwd: Path, environ: Mapping[str, str]) -> str:
+    """Revokes an old key (`revoke_one`'s answer) unless this project still holds it
+    somewhere: then "kept: <where>", and it is not revoked."""
+    from atmn_auth.flows.revoke import uses_of
+
+    try:
+        places = uses_of(lambda value: value == key, cwd=cwd, environ=environ)
+    except AtmnError as exc:
+        return f"kept: atmn could not tell whether this project still uses it ({exc.message})"
+    if places:
+        return f"kept: still used by {' and '.join(places)}"
+    return revoke_one(autumn, key)
