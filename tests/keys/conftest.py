@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from security.hostile_backend import HostileBackend
 from support.autumn_server import AutumnServer
 
 from .keys_helpers import Project, logged_in
@@ -31,3 +32,10 @@ def without_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AutumnSer
 @pytest.fixture
 def project(server: AutumnServer, tmp_path: Path) -> Project:
     return logged_in(tmp_path, server)
+
+
+@pytest.fixture
+def proxy(server: AutumnServer) -> Iterator[HostileBackend]:
+    """A recording proxy in front of the stand-in, that tests can make misbehave."""
+    with HostileBackend(upstream=server.url) as recording:
+        yield recording

@@ -14,6 +14,7 @@ from typing import Any
 import httpx2
 from dotenv import dotenv_values
 
+from security.hostile_backend import HostileBackend
 from support.atmn_cli import clean_env, run_atmn
 from support.autumn_server import AutumnServer
 from support.scripted_browser import browser_env
@@ -105,3 +106,15 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 def no_whole_key(*texts: str) -> bool:
     return not any(WHOLE_KEY.search(text) for text in texts)
+
+
+KEYS = ("AUTUMN_SECRET_KEY", "AUTUMN_PROD_SECRET_KEY")
+
+
+def minted_through(proxy: HostileBackend) -> list[str]:
+    """The keys the stand-in minted for requests that went through the proxy."""
+    found = []
+    for request in proxy.seen("POST", "/cli/api-keys"):
+        answer = json.loads(request.answer or b"{}")
+        found += [answer[name] for name in ("sandbox_key", "prod_key") if name in answer]
+    return found

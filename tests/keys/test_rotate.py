@@ -5,8 +5,6 @@ server revoke a new key before the CLI checks it."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -16,31 +14,16 @@ from security.hostile_backend import HostileBackend, Recorded, json_reply
 from support.autumn_server import AutumnServer
 
 from .keys_helpers import (
+    KEYS,
     OTHER_LINES,
     Project,
     logged_in,
     me_status,
+    minted_through,
     no_whole_key,
     one_error_line,
     server_keys,
 )
-
-KEYS = ("AUTUMN_SECRET_KEY", "AUTUMN_PROD_SECRET_KEY")
-
-
-@pytest.fixture
-def proxy(server: AutumnServer) -> Iterator[HostileBackend]:
-    with HostileBackend(upstream=server.url) as recording:
-        yield recording
-
-
-def minted_through(proxy: HostileBackend) -> list[str]:
-    """The keys the stand-in minted for requests that went through the proxy."""
-    found = []
-    for request in proxy.seen("POST", "/cli/api-keys"):
-        answer = json.loads(request.answer or b"{}")
-        found += [answer[name] for name in ("sandbox_key", "prod_key") if name in answer]
-    return found
 
 
 def test_new_keys_replace_the_old_which_are_then_revoked(

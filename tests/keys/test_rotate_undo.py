@@ -8,34 +8,23 @@ goes through to the stand-in."""
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 from security.hostile_backend import HostileBackend, Recorded, json_reply
 from support.autumn_server import AutumnServer
 
-from .keys_helpers import OTHER_LINES, Project, me_status, no_whole_key, one_error_line
+from .keys_helpers import (
+    KEYS,
+    OTHER_LINES,
+    Project,
+    me_status,
+    minted_through,
+    no_whole_key,
+    one_error_line,
+)
 
 ME = "/v1/organization/me"
-KEYS = ("AUTUMN_SECRET_KEY", "AUTUMN_PROD_SECRET_KEY")
-
-
-@pytest.fixture
-def proxy(server: AutumnServer) -> Iterator[HostileBackend]:
-    with HostileBackend(upstream=server.url) as recording:
-        yield recording
-
-
-def minted_through(proxy: HostileBackend) -> list[str]:
-    """The keys the stand-in minted for requests that went through the proxy."""
-    found = []
-    for request in proxy.seen("POST", "/cli/api-keys"):
-        answer = json.loads(request.answer or b"{}")
-        found += [answer[name] for name in ("sandbox_key", "prod_key") if name in answer]
-    return found
 
 
 def fail_the_check(proxy: HostileBackend, meanwhile: Callable[[], None] | None = None) -> None:
