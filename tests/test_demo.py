@@ -36,6 +36,10 @@ def test_scripts_demo_signs_in_against_a_fresh_autumn_local(tmp_path: Path) -> N
         capture_output=True,
         text=True,
         timeout=180,
+        # as a developer runs it: the demo (re)installs the project into .venv, whose
+        # files other users' processes in later tests (the read-only tests) must read;
+        # the suite's own umask (tests/conftest.py) would make them 0600
+        umask=0o022,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
