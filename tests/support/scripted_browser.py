@@ -179,11 +179,28 @@ def follow_start(url: str, client: httpx2.Client | None = None) -> str:
     return target
 
 
+def _first_form(response: httpx2.Response) -> tuple[Form, str, dict[str, str]] | None:
+    """The page's first form, where it posts to, and its fields as they are; None when
+    the page has no form."""
+    forms = parse_forms(response.text)
+    if not forms:
+        return None
+    form = forms[0]
+    return form, urljoin(str(response.url), form.action or str(response.url)), dict(form.fields)
+
+
 def _sign_in(
-    http: httpx2.Client, response: httpx2.Response, form: Form, email: str, password: str
+    http: httpx2.Client,
+    response: httpx2.Response,
+    form: Form,
+    email: str,
+    password: str,
+    *,
+    again: bool,
 ) -> httpx2.Response:
-    """Fill in the sign-in form and send it (the page before was not a refused sign-in)."""
-    if response.status_code == 401:
+    """Fill in the sign-in form and send it; a second sign-in page, or one answering a
+    refused sign-in (401), means the email or password was wrong."""
+    if again or response.status_code == 401:
         raise BrowserError("sign-in was refused (wrong email or password?)")
     target = urljoin(str(response.url), form.action or str(response.url))
     return http.post(target, data={**form.fields, "email": email, "password": password})
@@ -235,25 +252,17 @@ def browse(
                     before_callback()
                 final = http.get(target)
                 return Outcome(final, steps, redirect_uri, names)
-            if response.status_code not in (200, 401):
+            found = _first_form(response) if response.status_code in (200, 401) else None
+            if found is None:
                 return Outcome(response, steps)
-            forms = parse_forms(response.text)
-            if not forms:
-                return Outcome(response, steps)
-            form = forms[0]
-            target = urljoin(str(response.url), form.action or str(response.url))
-            data = dict(form.fields)
+            form, target, data = found
             if form.has_password:
-                if signed_in:
-                    raise BrowserError("sign-in was refused (wrong email or password?)")
                 steps.append("sign-in")
+                response = _sign_in(http, response, form, email, password, again=signed_in)
                 signed_in = True
-                response = _sign_in(http, response, form, email, password)
                 continue
             if "org_id" in form.selects:
-                options = form.selects["org_id"]
-                chosen = _choose_org(options, org)
-                data["org_id"] = chosen
+                data["org_id"] = _choose_org(form.selects["org_id"], org)
                 data["action"] = action
                 steps.append(f"{action} org={org or 'default'}")
                 response = http.post(target, data=data)
@@ -314,20 +323,18 @@ def approve_device(
                 steps.append("redirect")
                 response = http.get(target)
                 continue
-            if response.status_code not in (200, 401) or decided:
+            found = (
+                _first_form(response)
+                if response.status_code in (200, 401) and not decided
+                else None
+            )
+            if found is None:
                 return Outcome(response, steps)
-            forms = parse_forms(response.text)
-            if not forms:
-                return Outcome(response, steps)
-            form = forms[0]
-            target = urljoin(str(response.url), form.action or str(response.url))
-            data = dict(form.fields)
+            form, target, data = found
             if form.has_password:
-                if signed_in:
-                    raise BrowserError("sign-in was refused (wrong email or password?)")
                 steps.append("sign-in")
+                response = _sign_in(http, response, form, email, password, again=signed_in)
                 signed_in = True
-                response = _sign_in(http, response, form, email, password)
                 continue
             if "org_id" in form.selects:
                 data["org_id"] = _choose_org(form.selects["org_id"], org)
