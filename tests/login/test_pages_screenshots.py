@@ -1,9 +1,11 @@
 """The pages a person sees while `atmn login` runs, at desktop and phone widths, in Chromium.
 
-Each page (the stand-in's sign-in and consent pages, and the CLI's own callback pages for
-Approve and Deny) is screenshotted into pytest's tmp_path as `<page>-<viewport>.png` and
-checked for what a person would trip over: a page wider than the screen, no viewport meta
-tag, form fields without a label, and the words that matter on it.
+Each page (the stand-in's sign-in and consent pages, the CLI's own callback pages for
+Approve and Deny, and the pages that refuse: a start link used twice, a request the
+stand-in cannot take, a throttled sign-in) is screenshotted into pytest's tmp_path as
+`<page>-<viewport>.png` and checked for what a person would trip over: a page wider than
+the screen, no viewport meta tag, form fields without a label, and the words that matter
+on it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import queue
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -207,6 +209,50 @@ def test_login_pages_at_desktop_and_phone_widths(
         assert not (login.project / ".env").exists() or not dotenv_values(
             login.project / ".env"
         ).get("AUTUMN_SECRET_KEY")
+    finally:
+        context.close()
+    print(f"screenshots: {shots}")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_refusal_pages_at_desktop_and_phone_widths(
+    browser: Browser,
+    start_autumn_server: Callable[..., AutumnServer],
+    tmp_path: Path,
+    viewport: str,
+) -> None:
+    """The pages that say no: a start link used twice (the CLI's), a throttled sign-in and
+    a request the stand-in cannot take (autumn-local's)."""
+    from atmn_auth.oauth.callback import CallbackServer
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    width, height = VIEWPORTS[viewport]
+    server = start_autumn_server(sign_in_limit=1, sign_in_window=300)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        with CallbackServer("s" * 43, ports=range(31448, 31453)) as callback:
+            link = callback.start_link(f"{server.url}/healthz")
+            page.goto(link)
+            page.goto(link)  # a second use of the single-use link
+            used = check_page(page, shots, "start-link-used", viewport)
+        assert "already used" in used, used
+        assert "terminal" in used, used
+
+        page.goto(f"{server.url}/api/auth/oauth2/authorize?redirect_uri=%22x%5C&response_type=code")
+        invalid = check_page(page, shots, "request-not-valid", viewport)
+        assert "not valid" in invalid, invalid
+
+        page.goto(f"{server.url}/sign-in")
+        for _ in range(2):  # the limit is one failure: the second attempt is throttled
+            page.fill("input[name=email]", server.email)
+            page.fill("input[name=password]", "not-the-password")
+            page.click("#sign-in")
+            page.wait_for_selector("input[name=password]")
+        throttled = check_page(page, shots, "sign-in-throttled", viewport)
+        assert "Too many failed sign-ins" in throttled, throttled
     finally:
         context.close()
     print(f"screenshots: {shots}")

@@ -37,8 +37,8 @@ REDIRECTING = (
 LINK_USED = (
     "This sign-in link was already used",
     "It works only once. If the Autumn sign-in page is open in another tab, finish there. "
-    "Otherwise return to your terminal and open the address <code>atmn login</code> "
-    "printed there, or press Ctrl-C and run <code>atmn login</code> again.",
+    "Otherwise return to your terminal and open the sign-in address printed there, or "
+    "press Ctrl-C and run <code>atmn login</code> again.",
 )
 OTHER_USER = (
     "Not your sign-in",
