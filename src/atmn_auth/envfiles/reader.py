@@ -47,11 +47,6 @@ def find_env_file(start: Path, environ: Mapping[str, str] | None = None) -> Path
     return found[0] if found else start / ENV_FILENAME
 
 
-def env_files_upward(start: Path, environ: Mapping[str, str] | None = None) -> list[Path]:
-    """Every existing `.env` from `start` up to the root that is yours, nearest first."""
-    return search(Path(os.path.abspath(start)), environ).found
-
-
 class Search:
     """What the walk up from a directory found: the `.env` files it uses (`found`,
     nearest first) and the ones it skipped as not yours (`skipped`, nearest first)."""
