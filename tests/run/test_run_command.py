@@ -353,6 +353,15 @@ sys.exit(3)
 """
 
 
+def _as_a_shell_starts_it() -> None:
+    """In the child before exec: no signal blocked or ignored, as a shell starts a
+    command. A signal mask or an ignored signal left in the pytest process by other
+    tests would otherwise be inherited through exec and keep the signal from atmn."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def start_atmn(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [ATMN, *args],
@@ -362,7 +371,20 @@ def start_atmn(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Po
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_a_shell_starts_it,
     )
+
+
+def finished(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """stdout and stderr once `process` ends; what it had said so far when it does not."""
+    try:
+        return process.communicate(timeout=30)
+    except subprocess.TimeoutExpired as exc:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(
+            f"atmn did not end within 30 s; stdout {out!r}, stderr {err!r}"
+        ) from exc
 
 
 @pytest.mark.parametrize(
@@ -392,7 +414,7 @@ def test_a_signal_to_atmn_reaches_the_command(
         else:
             assert (pid, parent) != (process.pid, process.pid) and parent == process.pid
         os.kill(process.pid, signum)
-        out, err = process.communicate(timeout=30)
+        out, err = finished(process)
     finally:
         if process.poll() is None:
             process.kill()
@@ -416,7 +438,7 @@ def test_a_command_killed_by_a_forwarded_sigint_gives_130(
         assert process.stdout is not None
         assert process.stdout.readline() == "ready\n"
         os.kill(process.pid, signal.SIGINT)
-        _, err = process.communicate(timeout=30)
+        _, err = finished(process)
     finally:
         if process.poll() is None:
             process.kill()
