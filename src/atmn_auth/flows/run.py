@@ -262,6 +262,7 @@ def _spawn(prepared: Prepared) -> int:
         # for CMD too
         if sig is not None and signal.getsignal(sig) != signal.SIG_IGN:
             installed[sig] = signal.signal(sig, forward)
+    waiter = _Waiter() if os.name == "posix" else None
     try:
         try:
             child = subprocess.Popen(
@@ -275,8 +276,74 @@ def _spawn(prepared: Prepared) -> int:
         box.append(child)
         for signum in pending:
             _send(child, signum)
-        returncode = child.wait()
+        returncode = waiter.wait(child) if waiter is not None else _poll_wait(child)
     finally:
+        if waiter is not None:
+            waiter.close()
         for sig, handler in installed.items():
             signal.signal(sig, handler)
     return exit_status(returncode)
+
+
+def _poll_wait(child: subprocess.Popen[bytes]) -> int:
+    """Windows: waits in short steps, so that a signal handler runs within 0.1 s."""
+    import subprocess
+
+    while True:
+        try:
+            return child.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class _Waiter:
+    """Waits for a child without losing a signal (POSIX).
+
+    A plain `waitpid` can sleep through a forwarded signal: Python runs a signal's
+    handler between bytecodes, so a signal that lands after the last check and before
+    the blocking call is only acted on when the call returns, which here is when CMD
+    exits, which it waits for the signal to do. Instead every signal with a Python
+    handler writes a byte to a pipe (`signal.set_wakeup_fd`), SIGCHLD included, and the
+    wait is a `poll` of the child followed by a sleep on that pipe: a signal that lands
+    anywhere in between has left its byte, and the sleep returns at once.
+    """
+
+    def __init__(self) -> None:
+        import signal
+
+        self._read, self._write = os.pipe()
+        for fd in (self._read, self._write):
+            os.set_blocking(fd, False)
+        self._old_fd = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        # SIGCHLD needs a Python handler to write its byte (one that does nothing). It
+        # also replaces an inherited SIG_IGN, under which the kernel would reap CMD and
+        # take its exit status with it.
+        self._old_chld = signal.signal(signal.SIGCHLD, _ignore)
+
+    def wait(self, child: subprocess.Popen[bytes]) -> int:
+        import selectors
+
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._read, selectors.EVENT_READ)
+            while True:
+                returncode = child.poll()
+                if returncode is not None:
+                    return returncode
+                selector.select()  # a handler runs when this returns
+                try:
+                    while os.read(self._read, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+
+    def close(self) -> None:
+        import signal
+
+        signal.signal(signal.SIGCHLD, self._old_chld)
+        signal.set_wakeup_fd(self._old_fd)
+        os.close(self._read)
+        os.close(self._write)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """The SIGCHLD handler while CMD runs: its only job is the byte it leaves."""
