@@ -144,7 +144,7 @@ def test_a_dead_acceptor_ends_the_wait_at_once(monkeypatch: pytest.MonkeyPatch, 
         s.sendall(b"GET /")
         started = time.monotonic()
         with pytest.raises(AtmnError, match="the callback server stopped"):
-            server.wait(10)
-        assert time.monotonic() - started < 1.0
+            server.wait(30)
+        assert time.monotonic() - started < 5.0  # at once, not at the end of the wait
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err

@@ -263,8 +263,8 @@ def test_the_check_before_a_sign_in_waits_out_a_quick_writer(tmp_path: Path) -> 
     target = tmp_path / ".env"
     with lock_held(tmp_path, os.geteuid(), seconds=0.3):
         started = time.monotonic()
-        ensure_free(target)
-        assert 0.1 < time.monotonic() - started < 2.0
+        ensure_free(target)  # raises if the lock is still held after its 2 s
+        assert time.monotonic() - started > 0.1
     with lock_held(tmp_path, os.geteuid()) as holder, pytest.raises(EnvFileError) as caught:
         ensure_free(target, wait=0.2)
     assert f"is held by pid {holder} (" in caught.value.message
