@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -113,6 +114,37 @@ def test_a_closed_peer_is_nobody_of_this_user() -> None:
             time.sleep(0.2)
             assert peer_uid(accepted) is None
             assert another_user(accepted)
+
+
+on_linux = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the kernel's connection table is Linux's"
+)
+
+
+@on_linux
+def test_a_peer_missing_from_a_readable_table_has_left(tmp_path: Path) -> None:
+    """A client that resets leaves the kernel's table before the reset reaches our end,
+    and for that moment our end still looks connected. That moment cannot be produced on
+    demand, so the tables are read as they were before the client connected: its row is
+    missing from a table that can be read, and that counts as gone (the start link is not
+    used up), while tables that cannot be read tell nothing."""
+    from atmn_auth.oauth.peers import _GONE, _owner
+
+    before = {}
+    for family, name in ((socket.AF_INET, "tcp"), (socket.AF_INET6, "tcp6")):
+        copy = tmp_path / name
+        copy.write_bytes(Path(f"/proc/net/{name}").read_bytes())
+        before[family] = str(copy)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with socket.create_connection(listener.getsockname()):
+            accepted, _ = listener.accept()
+            with accepted:
+                assert _owner(accepted) == os.getuid()  # the live table lists the client
+                assert _owner(accepted, tables=before) == _GONE
+                missing = {family: str(tmp_path / "none") for family in before}
+                assert _owner(accepted, tables=missing) is None
 
 
 def test_close_leaves_no_thread_answering(server: CallbackServer) -> None:
