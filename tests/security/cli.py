@@ -56,7 +56,8 @@ class Running:
         self.process = subprocess.Popen(
             [ATMN, *args],
             cwd=cwd,
-            env=env,
+            # a hang is reported with every thread's stack (SIGABRT, see `finish`)
+            env={**env, "PYTHONFAULTHANDLER": "1"},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -90,7 +91,21 @@ class Running:
         self.process.send_signal(signal.SIGINT)
 
     def finish(self, timeout: float = 15) -> tuple[int, str, str]:
-        out, err = self.process.communicate(timeout=timeout)
+        """Exit code, stdout and all of stderr once atmn ends; when it does not end within
+        `timeout`, fails with where each of its threads was (faulthandler's dump)."""
+        try:
+            out, err = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGABRT)
+            try:
+                out, err = self.process.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                out, err = self.process.communicate()
+            raise AssertionError(
+                f"atmn {' '.join(self.process.args[1:])} did not end within {timeout} s; "
+                f"stdout {out!r}; stderr:\n{''.join(self.lines)}{err}"
+            ) from None
         return self.process.returncode, out, "".join(self.lines) + err
 
     def kill(self) -> None:
