@@ -121,29 +121,43 @@ on_linux = pytest.mark.skipif(
 )
 
 
+def _tables(into: Path, *, leave_out: int | None = None) -> dict[int, str]:
+    """Copies of the kernel's connection tables, without the rows whose local port is
+    `leave_out`."""
+    copies = {}
+    for family, name in ((socket.AF_INET, "tcp"), (socket.AF_INET6, "tcp6")):
+        rows = Path(f"/proc/net/{name}").read_text(encoding="ascii").splitlines(keepends=True)
+        kept = [rows[0]] + [
+            row for row in rows[1:] if int(row.split()[1].rsplit(":", 1)[1], 16) != leave_out
+        ]
+        copy = into / name
+        copy.write_text("".join(kept), encoding="ascii")
+        copies[family] = str(copy)
+    return copies
+
+
 @on_linux
-def test_a_peer_missing_from_a_readable_table_has_left(tmp_path: Path) -> None:
+def test_a_peer_missing_beside_our_row_has_left(tmp_path: Path) -> None:
     """A client that resets leaves the kernel's table before the reset reaches our end,
     and for that moment our end still looks connected. That moment cannot be produced on
-    demand, so the tables are read as they were before the client connected: its row is
-    missing from a table that can be read, and that counts as gone (the start link is not
-    used up), while tables that cannot be read tell nothing."""
+    demand, so the test reads a copy of the live tables without the client's row: with
+    ours listed, the client counts as gone (it cannot use up the start link). Tables that
+    list neither end (some systems' are empty), or cannot be read, tell nothing."""
     from atmn_auth.oauth.peers import _GONE, _owner
 
-    before = {}
-    for family, name in ((socket.AF_INET, "tcp"), (socket.AF_INET6, "tcp6")):
-        copy = tmp_path / name
-        copy.write_bytes(Path(f"/proc/net/{name}").read_bytes())
-        before[family] = str(copy)
+    empty = _tables(tmp_path, leave_out=None)  # before the connection: neither end
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        with socket.create_connection(listener.getsockname()):
+        with socket.create_connection(listener.getsockname()) as client:
             accepted, _ = listener.accept()
             with accepted:
                 assert _owner(accepted) == os.getuid()  # the live table lists the client
-                assert _owner(accepted, tables=before) == _GONE
-                missing = {family: str(tmp_path / "none") for family in before}
+                (tmp_path / "left").mkdir()
+                left = _tables(tmp_path / "left", leave_out=client.getsockname()[1])
+                assert _owner(accepted, tables=left) == _GONE
+                assert _owner(accepted, tables=empty) is None
+                missing = {family: str(tmp_path / "none") for family in left}
                 assert _owner(accepted, tables=missing) is None
 
 

@@ -6,7 +6,8 @@ inode. The other end of our connection is the row whose local address is our pee
 remote address is us. An IPv4 connection may be held at the other end by an IPv6 socket
 (dual-stack, connected to ::ffff:127.0.0.1): that row is in tcp6, in the v4-mapped form.
 A row whose inode is 0 belongs to no process any more (closed, or TIME_WAIT, where the
-kernel prints uid 0): it is nobody's, not root's; so is a peer with no row at all.
+kernel prints uid 0): it is nobody's, not root's; so is a peer with no row beside ours
+(see `_owner`).
 """
 
 from __future__ import annotations
@@ -42,15 +43,17 @@ def _forms(address: str) -> dict[int, str]:
 
 
 def _owner(conn: socket.socket, tables: dict[int, str] | None = None) -> int | None:
-    """The uid in the other end's row; `_GONE` when it has no process, or no row; None
-    where that cannot be told (no table could be read).
+    """The uid in the other end's row; `_GONE` when it has no process (or has left); None
+    where that cannot be told.
 
-    The callback server listens on loopback only, so the other end is always a socket of
-    this machine and network namespace: a table that can be read lists it while it is
-    open. A client that resets its connection is gone from the table before the reset
-    reaches our end, so "no row" is "gone", not "cannot tell" (which would let such a
-    client use up the start link). The tables are read again once before saying so: the
-    kernel can skip a row while sockets come and go during a read.
+    The callback server listens on loopback only, so the other end is a socket of this
+    machine and network namespace, listed beside ours while it is open. A client that
+    resets its connection leaves the table before the reset reaches our end: for that
+    moment our row is there and theirs is not, which is "gone", not "cannot tell" (that
+    would let such a client use up the start link). A table that lists neither tells
+    nothing (some systems' tables are empty), unless our end has meanwhile seen the reset.
+    The tables are read twice before "gone": the kernel can skip a row while sockets come
+    and go during a read.
     """
     try:
         peer, local = conn.getpeername(), conn.getsockname()
@@ -60,7 +63,7 @@ def _owner(conn: socket.socket, tables: dict[int, str] | None = None) -> int | N
         theirs, ours = _forms(peer[0]), _forms(local[0])
     except ValueError:
         return None
-    read_any = False
+    listed_ours = False
     for _ in range(2):
         for family, table in (tables or _TABLES).items():
             if family not in theirs or family not in ours:
@@ -71,15 +74,20 @@ def _owner(conn: socket.socket, tables: dict[int, str] | None = None) -> int | N
                 with open(table, encoding="ascii") as rows:
                     next(rows, None)
                     for row in rows:
-                        fields = row.split()
-                        if fields[1:3] == [their_end, our_end]:
+                        ends = row.split()[1:3]
+                        if ends == [their_end, our_end]:
+                            fields = row.split()
                             return _GONE if int(fields[9]) == 0 else int(fields[7])
+                        listed_ours = listed_ours or ends == [our_end, their_end]
             except (OSError, ValueError, IndexError):
                 continue
-            read_any = True
-        if not read_any:
-            return None
-    return _GONE
+    if listed_ours:
+        return _GONE
+    try:
+        conn.getpeername()
+    except OSError as exc:
+        return _GONE if exc.errno == errno.ENOTCONN else None
+    return None
 
 
 def peer_uid(conn: socket.socket) -> int | None:
