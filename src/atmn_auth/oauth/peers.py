@@ -6,8 +6,8 @@ inode. The other end of our connection is the row whose local address is our pee
 remote address is us. An IPv4 connection may be held at the other end by an IPv6 socket
 (dual-stack, connected to ::ffff:127.0.0.1): that row is in tcp6, in the v4-mapped form.
 A row whose inode is 0 belongs to no process any more (closed, or TIME_WAIT, where the
-kernel prints uid 0): it is nobody's, not root's; so is a peer with no row beside ours
-(see `_owner`).
+kernel prints uid 0): it is nobody's, not root's; so is a peer with no row once our end
+has seen it close (see `_owner`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import ipaddress
 import os
 import socket
 import struct
+import time
 
 _TABLES = {socket.AF_INET: "/proc/net/tcp", socket.AF_INET6: "/proc/net/tcp6"}
 _GONE = -1  # the other end is closed: no process can read what is sent there
@@ -43,17 +44,14 @@ def _forms(address: str) -> dict[int, str]:
 
 
 def _owner(conn: socket.socket, tables: dict[int, str] | None = None) -> int | None:
-    """The uid in the other end's row; `_GONE` when it has no process (or has left); None
+    """The uid in the other end's row; `_GONE` when it has no process, or has left; None
     where that cannot be told.
 
-    The callback server listens on loopback only, so the other end is a socket of this
-    machine and network namespace, listed beside ours while it is open. A client that
-    resets its connection leaves the table before the reset reaches our end: for that
-    moment our row is there and theirs is not, which is "gone", not "cannot tell" (that
-    would let such a client use up the start link). A table that lists neither tells
-    nothing (some systems' tables are empty), unless our end has meanwhile seen the reset.
-    The tables are read twice before "gone": the kernel can skip a row while sockets come
-    and go during a read.
+    With no row for the other end, it either left before the table was read (a client
+    that resets its connection leaves the table before the reset reaches our end), or it
+    is a socket this table does not list (a peer beyond this network namespace, as with
+    WSL's mirrored networking, or a system whose table is empty). Our own end tells them
+    apart: it has seen the first close by now (`_left`).
     """
     try:
         peer, local = conn.getpeername(), conn.getsockname()
@@ -63,31 +61,43 @@ def _owner(conn: socket.socket, tables: dict[int, str] | None = None) -> int | N
         theirs, ours = _forms(peer[0]), _forms(local[0])
     except ValueError:
         return None
-    listed_ours = False
-    for _ in range(2):
-        for family, table in (tables or _TABLES).items():
-            if family not in theirs or family not in ours:
-                continue
-            their_end = f"{theirs[family]}:{peer[1]:04X}"
-            our_end = f"{ours[family]}:{local[1]:04X}"
+    for family, table in (tables or _TABLES).items():
+        if family not in theirs or family not in ours:
+            continue
+        their_end = f"{theirs[family]}:{peer[1]:04X}"
+        our_end = f"{ours[family]}:{local[1]:04X}"
+        try:
+            with open(table, encoding="ascii") as rows:
+                next(rows, None)
+                for row in rows:
+                    fields = row.split()
+                    if fields[1:3] == [their_end, our_end]:
+                        return _GONE if int(fields[9]) == 0 else int(fields[7])
+        except (OSError, ValueError, IndexError):
+            continue
+    return _GONE if _left(conn) else None
+
+
+#: `tcpi_state` values (linux/tcp_states.h) of a connection whose other end has closed.
+_TCP_CLOSE, _TCP_CLOSE_WAIT = 7, 8
+
+
+def _left(conn: socket.socket) -> bool:
+    """Whether the other end has closed or reset the connection, as our end has seen it
+    (looked at twice, 50 ms apart, for a close still on its way)."""
+    for pause in (0.0, 0.05):
+        time.sleep(pause)
+        try:
+            info = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)
+        except (AttributeError, OSError):  # no TCP_INFO here: ask whether it is connected
             try:
-                with open(table, encoding="ascii") as rows:
-                    next(rows, None)
-                    for row in rows:
-                        ends = row.split()[1:3]
-                        if ends == [their_end, our_end]:
-                            fields = row.split()
-                            return _GONE if int(fields[9]) == 0 else int(fields[7])
-                        listed_ours = listed_ours or ends == [our_end, their_end]
-            except (OSError, ValueError, IndexError):
-                continue
-    if listed_ours:
-        return _GONE
-    try:
-        conn.getpeername()
-    except OSError as exc:
-        return _GONE if exc.errno == errno.ENOTCONN else None
-    return None
+                conn.getpeername()
+            except OSError as exc:
+                return exc.errno == errno.ENOTCONN
+            continue
+        if info and info[0] in (_TCP_CLOSE, _TCP_CLOSE_WAIT):
+            return True
+    return False
 
 
 def peer_uid(conn: socket.socket) -> int | None:
