@@ -51,8 +51,9 @@ def main() -> None:
     if len(args) == 1 and args[0] in VERSION_FLAGS:
         from atmn_auth import __version__
 
-        sys.stdout.write(f"atmn, version {__version__}\n")
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: started with stdout closed (as click.echo does)
+            sys.stdout.write(f"atmn, version {__version__}\n")
+            sys.stdout.flush()
         return
 
     if len(args) == 1 and args[0] in HELP_FLAGS:
@@ -233,6 +234,8 @@ def run() -> None:
 
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that descriptor closed: nothing to deliver
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):

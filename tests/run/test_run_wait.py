@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from run_helpers import ATMN
 
 from atmn_auth.flows.run import Prepared, start
 
@@ -89,3 +93,59 @@ def _line(fd: int, timeout: float | None = None) -> bytes:
     if timeout is not None and not select.select([fd], [], [], timeout)[0]:
         return b""
     return os.read(fd, 100)
+
+
+def _with_sigchld_blocked() -> None:
+    """In the child before exec: SIGCHLD blocked, as a parent that collects its children
+    with sigwait or a signalfd leaves it; the mask survives exec."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
+
+
+def _with_stdout_closed() -> None:
+    os.close(1)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signal masks and closed descriptors: POSIX")
+@pytest.mark.parametrize(
+    ("setup", "status"),
+    [(_with_sigchld_blocked, 7), (_with_stdout_closed, 5)],
+    ids=["sigchld-blocked", "stdout-closed"],
+)
+def test_atmn_exits_with_cmds_status_however_it_was_started(
+    setup: Callable[[], None], status: int, project: Path, env: dict[str, str]
+) -> None:
+    """Started with SIGCHLD blocked, atmn is not told by a signal that CMD has exited and
+    must see it anyway; started with stdout closed, it has nothing to flush there."""
+    process = subprocess.Popen(
+        [ATMN, "run", "--offline", "--no-exec", "--", "sh", "-c", f"exit {status}"],
+        cwd=project,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=setup,
+    )
+    try:
+        _, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail(f"atmn did not end within 30 s after `sh -c 'exit {status}'` did")
+    assert process.returncode == status, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signal masks: POSIX")
+@pytest.mark.timeout(30, method="signal")  # a hang fails the test (SIGALRM wakes the wait)
+def test_without_pidfds_a_blocked_sigchld_does_not_keep_atmn_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where there are no pidfds (macOS, Linux before 5.3) a blocked SIGCHLD leaves only
+    the wait's own time limit to notice CMD's exit: it is noticed, not waited on forever."""
+    monkeypatch.delattr(os, "pidfd_open", raising=False)
+    prepared = Prepared("/bin/sh", ["sh", "-c", "exit 7"], dict(os.environ))
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
+    try:
+        assert start(prepared, replace=False) == 7
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

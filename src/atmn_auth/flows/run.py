@@ -225,12 +225,14 @@ def _sigint_reaches_child_anyway() -> bool:
     return False
 
 
-def _send(child: subprocess.Popen[bytes], signum: int) -> None:
+def _send(child: subprocess.Popen[bytes], signum: int, *, queued: bool = False) -> None:
+    """Passes `signum` on to CMD. A SIGINT from the terminal has reached CMD already,
+    unless it was `queued` while CMD was being started (CMD was not there to get it)."""
     import signal
 
     if child.poll() is not None:
         return
-    if signum == signal.SIGINT and _sigint_reaches_child_anyway():
+    if signum == signal.SIGINT and not queued and _sigint_reaches_child_anyway():
         return
     try:
         if os.name == "posix":
@@ -256,14 +258,15 @@ def _spawn(prepared: Prepared) -> int:
             pending.append(signum)
 
     installed = {}
-    for name in FORWARDED:
-        sig = getattr(signal, name, None)
-        # a signal atmn was started with ignored (nohup, `&` in a script) stays ignored,
-        # for CMD too
-        if sig is not None and signal.getsignal(sig) != signal.SIG_IGN:
-            installed[sig] = signal.signal(sig, forward)
-    waiter = _Waiter() if os.name == "posix" else None
+    waiter: _Waiter | None = None
     try:
+        for name in FORWARDED:
+            sig = getattr(signal, name, None)
+            # a signal atmn was started with ignored (nohup, `&` in a script) stays
+            # ignored, for CMD too
+            if sig is not None and signal.getsignal(sig) != signal.SIG_IGN:
+                installed[sig] = signal.signal(sig, forward)
+        waiter = _Waiter.start()
         try:
             child = subprocess.Popen(
                 prepared.argv,
@@ -275,18 +278,21 @@ def _spawn(prepared: Prepared) -> int:
             raise _start_error(prepared.argv[0], exc) from None
         box.append(child)
         for signum in pending:
-            _send(child, signum)
+            _send(child, signum, queued=True)
         returncode = waiter.wait(child) if waiter is not None else _poll_wait(child)
     finally:
-        if waiter is not None:
-            waiter.close()
-        for sig, handler in installed.items():
-            signal.signal(sig, handler)
+        try:
+            if waiter is not None:
+                waiter.close()
+        finally:
+            for sig, handler in installed.items():
+                signal.signal(sig, handler)
     return exit_status(returncode)
 
 
 def _poll_wait(child: subprocess.Popen[bytes]) -> int:
-    """Windows: waits in short steps, so that a signal handler runs within 0.1 s."""
+    """Where `_Waiter` cannot be used (Windows, a thread other than the main one): waits
+    in short steps, so that a signal handler runs within 0.1 s."""
     import subprocess
 
     while True:
@@ -297,7 +303,7 @@ def _poll_wait(child: subprocess.Popen[bytes]) -> int:
 
 
 class _Waiter:
-    """Waits for a child without losing a signal (POSIX).
+    """Waits for a child without losing a signal (POSIX, main thread).
 
     A plain `waitpid` can sleep through a forwarded signal: Python runs a signal's
     handler between bytecodes, so a signal that lands after the last check and before
@@ -306,43 +312,90 @@ class _Waiter:
     handler writes a byte to a pipe (`signal.set_wakeup_fd`), SIGCHLD included, and the
     wait is a `poll` of the child followed by a sleep on that pipe: a signal that lands
     anywhere in between has left its byte, and the sleep returns at once.
+
+    CMD's exit also wakes the sleep through a pidfd where Linux has them, so that a
+    SIGCHLD atmn was started with blocked cannot keep it waiting; elsewhere the sleep
+    ends after a second at most for the same reason. While CMD runs, SIGCHLD has a
+    handler: an inherited `SIG_IGN` would let the kernel reap CMD and lose its exit
+    status (so CMD starts with SIGCHLD at its default, not ignored).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, read_fd: int, write_fd: int, old_fd: int, old_chld: object) -> None:
+        self._read, self._write = read_fd, write_fd
+        self._old_fd, self._old_chld = old_fd, old_chld
+
+    @classmethod
+    def start(cls) -> _Waiter | None:
+        """Set up, or None where it cannot be (not POSIX, not the main thread)."""
         import signal
 
-        self._read, self._write = os.pipe()
-        for fd in (self._read, self._write):
-            os.set_blocking(fd, False)
-        self._old_fd = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
-        # SIGCHLD needs a Python handler to write its byte (one that does nothing). It
-        # also replaces an inherited SIG_IGN, under which the kernel would reap CMD and
-        # take its exit status with it.
-        self._old_chld = signal.signal(signal.SIGCHLD, _ignore)
+        if os.name != "posix":
+            return None
+        read_fd, write_fd = os.pipe()
+        old_fd: int | None = None
+        try:
+            for fd in (read_fd, write_fd):
+                os.set_blocking(fd, False)
+            old_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+            old_chld = signal.signal(signal.SIGCHLD, _ignore)
+        except ValueError:  # not the main thread
+            if old_fd is not None:
+                signal.set_wakeup_fd(old_fd)
+            os.close(read_fd)
+            os.close(write_fd)
+            return None
+        except BaseException:
+            if old_fd is not None:
+                signal.set_wakeup_fd(old_fd)
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
+        return cls(read_fd, write_fd, old_fd, old_chld)
 
     def wait(self, child: subprocess.Popen[bytes]) -> int:
         import selectors
 
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._read, selectors.EVENT_READ)
-            while True:
-                returncode = child.poll()
-                if returncode is not None:
-                    return returncode
-                selector.select()  # a handler runs when this returns
-                try:
-                    while os.read(self._read, 512):
+        pidfd = _pidfd(child.pid)
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self._read, selectors.EVENT_READ)
+                if pidfd is not None:
+                    selector.register(pidfd, selectors.EVENT_READ)
+                while True:
+                    returncode = child.poll()
+                    if returncode is not None:
+                        return returncode
+                    selector.select(None if pidfd is not None else 1.0)  # handlers run next
+                    try:
+                        while os.read(self._read, 512):
+                            pass
+                    except BlockingIOError:
                         pass
-                except BlockingIOError:
-                    pass
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
 
     def close(self) -> None:
         import signal
 
-        signal.signal(signal.SIGCHLD, self._old_chld)
-        signal.set_wakeup_fd(self._old_fd)
-        os.close(self._read)
-        os.close(self._write)
+        try:
+            signal.signal(signal.SIGCHLD, self._old_chld)  # type: ignore[arg-type]
+            signal.set_wakeup_fd(self._old_fd)
+        finally:
+            os.close(self._read)
+            os.close(self._write)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when process `pid` exits (Linux 5.3+), or None."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        fd: int = opener(pid)
+    except OSError:  # an older kernel, or a sandbox that forbids it
+        return None
+    return fd
 
 
 def _ignore(signum: int, frame: object) -> None:
