@@ -348,7 +348,10 @@ def caught(signum, frame):  # os.write: the signal may come while print() is bus
 for name in ("SIGINT", "SIGTERM", "SIGHUP"):
     signal.signal(getattr(signal, name), caught)
 print("ready", os.getpid(), os.getppid(), flush=True)
-time.sleep(60)
+# Short sleeps, not one long one: Python runs a handler between bytecodes, so a signal
+# landing after the print and before a long sleep's system call would wait for it to end.
+for _ in range(1200):
+    time.sleep(0.05)
 sys.exit(3)
 """
 

@@ -38,7 +38,8 @@ def caught(signum, frame):
 for name in ("SIGINT", "SIGTERM", "SIGHUP"):
     signal.signal(getattr(signal, name), caught)
 os.write(out, f"ready {os.getpid()}\\n".encode())
-time.sleep(60)
+for _ in range(1200):  # short sleeps: a signal before a long one would wait for its end
+    time.sleep(0.05)
 os._exit(3)
 """
 
