@@ -334,3 +334,41 @@ def test_replaced_keys_are_kept_by_default_and_revoked_when_asked(
         assert organization_of(autumn_server.url, old).status_code == 401
     third = dotenv_values(nested / ".env")["AUTUMN_SECRET_KEY"]
     assert third is not None and organization_of(autumn_server.url, third).status_code == 200
+
+
+def test_a_replaced_key_still_held_elsewhere_is_never_revoked(
+    autumn_server: AutumnServer, tmp_path: Path
+) -> None:
+    """With --revoke-replaced, the keys the new ones replace are revoked, except one this
+    project still uses: the shell exports it, or `.env.local` holds it. That one keeps
+    working, and login says where it is used and how to revoke it later."""
+    _, nested = _project(tmp_path)
+    env = clean_env(tmp_path, ATMN_BACKEND_URL=autumn_server.url, **browser_env(autumn_server))
+    assert run_atmn(["login", "--org", "acme"], cwd=nested, env=env).returncode == 0
+    first = dotenv_values(nested / ".env")
+    sandbox, live = first["AUTUMN_SECRET_KEY"], first["AUTUMN_PROD_SECRET_KEY"]
+    assert sandbox is not None and live is not None
+    (nested / ".env.local").write_text(f"AUTUMN_PROD_SECRET_KEY={live}\n")
+    (nested / ".env.local").chmod(0o600)
+    (nested / ".gitignore").write_text(".env\n.env.local\n")
+
+    result = run_atmn(
+        ["login", "--org", "acme", "--force", "--revoke-replaced"],
+        cwd=nested,
+        env={**env, "DEPLOY_KEY": sandbox},
+    )
+
+    assert result.returncode == 0, result.stderr
+    shown = {key: f"{key[:11]}…{key[-4:]}" for key in (sandbox, live)}
+    assert (
+        f"Replaced {shown[sandbox]}: still valid, still used by DEPLOY_KEY in the process "
+        f"environment; revoke it once nothing uses it: `atmn keys revoke {shown[sandbox]}`."
+    ) in result.stdout
+    assert (
+        f"Replaced {shown[live]}: still valid, still used by AUTUMN_PROD_SECRET_KEY in "
+        f"{nested / '.env.local'}; revoke it once nothing uses it: "
+        f"`atmn -p keys revoke {shown[live]}`."
+    ) in result.stdout
+    for key in (sandbox, live):
+        assert organization_of(autumn_server.url, key).status_code == 200
+    assert sandbox not in result.stdout + result.stderr and live not in result.stdout

@@ -45,7 +45,8 @@ class LoginResult:
     keys: MintedKeys
     created_file: bool
     #: Autumn keys the new ones replaced in the file, and what became of each:
-    #: "revoked", "already_invalid", "unsupported", "failed" or "kept".
+    #: "revoked", "already_invalid", "unsupported", "failed", "kept" (as asked) or
+    #: "kept: <why>" (this project still holds it; see `_settle_replaced`).
     replaced: dict[str, str] = field(default_factory=dict)
 
 
@@ -118,7 +119,9 @@ def run_login(
     try:
         signed.revoked.result()  # before the next request: one connection, one request at a time
         organization = signed.organization or autumn.organization_of(keys.sandbox_key)
-        replaced = _settle_replaced(autumn, update.previous_all, keys, options, console, outcome)
+        replaced = _settle_replaced(
+            autumn, update.previous_all, keys, options, console, outcome, cwd=cwd, environ=environ
+        )
     except KeyboardInterrupt:
         raise Interrupted(
             _interrupted_after_write(
@@ -171,16 +174,31 @@ def _settle_replaced(
     options: LoginOptions,
     console: Console,
     outcome: dict[str, str] | None = None,
+    *,
+    cwd: Path,
+    environ: Mapping[str, str],
 ) -> dict[str, str]:
     """Revokes (or keeps, as asked) the Autumn keys the new ones replaced in the file,
     filling `outcome` as it goes (so a Ctrl-C can say what was done).
 
     A key left in no file but alive on the server is how keys leak; one copied into a
     deployment is still needed. So: revoke when told to, ask on a terminal, keep otherwise.
+    One this project still holds somewhere (another variable, the `.env.local` beside the
+    file, a farther `.env`, the process environment) is kept whatever was asked, as
+    `keys rotate` does: "kept: still used by …".
     """
-    old = _old_keys(previous, keys)
+    from atmn_auth.flows.revoke import kept_because
+
+    outcome = {} if outcome is None else outcome
+    old = []
+    for key in _old_keys(previous, keys):
+        held = kept_because(key, cwd=cwd, environ=environ)
+        if held is None:
+            old.append(key)
+        else:
+            outcome[key] = held
     if not old:
-        return {}
+        return outcome
     revoke = options.revoke_replaced
     prompter = console.asks
     if revoke is None and prompter is not None:
@@ -189,7 +207,6 @@ def _settle_replaced(
             f"Revoke the keys this replaced ({shown})? Say no if they are used elsewhere.",
             True,
         )
-    outcome = {} if outcome is None else outcome
     for key in old:
         if not revoke:
             outcome[key] = "kept"

@@ -51,6 +51,12 @@ def replaced_lines(result: LoginResult, settings: Settings) -> list[str]:
     lines = []
     for key, fate in result.replaced.items():
         elsewhere = settings.revoke_elsewhere(key[-4:])
+        if fate.startswith("kept: "):
+            lines.append(
+                f"Replaced {redact(key)}: still valid, {fate.removeprefix('kept: ')}; revoke it "
+                f"once nothing uses it: `{_revoke_command(key, settings)}`."
+            )
+            continue
         said = {
             "revoked": "revoked it on the server",
             "already_invalid": "the server had already revoked it",
@@ -100,10 +106,9 @@ def print_rotate_result(result: Rotated, settings: Settings, *, output: Output) 
                 f"{shown} still works: {elsewhere}."
             )
         elif fate.startswith("kept: "):
-            flags = ("-l " if settings.local else "") + ("-p " if key_kind(key) == "live" else "")
             output.warn(
                 f"Warning: kept the old key {shown}, {fate.removeprefix('kept: ')}; revoke it "
-                f"once nothing uses it: `atmn {flags}keys revoke {shown}`."
+                f"once nothing uses it: `{_revoke_command(key, settings)}`."
             )
         else:
             why = fate.removeprefix("failed: ")
@@ -134,3 +139,9 @@ def print_created(created: Created, settings: Settings, *, output: Output) -> No
             f"Warning: could not revoke the other key minted with it ({other}: {why}); "
             f"it still works: {elsewhere}."
         )
+
+
+def _revoke_command(key: str, settings: Settings) -> str:
+    """The `atmn keys revoke` command line for `key` (its shown form selects it)."""
+    flags = ("-l " if settings.local else "") + ("-p " if key_kind(key) == "live" else "")
+    return f"atmn {flags}keys revoke {redact(key)}"

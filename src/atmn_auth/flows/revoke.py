@@ -182,6 +182,16 @@ def _used_here(
     return places
 
 
+def kept_because(key: str, *, cwd: Path, environ: Mapping[str, str]) -> str | None:
+    """Why an old key must not be revoked ("kept: still used by …"): this project still
+    holds it somewhere (`uses_of`), or that cannot be told. None: nothing here uses it."""
+    try:
+        places = uses_of(lambda value: value == key, cwd=cwd, environ=environ)
+    except AtmnError as exc:
+        return f"kept: atmn could not tell whether this project still uses it ({exc.message})"
+    return f"kept: still used by {' and '.join(places)}" if places else None
+
+
 def uses_of(holds: Callable[[str], bool], *, cwd: Path, environ: Mapping[str, str]) -> list[str]:
     """Every place this project still holds a key `holds` accepts, in words
     (`BACKUP in /p/.env`, `AUTUMN_SECRET_KEY in the process environment`): any variable of

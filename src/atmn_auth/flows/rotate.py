@@ -355,12 +355,6 @@ def _old_keys(
 def _retire(autumn: Autumn, key: str, *, cwd: Path, environ: Mapping[str, str]) -> str:
     """Revokes an old key (`revoke_one`'s answer) unless this project still holds it
     somewhere: then "kept: <where>", and it is not revoked."""
-    from atmn_auth.flows.revoke import uses_of
+    from atmn_auth.flows.revoke import kept_because
 
-    try:
-        places = uses_of(lambda value: value == key, cwd=cwd, environ=environ)
-    except AtmnError as exc:
-        return f"kept: atmn could not tell whether this project still uses it ({exc.message})"
-    if places:
-        return f"kept: still used by {' and '.join(places)}"
-    return revoke_one(autumn, key)
+    return kept_because(key, cwd=cwd, environ=environ) or revoke_one(autumn, key)
