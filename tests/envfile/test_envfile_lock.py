@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +25,7 @@ from atmn_auth.envfiles.writer import update_env_file
 from atmn_auth.errors import EnvFileError
 from support.atmn_cli import clean_env, run_atmn
 from support.autumn_server import AutumnServer
+from support.dirs import reachable_dir
 from support.scripted_browser import browser_env
 
 OTHER = 12345
@@ -55,25 +54,20 @@ sys.exit(1 if failed else 0)
 @pytest.fixture
 def project() -> Iterator[Path]:
     """A project directory two users can write (outside pytest's root-only tmp_path)."""
-    root = Path(tempfile.mkdtemp(prefix="atmn-lock-"))
-    root.chmod(0o755)
-    project = root / "project"
-    project.mkdir()
-    project.chmod(0o777)
-    env = project / ".env"
-    env.write_text("# shared by two users\nKEEP=me\n")
-    env.chmod(0o666)  # the test is about the lock, not about modes
-    try:
+    with reachable_dir("atmn-lock-", 0o755) as root:
+        project = root / "project"
+        project.mkdir()
+        project.chmod(0o777)
+        env = project / ".env"
+        env.write_text("# shared by two users\nKEEP=me\n")
+        env.chmod(0o666)  # the test is about the lock, not about modes
         yield project
-    finally:
-        shutil.rmtree(root)
 
 
 def _write_as(uid: int, env: Path, name: str, cache: Path, go: int) -> int:
     """Forks a writer that runs as `uid` with its own cache directory and, once `go` is
     readable, sets `name` ROUNDS times. A fork, not a new interpreter: the interpreter
     lives where another uid cannot read it; everything the writer needs is imported."""
-    import tempfile  # noqa: F401  (the writer imports it lazily)
 
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child never returns into pytest
@@ -195,12 +189,8 @@ def lock_held(directory: Path, uid: int, seconds: float | None = None) -> Iterat
 @pytest.fixture
 def readable() -> Iterator[Path]:
     """A project of yours (0755) that another user can open, as most projects are."""
-    root = Path(tempfile.mkdtemp(prefix="atmn-held-"))
-    root.chmod(0o755)
-    try:
+    with reachable_dir("atmn-held-", 0o755) as root:
         yield root
-    finally:
-        shutil.rmtree(root)
 
 
 needs_root = pytest.mark.skipif(

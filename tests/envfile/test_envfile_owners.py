@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from support.atmn_cli import ATMN, clean_env
+from support.dirs import reachable_dir
 
 OTHER = 12345
 SK_PLANTED = "am_sk_test_" + "P1" * 21
@@ -33,12 +32,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def shared() -> Iterator[Path]:
     """A shared sticky directory like /tmp (root's, 1777), outside pytest's tmp_path."""
-    path = Path(tempfile.mkdtemp(prefix="atmn-shared-"))
-    path.chmod(0o1777)
-    try:
+    with reachable_dir("atmn-shared-", 0o1777) as path:
         yield path
-    finally:
-        shutil.rmtree(path)
 
 
 def atmn(

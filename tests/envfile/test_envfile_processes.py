@@ -8,7 +8,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from dotenv import dotenv_values
 
 from atmn_auth.envfiles.writer import update_env_file
 from atmn_auth.errors import EnvFileError
+from support.dirs import reachable_dir
 
 SK = "am_sk_test_" + "Ab3" * 14
 PK = "am_sk_live_" + "Zy9" * 14
@@ -153,12 +153,8 @@ def world_dir() -> Iterator[Path]:
     """A directory an unprivileged user can reach (pytest's tmp_path is root-only)."""
     if os.geteuid() != 0:
         pytest.skip("dropping to another uid needs root; as non-root, modes are enforced anyway")
-    path = Path(tempfile.mkdtemp(prefix="atmn-perm-"))
-    path.chmod(0o755)
-    try:
+    with reachable_dir("atmn-perm-", 0o755) as path:
         yield path
-    finally:
-        shutil.rmtree(path)
 
 
 def _user_cache(world_dir: Path) -> Path:
