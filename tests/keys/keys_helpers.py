@@ -7,6 +7,7 @@ import json
 import re
 import sqlite3
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,18 @@ def me_status(server_url: str, key: str) -> int:
     return httpx2.get(
         f"{server_url}/v1/organization/me", headers={"Authorization": f"Bearer {key}"}, timeout=10
     ).status_code
+
+
+def assert_rotation_undone(
+    server_url: str, project: Project, before: bytes, old: Iterable[str | None], new: Iterable[str]
+) -> None:
+    """A failed rotation left nothing behind: the file holds its old bytes, every `old`
+    key still works, every `new` one was revoked."""
+    assert project.env_file.read_bytes() == before
+    for key in old:
+        assert me_status(server_url, key or "") == 200
+    for key in new:
+        assert me_status(server_url, key) == 401
 
 
 def server_keys(server: AutumnServer) -> list[dict[str, Any]]:
