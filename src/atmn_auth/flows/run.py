@@ -338,17 +338,13 @@ class _Waiter:
                 os.set_blocking(fd, False)
             old_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
             old_chld = signal.signal(signal.SIGCHLD, _ignore)
-        except ValueError:  # not the main thread
+        except BaseException as exc:
             if old_fd is not None:
                 signal.set_wakeup_fd(old_fd)
             os.close(read_fd)
             os.close(write_fd)
-            return None
-        except BaseException:
-            if old_fd is not None:
-                signal.set_wakeup_fd(old_fd)
-            os.close(read_fd)
-            os.close(write_fd)
+            if isinstance(exc, ValueError):  # not the main thread
+                return None
             raise
         return cls(read_fd, write_fd, old_fd, old_chld)
 
