@@ -105,11 +105,39 @@ class Settings(Frozen):
         """The `atmn login` command line that signs in against the same server."""
         return "atmn -l login" if self.local else "atmn login"
 
-    def revoke_elsewhere(self, key_last4: str) -> str:
-        """How a person revokes a key the CLI could not: where this server's keys live."""
+    def keys_page(self, kind: KeyKind) -> str:
+        """The dashboard page of this environment's web app that lists `kind` keys."""
+        return self.web_url + ("/sandbox/dev" if kind == "sandbox" else "/dev") + "?tab=api_keys"
+
+    def apps_page(self) -> str:
+        """The dashboard's "Authorized Apps": revoking atmn there deletes every key atmn
+        minted for that organization (all logins, both environments)."""
+        return self.web_url + "/settings?tab=apps"
+
+    def revoke_elsewhere(self, key: str) -> str:
+        """Where a person deletes `key` when the CLI could not: this server's keys page."""
+        from atmn_auth.keys import key_kind
+
         if self.local:
-            return f"revoke it with `autumn-local keys revoke --last4 {key_last4}`"
-        return f"revoke it in the Autumn dashboard ({self.web_url})"
+            return f"revoke it with `autumn-local keys revoke --last4 {key[-4:]}`"
+        return f"delete it in the Autumn dashboard: {self.keys_page(key_kind(key) or 'sandbox')}"
+
+    def minted_for_nothing(self, gone: bool, what: str = "") -> str:
+        """What became of a pair of keys minted and then not kept: revoked (`gone`, the
+        server said so), or still working, with where to delete them."""
+        if gone:
+            return f"the keys just minted{' ' + what if what else ''} were revoked"
+        if self.local:
+            where = "revoke them with `autumn-local keys revoke`"
+        else:
+            where = (
+                f"delete them in the Autumn dashboard ({self.keys_page('sandbox')} and "
+                f"{self.keys_page('live')})"
+            )
+        return (
+            f"the keys just minted{' ' + what if what else ''} were not saved but still work, "
+            f"as this server cannot revoke keys from the command line: {where}"
+        )
 
 
 def load_settings(*, prod: bool, local: bool, environ: Mapping[str, str]) -> Settings:

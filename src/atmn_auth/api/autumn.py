@@ -5,6 +5,13 @@ which organization it belongs to (§4), revoke it (§5), list the keys of its or
 and environment and revoke one of them by id (§7). What comes back from the server is
 checked and cleaned (`printable`) before anyone prints it.
 
+Only hosted Autumn's own routes (§3, §4) are always there. A call that needs one of our
+extensions is sent only when the server advertises it (§X, `Autumn.offers`, from one
+metadata request made the first time it matters); otherwise it answers as a server
+without it would ("unsupported", None) without sending anything. Hosted Autumn answers a
+route it lacks with `401 no_auth_header` (§H), which is read the same way, never as "the
+key is unknown or revoked".
+
 Outcomes of `organization_me`, which callers tell apart by what comes back: the
 `Organization` when accepted; `KeyRejected` (401); `BackendUnreachable` (no answer,
 `timed_out` telling a timeout); `BackendError` for any other answer.
@@ -16,18 +23,32 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
+from atmn_auth.api import metadata as ext
 from atmn_auth.api.session import Session, json_object, server_message
 from atmn_auth.errors import AtmnError, BackendError, KeyRejected
 from atmn_auth.keys import PREFIXES, KeyKind, is_valid_key, key_kind, redact
 from atmn_auth.text import printable
 
+if TYPE_CHECKING:
+    from atmn_auth.settings import Settings
+
 ORGANIZATIONS_PATH = "/cli/organizations"
 API_KEYS_PATH = "/cli/api-keys"
 ORGANIZATION_ME_PATH = "/v1/organization/me"
 REVOKE_CURRENT_KEY_PATH = "/cli/api-keys/current"
+#: Sent on every `/v1` call, as the official CLI does.
+API_VERSION = "2.1.0"
+#: Hosted Autumn's answer to a `/cli/*` route it does not have (§H).
+NO_SUCH_ROUTE_CODE = "no_auth_header"
+#: What a key minted through the CLI lacks, and what Autumn then refuses (§3).
+MISSING_SCOPE_EFFECTS = (
+    ("balances:read", "check"),
+    ("balances:write", "track"),
+    ("billing:write", "attach"),
+)
 
 RevokeOutcome = Literal["revoked", "already_invalid", "unsupported"]
 RevokeByIdOutcome = Literal["revoked", "not_found"]
@@ -47,6 +68,9 @@ class Organization:
     name: str
     slug: str | None
     env: str | None = None
+    #: Who the key was minted for (`user` of `/v1/organization/me`; none for a dashboard key)
+    user_email: str | None = None
+    user_name: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Organization | None:
@@ -54,9 +78,22 @@ class Organization:
         org_id, name, slug = _text(data.get("id")), _text(data.get("name")), _text(data.get("slug"))
         if not (org_id or slug or name):
             return None
+        user = data.get("user")
+        user = user if isinstance(user, dict) else {}
         return cls(
-            id=org_id, name=name or slug or org_id or "?", slug=slug, env=_text(data.get("env"))
+            id=org_id,
+            name=name or slug or org_id or "?",
+            slug=slug,
+            env=_text(data.get("env")),
+            user_email=_text(user.get("email")),
+            user_name=_text(user.get("name")),
         )
+
+    def user_label(self) -> str | None:
+        """`Ada Lovelace <ada@example.com>`, the email alone, or None when no user is known."""
+        if self.user_email and self.user_name and self.user_name != self.user_email:
+            return f"{self.user_name} <{self.user_email}>"
+        return self.user_email or self.user_name
 
     def label(self) -> str:
         """`Acme (acme)`, or the slug alone when it is the name."""
@@ -78,15 +115,19 @@ class Organization:
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "slug": self.slug, "env": self.env}
 
+    def user_json(self) -> dict[str, Any] | None:
+        if not (self.user_email or self.user_name):
+            return None
+        return {"email": self.user_email, "name": self.user_name}
+
 
 @dataclass(frozen=True)
 class MintedKeys:
     sandbox_key: str
     live_key: str
     org_id: str | None
-    #: False when a `name` was asked for and the server refused it (§7), so that the keys
-    #: carry the server's own name instead.
-    name_accepted: bool = True
+    #: What the keys may do, as the server said (§3 `scopes`); None when it did not say.
+    scopes: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:  # never show the keys whole, even in a traceback
         return (
@@ -99,6 +140,13 @@ class MintedKeys:
 
     def of(self, kind: KeyKind) -> str:
         return self.sandbox_key if kind == "sandbox" else self.live_key
+
+    def refused_calls(self) -> list[str]:
+        """The API calls Autumn will refuse with these keys for want of a scope (§3), when
+        the server said what the keys may do."""
+        if self.scopes is None:
+            return []
+        return [call for scope, call in MISSING_SCOPE_EFFECTS if scope not in self.scopes]
 
 
 @dataclass(frozen=True)
@@ -194,26 +242,97 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-class Autumn:
-    """The Autumn API of one backend, spoken through `session`."""
+def error_code(response: Any) -> str | None:
+    """The `code` of an Autumn error body (§H), or None."""
+    try:
+        data = response.json()
+    except (ValueError, RecursionError):
+        return None
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, str) else None
 
-    def __init__(self, session: Session, backend_url: str) -> None:
+
+def lacks_route(response: Any) -> bool:
+    """Whether `response` is hosted Autumn's answer to a `/cli/*` route it does not have
+    (§H: 401 `no_auth_header`, whatever the bearer), or another server's 404/405."""
+    status = response.status_code
+    return status in (404, 405) or (status == 401 and error_code(response) == NO_SUCH_ROUTE_CODE)
+
+
+class Autumn:
+    """The Autumn API of one backend, spoken through `session`.
+
+    `extensions` are what the server advertises (§X); when not given, they are read from
+    the server's metadata (the issuer's, when there is one) the first time they matter.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        backend_url: str,
+        *,
+        issuer: str | None = None,
+        extensions: frozenset[str] | None = None,
+    ) -> None:
+        import threading
+
         self.session = session
         self.backend_url = backend_url.rstrip("/")
+        self.issuer = issuer
+        self._extensions = extensions
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(
+        cls, settings: Settings, session: Session, *, extensions: frozenset[str] | None = None
+    ) -> Autumn:
+        """The Autumn API of the server `settings` chose."""
+        return cls(session, settings.backend_url, issuer=settings.issuer, extensions=extensions)
+
+    @property
+    def extensions(self) -> frozenset[str]:
+        with self._lock:
+            if self._extensions is None:
+                self._extensions = self._read_extensions()
+            return self._extensions
+
+    def offers(self, extension: str) -> bool:
+        """Whether the server advertises `extension` (§X)."""
+        return extension in self.extensions
+
+    def _read_extensions(self) -> frozenset[str]:
+        urls = (
+            ext.issuer_metadata_urls(self.issuer)
+            if self.issuer
+            else (self.backend_url + ext.OAUTH_SUFFIX,)
+        )
+        for url in urls:
+            try:
+                meta = ext.fetch_metadata(url, self.session)
+            except AtmnError:
+                return frozenset()
+            if meta is not None:
+                return ext.extensions_of(meta)
+        return frozenset()
 
     def _call(
         self, method: str, path: str, credential: str, *, timeout: float | None = None, **kw: Any
     ) -> Any:
+        headers = _bearer(credential)
+        if path.startswith("/v1/"):
+            headers["X-API-Version"] = API_VERSION
         return self.session.request(
-            method, self.backend_url + path, headers=_bearer(credential), timeout=timeout, **kw
+            method, self.backend_url + path, headers=headers, timeout=timeout, **kw
         )
 
     # --- with an OAuth access token --------------------------------------------------------
 
     def organizations(self, access_token: str) -> OrganizationList | None:
         """The signed-in user's organizations, or None when the server does not offer §2."""
+        if not self.offers(ext.ORGANIZATIONS):
+            return None
         response = self._call("GET", ORGANIZATIONS_PATH, access_token)
-        if response.status_code in (404, 405):
+        if lacks_route(response):
             return None
         if response.status_code != 200:
             raise BackendError(
@@ -232,22 +351,20 @@ class Autumn:
         )
 
     def mint_keys(
-        self, access_token: str, *, org_id: str | None, name: str | None = None
+        self, access_token: str, *, org_id: str | None = None, name: str | None = None
     ) -> MintedKeys:
         """Mints a sandbox and a live key; checks both are well-formed Autumn keys.
 
-        `name` (contract §7) is sent in the body; a server that refuses it with 400 is
-        asked once more without it, and names the keys itself.
+        `org_id` and `name` go in the body only where the server advertises them
+        (`mint_org_id`, `key_names`): hosted Autumn refuses any body field but
+        `resource`/`scopes` (§3), and mints for the organization chosen on the consent page.
         """
-        body: dict[str, str] = {"org_id": org_id} if org_id else {}
-        if name:
+        body: dict[str, str] = {}
+        if org_id and self.offers(ext.MINT_ORG_ID):
+            body["org_id"] = org_id
+        if name and self.offers(ext.KEY_NAMES):
             body["name"] = name
         response = self._call("POST", API_KEYS_PATH, access_token, json=body or None)
-        name_accepted = True
-        if response.status_code == 400 and name:
-            body.pop("name")
-            response = self._call("POST", API_KEYS_PATH, access_token, json=body or None)
-            name_accepted = False
         if response.status_code != 200:
             raise BackendError(
                 f"minting API keys failed: {server_message(response)}",
@@ -263,11 +380,14 @@ class Autumn:
                 )
         assert isinstance(sandbox, str) and isinstance(live, str)
         returned_org = data.get("org_id")
+        scopes = data.get("scopes")
         return MintedKeys(
             sandbox_key=sandbox,
             live_key=live,
-            org_id=returned_org if isinstance(returned_org, str) else org_id,
-            name_accepted=name_accepted,
+            org_id=returned_org if isinstance(returned_org, str) else body.get("org_id"),
+            scopes=tuple(s for s in scopes if isinstance(s, str))
+            if isinstance(scopes, list)
+            else None,
         )
 
     # --- with a secret key -----------------------------------------------------------------
@@ -300,41 +420,49 @@ class Autumn:
     def revoke_key(self, key: str, *, timeout: float | None = None) -> RevokeOutcome:
         """`DELETE /cli/api-keys/current` with `key`.
 
-        "revoked" (204), "already_invalid" (401: unknown or already revoked), "unsupported"
-        (404/405: a server without this extension, such as hosted Autumn today). Anything
-        else raises `BackendError`; no answer raises `BackendUnreachable`.
+        "revoked" (204), "already_invalid" (401 `invalid_secret_key`: unknown or already
+        revoked), "unsupported" (a server without §5, such as hosted Autumn: then nothing
+        is sent, or its answer is §H's). Anything else raises `BackendError`; no answer
+        raises `BackendUnreachable`.
         """
+        if not self.offers(ext.KEY_REVOCATION):
+            return "unsupported"
         response = self._call("DELETE", REVOKE_CURRENT_KEY_PATH, key, timeout=timeout)
         status = response.status_code
         if status in (200, 204):
             return "revoked"
+        if lacks_route(response):
+            return "unsupported"
         if status == 401:
             return "already_invalid"
-        if status in (404, 405):
-            return "unsupported"
         raise BackendError(f"revoking the key: {server_message(response)}", status=status)
 
-    def revoke_quietly(self, keys: MintedKeys) -> None:
-        """Best effort: revokes keys that must not stay alive (minted for nothing)."""
+    def revoke_quietly(self, keys: MintedKeys) -> bool:
+        """Best effort: revokes keys that must not stay alive (minted for nothing). True
+        only when the server confirmed that neither works any more."""
+        gone = True
         for key in keys.all():
             try:
-                self.revoke_key(key, timeout=5.0)
+                gone = self.revoke_key(key, timeout=5.0) != "unsupported" and gone
             except AtmnError:
-                continue
+                gone = False
+        return gone
 
     # --- §7: the keys of a key's organization and environment ------------------------------
 
     def list_keys(self, key: str, *, timeout: float | None = None) -> list[ListedKey] | None:
         """`GET /cli/api-keys` with `key`: the keys of its organization and environment,
-        or None when the server does not offer §7 (404/405, as hosted Autumn may).
+        or None when the server does not offer §7 (as hosted Autumn: nothing is sent).
 
         A 401 raises `KeyRejected`; any other answer `BackendError`; no answer
         `BackendUnreachable`. Entries the CLI could not use (see `ListedKey.from_json`)
         are left out.
         """
+        if not self.offers(ext.KEY_LISTING):
+            return None
         response = self._call("GET", API_KEYS_PATH, key, timeout=timeout)
         status = response.status_code
-        if status in (404, 405):
+        if lacks_route(response):
             return None
         if status == 401:
             raise KeyRejected(f"the server rejected the key: {server_message(response)}")
@@ -355,6 +483,8 @@ class Autumn:
         so ask `list_keys` first). 401 raises `KeyRejected`; anything else `BackendError`."""
         if not usable_key_id(key_id):
             raise BackendError(f"not a key id the CLI will send: {printable(key_id, 40)!r}")
+        if not self.offers(ext.KEY_LISTING):
+            raise BackendError(f"{self.backend_url} does not offer revoking keys by id")
         path = f"{API_KEYS_PATH}/{quote(key_id, safe='')}"
         response = self._call("DELETE", path, key, timeout=timeout)
         status = response.status_code

@@ -2,9 +2,9 @@
 (contract §7), keep the key of the environment asked for, revoke the other at once, and
 hand the kept key back once, for the caller to print. Nothing is written to any file.
 
-A server without §7 is told apart before the browser opens when a key is in force here
-(its list of keys answers 404), else by its refusing the name when minting; either way
-the answer is one line, exit 1, and keys minted without the name are revoked.
+A server that does not advertise naming keys (§X `key_names`, which hosted Autumn lacks)
+is told apart before the browser opens, from its metadata: the answer is one line, exit
+1, and nothing is minted.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from atmn_auth.errors import AtmnError, UsageError
-from atmn_auth.flows.keys import key_in_force, not_offered, revoke_one
+from atmn_auth.api.metadata import KEY_NAMES
+from atmn_auth.errors import UsageError
+from atmn_auth.flows.keys import not_offered, revoke_one
 from atmn_auth.keys import KeyKind, redact
 from atmn_auth.settings import CALLBACK_PORTS
 from atmn_auth.text import printable
 
 if TYPE_CHECKING:
-    from atmn_auth.api.autumn import Autumn, Organization
+    from atmn_auth.api.autumn import Organization
     from atmn_auth.api.session import Session
     from atmn_auth.flows.console import Console
     from atmn_auth.flows.signin import SignInOptions
@@ -81,8 +82,9 @@ def run_create(
     from atmn_auth.flows.signin import sign_in
 
     name = check_name(options.name)
-    autumn = Autumn(session, settings.backend_url)
-    _refuse_without_section7(autumn, settings, cwd=cwd, environ=environ)
+    autumn = Autumn.of(settings, session)
+    if not autumn.offers(KEY_NAMES):
+        raise not_offered(settings)
     signed = sign_in(
         settings,
         session,
@@ -93,10 +95,6 @@ def run_create(
     )
     signed.revoked.result()  # one request at a time on the session from here
     keys = signed.keys
-    if not keys.name_accepted:
-        autumn.revoke_quietly(keys)
-        refused = not_offered(settings)
-        raise AtmnError(f"{refused.message} (the keys it minted unnamed were revoked)")
     other_kind: KeyKind = "live" if options.kind == "sandbox" else "sandbox"
     kept, other = keys.of(options.kind), keys.of(other_kind)
     outcome = revoke_one(autumn, other)
@@ -108,17 +106,3 @@ def run_create(
         other_key=other,
         other_outcome=outcome,
     )
-
-
-def _refuse_without_section7(
-    autumn: Autumn, settings: Settings, *, cwd: Path, environ: Mapping[str, str]
-) -> None:
-    """Before anyone signs in: where a key is in force and the server answers that it has
-    no list of keys, say so now (any other outcome is left to the sign-in)."""
-    try:
-        force = key_in_force(settings, cwd=cwd, environ=environ)
-        listed = autumn.list_keys(force.key, timeout=5.0)
-    except AtmnError:
-        return
-    if listed is None:
-        raise not_offered(settings)

@@ -212,7 +212,7 @@ def _ask_server(report: EnvReport, session: Session, *, key_details: bool = Fals
 
     key = report.resolution.value
     assert key is not None
-    autumn = Autumn(session, report.settings.backend_url)
+    autumn = Autumn.of(report.settings, session)
     listing = session.submit(lambda: autumn.list_keys(key, timeout=5.0)) if key_details else None
     try:
         info = autumn.organization_me(key)

@@ -58,11 +58,12 @@ DEFAULT_MAX_AGE_DAYS = 90.0
 
 
 def not_offered(settings: Settings) -> AtmnError:
-    """The one line every `atmn keys` command says to a server without §7 (exit 1)."""
+    """The one line every `atmn keys` command says to a server without §7 (exit 1): hosted
+    Autumn lists, names and deletes keys only in its dashboard."""
     if settings.local:
         elsewhere = "use `autumn-local keys list` and `autumn-local keys revoke`"
     else:
-        elsewhere = f"manage keys in the Autumn dashboard ({settings.web_url})"
+        elsewhere = f"manage them in the Autumn dashboard: {settings.keys_page(settings.kind)}"
     return AtmnError(
         f"{settings.backend_url} does not offer listing, naming or revoking keys from the "
         f"command line (`atmn keys`); {elsewhere}"
@@ -249,7 +250,7 @@ def run_list(
     from atmn_auth.api.autumn import Autumn
 
     force = key_in_force(settings, cwd=cwd, environ=environ)
-    listed = listed_keys(Autumn(session, settings.backend_url), force)
+    listed = listed_keys(Autumn.of(settings, session), force)
     moment = now()
     if as_json:
         import json

@@ -85,7 +85,7 @@ def run_login(
         target = reader.find_env_file(cwd, environ)
     writer.ensure_writable(target)
     ensure_private(target, console, environ)
-    autumn = Autumn(session, settings.backend_url)
+    autumn = Autumn.of(settings, session)
     agreed = not options.force and _check_existing_key(autumn, settings, target, console)
     if agreed and options.revoke_replaced is None:  # one question: it covers the old keys
         options = dataclasses.replace(options, revoke_replaced=True)
@@ -161,7 +161,7 @@ def _interrupted_after_write(
     if revoked:
         said += f"; revoked {', '.join(redact(key) for key in revoked)}"
     if kept:
-        how = "; ".join(f"{redact(key)}: {settings.revoke_elsewhere(key[-4:])}" for key in kept)
+        how = "; ".join(f"{redact(key)}: {settings.revoke_elsewhere(key)}" for key in kept)
         which = "the keys they replaced were kept" if not revoked else "the others were kept"
         said += f"; {which} ({how})"
     return said

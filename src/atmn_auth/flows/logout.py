@@ -3,8 +3,10 @@
 `run_logout` does the work and returns the exit code; the click command only parses
 flags. Keys are removed first (one atomic rewrite, which also returns the values it
 removed), then each removed key is revoked with `DELETE /cli/api-keys/current`
-(best effort: every outcome is reported; `--keep-keys` skips it). Values that are not
-Autumn secret keys are never sent to the server. Definitions logout does not touch
+where the server offers it (§5; best effort: every outcome is reported; `--keep-keys`
+skips it). A server that cannot revoke (hosted Autumn) gets no request: logout says once
+that the keys still work, and where to delete them (exit 0: the file was cleaned).
+Values that are not Autumn secret keys are never sent to the server. Definitions logout does not touch
 (the process environment, `.env.local`, farther `.env` files) are reported. Running
 it again when nothing is left says so and exits 0.
 """
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from atmn_auth.flows.dashboard import still_working
 from atmn_auth.keys import KEY_VARS, key_kind, redact
 from atmn_auth.settings import Settings
 
@@ -61,10 +64,16 @@ def run_logout(
         out(f"Removed {var} ({shown}){extra} from {target}.")
 
     keys = _distinct(v for var in update.removed for v in update.previous_all.get(var, []))
-    autumn = Autumn(session, settings.backend_url)
+    autumn = Autumn.of(settings, session)
+    unrevocable = []
     for key in keys:
         line = _revoke(settings, autumn, key, keep_keys=keep_keys)
-        (warn if line.startswith("Warning: ") else out)(line)
+        if line is None:
+            unrevocable.append(key)
+        else:
+            (warn if line.startswith("Warning: ") else out)(line)
+    for i, line in enumerate(still_working(settings, unrevocable)):
+        warn(f"Warning: {line}" if i == 0 else line)
 
     for line in _untouched(cwd=cwd, environ=environ, env_file=explicit, target=target):
         warn(f"Warning: {line}")
@@ -79,7 +88,8 @@ def _distinct(values: Iterable[str]) -> list[str]:
     return seen
 
 
-def _revoke(settings: Settings, autumn: Autumn, key: str, *, keep_keys: bool) -> str:
+def _revoke(settings: Settings, autumn: Autumn, key: str, *, keep_keys: bool) -> str | None:
+    """What became of `key`; None when the server cannot revoke keys (said once, after)."""
     shown = redact(key)
     if keep_keys:
         return f"Kept {shown} active on the server (--keep-keys)."
@@ -87,7 +97,7 @@ def _revoke(settings: Settings, autumn: Autumn, key: str, *, keep_keys: bool) ->
         return f"Not revoking {shown}: it is not an Autumn secret key, so it was not sent anywhere."
     from atmn_auth.errors import BackendError, BackendUnreachable
 
-    dashboard = settings.revoke_elsewhere(key[-4:])
+    dashboard = settings.revoke_elsewhere(key)
     try:
         outcome = autumn.revoke_key(key)
     except (BackendUnreachable, BackendError) as exc:
@@ -96,10 +106,7 @@ def _revoke(settings: Settings, autumn: Autumn, key: str, *, keep_keys: bool) ->
         return f"Revoked {shown} on the server."
     if outcome == "already_invalid":
         return f"{shown} was already invalid on the server."
-    return (
-        f"Warning: {settings.backend_url} cannot revoke keys from the command line; "
-        f"{shown} still works: {dashboard}."
-    )
+    return None
 
 
 def _untouched(

@@ -166,7 +166,7 @@ class LoginReauthenticator:
                 signed.revoked.result()
                 organization = signed.organization
                 if organization is None:  # a server without §2: ask the new key
-                    autumn = Autumn(session, rejected.settings.backend_url)
+                    autumn = Autumn.of(rejected.settings, session)
                     organization = autumn.organization_of(signed.keys.sandbox_key)
         except AtmnError as exc:
             raise SignInFailed(exc.message) from exc
@@ -234,7 +234,7 @@ def _revoke(rejected: RejectedKey, fresh: FreshKeys, environ: Mapping[str, str])
     from atmn_auth.api.session import Session
 
     with Session(environ) as session:
-        Autumn(session, rejected.settings.backend_url).revoke_quietly(fresh.keys)
+        Autumn.of(rejected.settings, session).revoke_quietly(fresh.keys)
 
 
 def recover_interactively(

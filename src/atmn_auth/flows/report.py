@@ -50,7 +50,7 @@ def replaced_lines(result: LoginResult, settings: Settings) -> list[str]:
     """One line per key the new ones replaced in the file, saying what became of it."""
     lines = []
     for key, fate in result.replaced.items():
-        elsewhere = settings.revoke_elsewhere(key[-4:])
+        elsewhere = settings.revoke_elsewhere(key)
         if fate.startswith("kept: "):
             lines.append(
                 f"Replaced {redact(key)}: still valid, {fate.removeprefix('kept: ')}; revoke it "
@@ -95,7 +95,7 @@ def print_rotate_result(result: Rotated, settings: Settings, *, output: Output) 
     output.result(f"  {SANDBOX_VAR:<24} {redact(result.keys.sandbox_key)}  (sandbox)")
     output.result(f"  {LIVE_VAR:<24} {redact(result.keys.live_key)}  (live)")
     for key, fate in result.replaced.items():
-        shown, elsewhere = redact(key), settings.revoke_elsewhere(key[-4:])
+        shown, elsewhere = redact(key), settings.revoke_elsewhere(key)
         if fate == "revoked":
             output.result(f"Revoked the old key {shown}.")
         elif fate == "already_invalid":
@@ -134,7 +134,7 @@ def print_created(created: Created, settings: Settings, *, output: Output) -> No
         output.result(f"The other key minted with it ({other}) was revoked.")
     else:
         why = "this server cannot revoke keys" if fate == "unsupported" else fate
-        elsewhere = settings.revoke_elsewhere(created.other_key[-4:])
+        elsewhere = settings.revoke_elsewhere(created.other_key)
         output.warn(
             f"Warning: could not revoke the other key minted with it ({other}: {why}); "
             f"it still works: {elsewhere}."

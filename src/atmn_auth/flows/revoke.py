@@ -101,7 +101,7 @@ def run_revoke(
     if named is not None and named != settings.kind:
         raise AtmnError(_other_environment(settings, selector.strip(), named))
     force = key_in_force(settings, cwd=cwd, environ=environ)
-    autumn = Autumn(session, settings.backend_url)
+    autumn = Autumn.of(settings, session)
     listed = listed_keys(autumn, force)
     found = matching(listed, selector)
     moment = now()

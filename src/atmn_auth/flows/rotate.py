@@ -93,7 +93,7 @@ def run_rotate(
     target = _target_file(force)
     writer.ensure_writable(target)
     ensure_private(target, console)
-    autumn = Autumn(session, settings.backend_url)
+    autumn = Autumn.of(settings, session)
     organization = _preflight(autumn, force, target)
 
     new = _sign_in(settings, session, console, environ, options, ports, target, organization)
@@ -229,7 +229,7 @@ def _sign_in(
     signed.revoked.result()  # one request at a time on the session from here
     chosen = signed.organization
     if chosen is not None and organization.same_as(chosen) is False:
-        Autumn(session, settings.backend_url).revoke_quietly(signed.keys)
+        Autumn.of(settings, session).revoke_quietly(signed.keys)
         raise OrganizationMismatch(_mismatch(chosen, organization, target))
     return signed.keys
 

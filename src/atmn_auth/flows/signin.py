@@ -3,10 +3,14 @@ live key. Returns the keys and writes nothing: `login` writes them to `.env`, re
 hands them to `AutumnClient` to check first.
 
 The calls, all through one `Session`: while the person is in the browser, the OAuth
-metadata is read (which also opens the connection the token exchange will use); after
-the redirect, the code is exchanged, the organizations listed, the keys minted, and the
-OAuth tokens revoked in the background (the CLI keeps none), so the caller can write the
-keys meanwhile and wait for `SignedIn.revoked` before its next request.
+metadata is read (which also opens the connection the token exchange will use, and says
+which extensions the server has, §X); after the redirect, the code is exchanged, the
+keys minted (for the organization chosen on the consent page), and then the OAuth tokens
+revoked in the background (the CLI keeps none) while the keys' organization is asked for
+with the new sandbox key (`/v1/organization/me`): three round trips on hosted Autumn and
+on the stand-in alike. The organizations are listed (§2) only where the server offers
+it and `--org` must be checked before anything is minted, or the server bound no
+organization to the token.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from atmn_auth.api import metadata as ext
 from atmn_auth.api.autumn import Autumn, MintedKeys, Organization, OrganizationList
 from atmn_auth.api.session import Session
-from atmn_auth.errors import AtmnError, UsageError
+from atmn_auth.errors import AtmnError, BackendError, UsageError
 from atmn_auth.flows.console import Console, Opener
 from atmn_auth.keys import redact
 from atmn_auth.oauth import flow
@@ -119,7 +124,9 @@ def _sign_in_with_code(
 ) -> SignedIn:
     from atmn_auth.oauth import device
 
-    started = device.start(settings, session, server, organization=options.org or options.hint)
+    _say_no_preselection(server, options, console)
+    hint = (options.org or options.hint) if server.offers(ext.ORGANIZATION_HINT) else None
+    started = device.start(settings, session, server, organization=hint)
     code = started.user_code
     console.info("")
     console.info(f"    Your code:   {code}")
@@ -166,21 +173,25 @@ def _sign_in_in_browser(
     state = flow.new_state()
     with CallbackServer(state, ports=ports, report_outcome=True) as callback:
         console.debug(f"callback server on {callback.redirect_uri}")
-        if settings.issuer:  # the authorization URL comes from the metadata
+        wanted = options.org or options.hint
+        # The authorization URL comes from the issuer's metadata, and an organization to
+        # preselect needs to know whether the server can: then read it first; else read it
+        # while the person is in the browser.
+        if settings.issuer or wanted:
             discovery: Future[flow.ServerInfo] = Future()
-            discovery.set_result(flow.discover(settings, session))
-        else:  # the URL is known: read the metadata while the person is in the browser
-            discovery = session.submit(lambda: flow.discover(settings, session))
+            discovery.set_result(flow.discover(settings, session, console.debug))
+            _say_no_preselection(discovery.result(), options, console)
+        else:
+            discovery = session.submit(lambda: flow.discover(settings, session, console.debug))
         pkce = flow.PKCEClient(settings, session, callback.redirect_uri)
         endpoints = discovery.result() if discovery.done() else flow.fixed_endpoints(settings)
-        request = pkce.authorization_request(
-            endpoints, state, organization=options.org or options.hint
-        )
+        hint = wanted if endpoints.offers(ext.ORGANIZATION_HINT) else None
+        request = pkce.authorization_request(endpoints, state, organization=hint)
         # The browser is opened on a single-use link of the callback server, never on the
         # URL itself: a command line is readable by every user here, and `state` with the
         # PKCE challenge is all another one needs to finish this sign-in as themselves.
         start = callback.start_link(request.url)
-        _show_sign_in_url(request, start, environ, options, console, callback)
+        _show_sign_in_url(request, start, environ, options, console, callback, discovery)
         try:
             result = callback.wait(
                 options.timeout,
@@ -224,29 +235,56 @@ def _keys(
     tokens: flow.Tokens,
     options: SignInOptions,
 ) -> tuple[MintedKeys, Organization | None, Future[None]]:
-    """With the tokens: the organization, the keys; the tokens' revocation under way."""
-    autumn = Autumn(session, settings.backend_url)
+    """With the tokens: the keys and their organization; the tokens' revocation under way.
+
+    The keys are minted for the organization the token is bound to (the consent page's
+    choice); `--org` is checked against the organization list first where the server
+    offers one (§2), else against the keys' own organization once they exist.
+    """
+    autumn = Autumn.of(settings, session, extensions=server.extensions)
+    chosen: Organization | None = None
     try:  # from here on, whatever happens, no OAuth token is left valid on the server
-        organizations = autumn.organizations(tokens.access_token)
-        chosen = _organization_for(organizations, options, console)
-        keys = autumn.mint_keys(
-            tokens.access_token, org_id=chosen.id if chosen else None, name=options.key_name
-        )
-        if organizations is None and options.org:  # no §2: check what the browser chose
-            chosen = autumn.organization_of(keys.sandbox_key)
-            if chosen is not None and not chosen.matches(options.org):
-                autumn.revoke_quietly(keys)
-                raise UsageError(
-                    f"you approved {chosen.label()} in the browser, but --org asked for "
-                    f"{options.org}; the keys just minted for {chosen.label()} were revoked. "
-                    f"Sign in again and choose {options.org} on the consent page, or drop --org"
-                )
+        if options.org and autumn.offers(ext.ORGANIZATIONS):
+            chosen = _organization_for(autumn.organizations(tokens.access_token), options, console)
+        try:
+            keys = autumn.mint_keys(
+                tokens.access_token, org_id=chosen.id if chosen else None, name=options.key_name
+            )
+        except BackendError as exc:
+            # A server that bound no organization to the token (§2 `bound_org_id` null)
+            # needs to be told which one: choose it here, then mint for it.
+            if exc.status != 400 or chosen is not None or not autumn.offers(ext.ORGANIZATIONS):
+                raise
+            organizations = autumn.organizations(tokens.access_token)
+            chosen = choose_organization(organizations, options.org, console)
+            if chosen is None or not autumn.offers(ext.MINT_ORG_ID):
+                raise
+            keys = autumn.mint_keys(tokens.access_token, org_id=chosen.id, name=options.key_name)
     except AtmnError:
         flow.revoke_tokens(settings, server, tokens, session)
         raise
     console.debug(f"minted {redact(keys.sandbox_key)} and {redact(keys.live_key)}")
     revoked = session.submit(lambda: flow.revoke_tokens(settings, server, tokens, session))
+    if chosen is None:  # meanwhile: whose keys these are, and for whom (§4)
+        chosen = autumn.organization_of(keys.sandbox_key)
+        if options.org and chosen is not None and not chosen.matches(options.org):
+            revoked.result()
+            gone = autumn.revoke_quietly(keys)
+            raise UsageError(
+                f"you approved {chosen.label()} in the browser, but --org asked for "
+                f"{options.org}; {settings.minted_for_nothing(gone, f'for {chosen.label()}')}. "
+                f"Sign in again and choose {options.org} on the consent page, or drop --org"
+            )
     return keys, chosen, revoked
+
+
+def _say_no_preselection(server: flow.ServerInfo, options: SignInOptions, console: Console) -> None:
+    """Before the browser opens: `--org` on a server that cannot preselect it (§X)."""
+    if options.org and not server.offers(ext.ORGANIZATION_HINT):
+        console.info(
+            "This server cannot preselect an organization or check it before keys are made: "
+            f"choose {options.org} on the consent page."
+        )
 
 
 def _organization_for(
@@ -338,6 +376,7 @@ def _show_sign_in_url(
     options: SignInOptions,
     console: Console,
     callback: CallbackServer,
+    discovery: Future[flow.ServerInfo],
 ) -> None:
     """Opens the browser on `start` (the callback server's single-use link to the sign-in
     URL) and prints the sign-in URL itself, opened or not: a terminal is no command line,
@@ -366,9 +405,10 @@ def _show_sign_in_url(
             "address bar and paste it here, or forward the port: ssh -L "
             f"{port}:localhost:{port} …"
         )
-    console.info(
-        f"Pairing code: {flow.pairing_code(request.state)} (the consent page shows the same)."
-    )
+    if discovery.result().offers(ext.PAIRING_CODE):
+        console.info(
+            f"Pairing code: {flow.pairing_code(request.state)} (the consent page shows the same)."
+        )
     wait_for = format_duration(options.timeout)
     paste = " or for a pasted address" if console.interactive else ""
     if console.live_updates:  # the live line says the wait; say where a paste goes

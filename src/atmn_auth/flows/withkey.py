@@ -290,7 +290,7 @@ def verify_key(key: str, settings: Settings, session: Session) -> Organization:
     from atmn_auth.api.autumn import Autumn
 
     try:
-        return Autumn(session, settings.backend_url).organization_me(key)
+        return Autumn.of(settings, session).organization_me(key)
     except KeyRejected as exc:
         raise AtmnError(
             f"{settings.backend_url} rejected the key ({_reason(exc)}): it is unknown or "
@@ -336,7 +336,7 @@ def print_with_key_result(
     for old in result.replaced:
         output.result(
             f"Replaced {redact(old)}: not revoked, it may be in use elsewhere; if not, "
-            f"{settings.revoke_elsewhere(old[-4:])}."
+            f"{settings.revoke_elsewhere(old)}."
         )
     for warning in with_key_warnings(result, cwd=cwd, environ=environ):
         output.warn(f"Warning: {warning}")

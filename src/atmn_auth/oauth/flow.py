@@ -1,7 +1,8 @@
 """OAuth 2.0 authorization code + PKCE against an Autumn backend, on authlib's client.
 
 `discover` finds the endpoints (RFC 8414 when `ATMN_OAUTH_ISSUER` is set, else the
-contract's fixed paths, enriched by the stand-in's metadata when it serves one);
+contract's fixed paths, enriched by the backend's metadata when it serves one) and the
+extensions the server advertises (§X);
 `OAuthFlow` makes a fresh verifier and the URL to open, judges what came back to the
 redirect URI (`check_callback`), gets tokens (`exchange_code`) and gives them back
 (`revoke_tokens`). Every request goes through the command's `Session`; authlib's
@@ -12,19 +13,19 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from atmn_auth.api.session import Session, json_object, server_message
-from atmn_auth.errors import AtmnError, BackendError, OAuthFlowError
+from atmn_auth.api.metadata import OAUTH_SUFFIX, extensions_of, fetch_metadata, issuer_metadata_urls
+from atmn_auth.api.session import Session, server_message
+from atmn_auth.errors import AtmnError, OAuthFlowError
 from atmn_auth.settings import AUTHORIZE_PATH, SCOPES, TOKEN_PATH, Settings, check_url
 from atmn_auth.text import printable
 
 # Each verifier and state is 48 characters of [A-Za-z0-9] from `secrets`: ~285 bits.
 _SECRET_LENGTH = 48
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 b64token
-_WELL_KNOWN = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class ServerInfo:
     #: RFC 8628 (contract §6), when the metadata offers it
     device_authorization_endpoint: str | None = None
     pkce_supported: bool = True
+    #: Contract §X: the extensions the server advertises (none without metadata)
+    extensions: frozenset[str] = frozenset()
+
+    def offers(self, extension: str) -> bool:
+        return extension in self.extensions
 
 
 @dataclass(frozen=True)
@@ -62,12 +68,25 @@ def fixed_endpoints(settings: Settings) -> ServerInfo:
     )
 
 
-def discover(settings: Settings, session: Session) -> ServerInfo:
-    """The endpoints to use for `settings`."""
+def discover(
+    settings: Settings, session: Session, debug: Callable[[str], None] | None = None
+) -> ServerInfo:
+    """The endpoints to use for `settings`, and the extensions the server advertises (§X).
+
+    With `ATMN_OAUTH_ISSUER`, the issuer's metadata is required and checked. Otherwise the
+    backend's metadata is optional: when it cannot be read (none there, a redirect, a 5xx,
+    no answer, not JSON) the contract's fixed endpoints are used with no extension, and
+    `debug` is told why.
+    """
     if settings.issuer:
         return _discover_issuer(settings.issuer, session)
     backend = settings.backend_url
-    meta = _fetch_metadata(backend + _WELL_KNOWN[0], session)
+    try:
+        meta = fetch_metadata(backend + OAUTH_SUFFIX, session)
+    except AtmnError as exc:
+        if debug is not None:
+            debug(f"no usable OAuth metadata ({exc.message}); using the contract's endpoints")
+        meta = None
     issuer = meta.get("issuer") if meta else None
     return ServerInfo(
         issuer=issuer if isinstance(issuer, str) and issuer else None,
@@ -78,6 +97,7 @@ def discover(settings: Settings, session: Session) -> ServerInfo:
         iss_supported=bool(meta and meta.get("authorization_response_iss_parameter_supported")),
         device_authorization_endpoint=_on_backend(meta, "device_authorization_endpoint", backend),
         pkce_supported=_pkce(meta),
+        extensions=extensions_of(meta),
     )
 
 
@@ -119,16 +139,16 @@ def _same_origin(url: str, base: str) -> bool:
 
 
 def _discover_issuer(issuer: str, session: Session) -> ServerInfo:
-    base = issuer.rstrip("/")
+    urls = issuer_metadata_urls(issuer)
     meta: dict[str, Any] | None = None
-    for suffix in _WELL_KNOWN:
-        meta = _fetch_metadata(base + suffix, session)
+    for url in urls:
+        meta = fetch_metadata(url, session)
         if meta is not None:
             break
     if meta is None:
         raise OAuthFlowError(
             f"ATMN_OAUTH_ISSUER is {issuer}, but it serves no OAuth metadata "
-            f"at {base}{_WELL_KNOWN[0]} or {base}{_WELL_KNOWN[1]}"
+            f"at {urls[0]} or {urls[1]}"
         )
     if meta.get("issuer") != issuer:
         raise OAuthFlowError(
@@ -153,6 +173,7 @@ def _discover_issuer(issuer: str, session: Session) -> ServerInfo:
             meta, "device_authorization_endpoint", issuer, session
         ),
         pkce_supported=_pkce(meta),
+        extensions=extensions_of(meta),
     )
 
 
@@ -165,18 +186,6 @@ def _usable(meta: Mapping[str, Any], name: str, issuer: str, session: Session) -
         return check_url(url, f"the {name} of {issuer}", session.environ)
     except AtmnError:
         return None
-
-
-def _fetch_metadata(url: str, session: Session) -> dict[str, Any] | None:
-    """The metadata document at `url`, or None when the server has none there (any 4xx)."""
-    response = session.request("GET", url)
-    if 400 <= response.status_code < 500:
-        return None
-    if response.status_code != 200:
-        raise BackendError(
-            f"OAuth metadata at {url}: HTTP {response.status_code}", status=response.status_code
-        )
-    return json_object(response, f"OAuth metadata at {url}")
 
 
 def new_state() -> str:
