@@ -6,9 +6,9 @@ removed), then each removed key is revoked with `DELETE /cli/api-keys/current`
 where the server offers it (§5; best effort: every outcome is reported; `--keep-keys`
 skips it). A server that cannot revoke (hosted Autumn) gets no request: logout says once
 that the keys still work, and where to delete them (exit 0: the file was cleaned).
-Values that are not Autumn secret keys are never sent to the server. Definitions logout does not touch
-(the process environment, `.env.local`, farther `.env` files) are reported. Running
-it again when nothing is left says so and exits 0.
+Values that are not Autumn secret keys are never sent to the server. Definitions logout
+does not touch (the process environment, `.env.local`, farther `.env` files) are
+reported. Running it again when nothing is left says so and exits 0.
 """
 
 from __future__ import annotations
