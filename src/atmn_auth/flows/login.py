@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from atmn_auth.api.autumn import Autumn, MintedKeys, Organization
+from atmn_auth.api.metadata import KEY_REVOCATION
 from atmn_auth.api.session import Session
 from atmn_auth.errors import AlreadySignedIn, AtmnError, Interrupted
 from atmn_auth.flows.console import Console
@@ -48,6 +49,8 @@ class LoginResult:
     #: "revoked", "already_invalid", "unsupported", "failed", "kept" (as asked) or
     #: "kept: <why>" (this project still holds it; see `_settle_replaced`).
     replaced: dict[str, str] = field(default_factory=dict)
+    #: Whether the server can revoke keys from the command line (§5 or §7).
+    can_revoke: bool = True
 
 
 def run_login(
@@ -106,14 +109,15 @@ def run_login(
         clock=clock,
     )
     keys = signed.keys
+    autumn = Autumn.of(settings, session, extensions=signed.extensions)
     try:
         update = writer.update_env_file(
             target, set_values={SANDBOX_VAR: keys.sandbox_key, LIVE_VAR: keys.live_key}
         )
     except AtmnError as exc:
         signed.revoked.result()
-        autumn.revoke_quietly(keys)
-        raise AtmnError(f"{exc.message} (the keys just minted were revoked)") from None
+        gone = autumn.revoke_quietly(keys)
+        raise AtmnError(f"{exc.message} ({settings.minted_for_nothing(gone)})") from None
     console.debug(f".env written {1000 * (clock() - signed.received_at):.1f} ms after the callback")
     outcome: dict[str, str] = {}
     try:
@@ -134,6 +138,7 @@ def run_login(
         keys=keys,
         created_file=update.created,
         replaced=replaced,
+        can_revoke=autumn.offers(KEY_REVOCATION),
     )
 
 
@@ -200,6 +205,9 @@ def _settle_replaced(
     if not old:
         return outcome
     revoke = options.revoke_replaced
+    if not autumn.offers(KEY_REVOCATION):  # hosted Autumn: said with the result, once
+        outcome.update(dict.fromkeys(old, "unsupported"))
+        return outcome
     prompter = console.asks
     if revoke is None and prompter is not None:
         shown = ", ".join(redact(key) for key in old)
@@ -238,6 +246,12 @@ def _check_existing_key(autumn: Autumn, settings: Settings, target: Path, consol
     prompter = console.asks
     if prompter is None:
         return False
-    if not prompter.confirm("Sign in again, and revoke the keys it replaces?", False):
+    question = "Sign in again, and revoke the keys it replaces?"
+    if not autumn.offers(KEY_REVOCATION):
+        question = (
+            "Sign in again? This server cannot revoke keys from the command line: the keys "
+            "it replaces keep working until you delete them in the dashboard."
+        )
+    if not prompter.confirm(question, False):
         raise AlreadySignedIn("kept the keys you have; nothing was changed")
     return True

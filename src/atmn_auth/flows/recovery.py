@@ -165,8 +165,8 @@ class LoginReauthenticator:
                 )
                 signed.revoked.result()
                 organization = signed.organization
-                if organization is None:  # a server without §2: ask the new key
-                    autumn = Autumn.of(rejected.settings, session)
+                if organization is None:  # the sign-in could not tell: ask the new key
+                    autumn = Autumn.of(rejected.settings, session, extensions=signed.extensions)
                     organization = autumn.organization_of(signed.keys.sandbox_key)
         except AtmnError as exc:
             raise SignInFailed(exc.message) from exc
@@ -199,16 +199,16 @@ def replace_rejected_key(
         new = fresh.organization
         same = old.same_as(new) if new is not None else None
         if not same:
-            _revoke(rejected, fresh, environ)
+            undone = _revoke(rejected, fresh, environ)
             what = (
                 f"could not be confirmed to be for {old.label()}"
                 if same is None
                 else f"is for {new.label() if new else '?'}, not {old.label()}"
             )
             raise OrganizationMismatch(
-                f"the new sign-in {what} (the organization of the rejected key); its keys were "
-                f"revoked and {rejected.env_file} was left as it was. Sign in to the same "
-                "organization, or pass allow_org_change=True"
+                f"the new sign-in {what} (the organization of the rejected key); {undone}, and "
+                f"{rejected.env_file} was left as it was. Sign in to the same organization, or "
+                "pass allow_org_change=True"
             )
     from atmn_auth.envfiles.writer import update_env_file
 
@@ -218,9 +218,9 @@ def replace_rejected_key(
             set_values={SANDBOX_VAR: fresh.keys.sandbox_key, LIVE_VAR: fresh.keys.live_key},
         )
     except AtmnError as exc:
-        _revoke(rejected, fresh, environ)
+        undone = _revoke(rejected, fresh, environ)
         raise AtmnError(
-            f"signed in again but could not save the new keys: {exc.message} (they were revoked)"
+            f"signed in again but could not save the new keys: {exc.message} ({undone})"
         ) from exc
     org = f" for {fresh.organization.label()}" if fresh.organization else ""
     reauthenticator.info(
@@ -229,12 +229,14 @@ def replace_rejected_key(
     return fresh
 
 
-def _revoke(rejected: RejectedKey, fresh: FreshKeys, environ: Mapping[str, str]) -> None:
+def _revoke(rejected: RejectedKey, fresh: FreshKeys, environ: Mapping[str, str]) -> str:
+    """Revokes the new keys where the server can; says what became of them."""
     from atmn_auth.api.autumn import Autumn
     from atmn_auth.api.session import Session
 
     with Session(environ) as session:
-        Autumn.of(rejected.settings, session).revoke_quietly(fresh.keys)
+        gone = Autumn.of(rejected.settings, session).revoke_quietly(fresh.keys)
+    return rejected.settings.minted_for_nothing(gone)
 
 
 def recover_interactively(

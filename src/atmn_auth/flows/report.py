@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from atmn_auth.flows.dashboard import still_working
 from atmn_auth.flows.login import LoginResult
 from atmn_auth.flows.style import Output
 from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, key_kind, redact
@@ -36,8 +37,24 @@ def print_login_result(
     output.result(f"{verb} {result.env_file}:")
     output.result(f"  {SANDBOX_VAR:<24} {redact(result.keys.sandbox_key)}  (sandbox)")
     output.result(f"  {LIVE_VAR:<24} {redact(result.keys.live_key)}  (live)")
+    scopes = scopes_line(result.keys.scopes)
+    if scopes:
+        output.result(scopes)
     for line in replaced_lines(result, settings):
         output.result(line)
+    for i, line in enumerate(
+        still_working(settings, unrevocable(result.replaced), "the keys this replaced")
+    ):
+        output.warn(f"Warning: {line}" if i == 0 else line)
+    refused = result.keys.refused_calls()
+    if refused:
+        calls = ", ".join(f"`{call}`" for call in refused)
+        output.warn(
+            f"Warning: Autumn refuses {calls} with keys minted here (they get no balances or "
+            f"billing scopes). For those, create a key in the dashboard "
+            f"({settings.keys_page(settings.kind)}) and run "
+            f"`{settings.login_command()} --with-key`."
+        )
     for warning in login_warnings(result, cwd=cwd, environ=environ):
         output.warn(f"Warning: {warning}")
     output.result(
@@ -52,20 +69,43 @@ def replaced_lines(result: LoginResult, settings: Settings) -> list[str]:
     for key, fate in result.replaced.items():
         elsewhere = settings.revoke_elsewhere(key)
         if fate.startswith("kept: "):
+            how = f"`{_revoke_command(key, settings)}`" if result.can_revoke else elsewhere
             lines.append(
                 f"Replaced {redact(key)}: still valid, {fate.removeprefix('kept: ')}; revoke it "
-                f"once nothing uses it: `{_revoke_command(key, settings)}`."
+                f"once nothing uses it: {how}."
             )
             continue
+        if fate == "unsupported":
+            continue  # said once, with where to delete them (`still_working`)
         said = {
             "revoked": "revoked it on the server",
             "already_invalid": "the server had already revoked it",
-            "unsupported": f"this server cannot revoke keys: {elsewhere}",
             "failed": f"could not revoke it: {elsewhere}",
             "kept": "still valid (pass --revoke-replaced to revoke replaced keys)",
         }[fate]
         lines.append(f"Replaced {redact(key)}: {said}.")
     return lines
+
+
+def unrevocable(fates: Mapping[str, str]) -> list[str]:
+    """The keys whose fate is "unsupported": the server cannot revoke them."""
+    return [key for key, fate in fates.items() if fate == "unsupported"]
+
+
+def scopes_line(scopes: tuple[str, ...] | None) -> str | None:
+    """`Keys may: customers, features (read, write); organisation (read).`, grouped by what
+    each scope allows, when the server said (§3)."""
+    if not scopes:
+        return None
+    rights: dict[str, list[str]] = {}
+    for scope in scopes:
+        resource, _, right = scope.partition(":")
+        rights.setdefault(resource, []).append(right or "all")
+    groups: dict[str, list[str]] = {}
+    for resource, allowed in rights.items():
+        groups.setdefault(", ".join(allowed), []).append(resource)
+    said = "; ".join(f"{', '.join(names)} ({allowed})" for allowed, names in groups.items())
+    return f"The keys may use: {said}."
 
 
 def login_warnings(result: LoginResult, *, cwd: Path, environ: Mapping[str, str]) -> list[str]:
@@ -101,10 +141,7 @@ def print_rotate_result(result: Rotated, settings: Settings, *, output: Output) 
         elif fate == "already_invalid":
             output.result(f"The old key {shown} was already revoked.")
         elif fate == "unsupported":
-            output.warn(
-                f"Warning: this server cannot revoke keys from the command line; the old key "
-                f"{shown} still works: {elsewhere}."
-            )
+            continue
         elif fate.startswith("kept: "):
             output.warn(
                 f"Warning: kept the old key {shown}, {fate.removeprefix('kept: ')}; revoke it "
@@ -116,6 +153,8 @@ def print_rotate_result(result: Rotated, settings: Settings, *, output: Output) 
                 f"Warning: could not revoke the old key {shown} ({why}); it still works: "
                 f"{elsewhere}."
             )
+    for i, line in enumerate(still_working(settings, unrevocable(result.replaced), "the old keys")):
+        output.warn(f"Warning: {line}" if i == 0 else line)
     if result.shadowed_by_environment:
         output.warn(
             f"Warning: {settings.key_var} is also set in the process environment, which wins "

@@ -103,8 +103,8 @@ def run_rotate(
             target, set_values={SANDBOX_VAR: new.sandbox_key, LIVE_VAR: new.live_key}
         )
     except AtmnError as exc:
-        autumn.revoke_quietly(new)
-        raise AtmnError(f"{exc.message}; the new keys were revoked; {unchanged}") from None
+        undone = settings.minted_for_nothing(autumn.revoke_quietly(new))
+        raise AtmnError(f"{exc.message}; {undone}; {unchanged}") from None
 
     try:
         problem = _check(autumn, target, new, organization)
@@ -229,15 +229,18 @@ def _sign_in(
     signed.revoked.result()  # one request at a time on the session from here
     chosen = signed.organization
     if chosen is not None and organization.same_as(chosen) is False:
-        Autumn.of(settings, session).revoke_quietly(signed.keys)
-        raise OrganizationMismatch(_mismatch(chosen, organization, target))
+        gone = Autumn.of(settings, session, extensions=signed.extensions).revoke_quietly(
+            signed.keys
+        )
+        undone = settings.minted_for_nothing(gone)
+        raise OrganizationMismatch(_mismatch(chosen, organization, target, undone))
     return signed.keys
 
 
-def _mismatch(chosen: Organization, organization: Organization, target: Path) -> str:
+def _mismatch(chosen: Organization, organization: Organization, target: Path, undone: str) -> str:
     return (
         f"you approved {chosen.label()} in the browser, but the keys in {target} are for "
-        f"{organization.label()}; the new keys were revoked and nothing was changed. Run it "
+        f"{organization.label()}; {undone} and nothing was changed. Run it "
         f"again and choose {organization.label()} on the consent page"
     )
 
@@ -303,10 +306,9 @@ def _undo(autumn: Autumn, update: EnvUpdate, new: MintedKeys, problem: str) -> N
             f"{failed}, and {target} was changed meanwhile by something else, so atmn left it "
             f"as it is: {_holding(update.target, new, old)}; {kept}"
         )
-    autumn.revoke_quietly(new)
-    raise AtmnError(
-        f"{failed}: the old keys are back in {target} and still work; the new keys were revoked"
-    )
+    gone = autumn.revoke_quietly(new)
+    undone = "the new keys were revoked" if gone else "the new keys could not be revoked"
+    raise AtmnError(f"{failed}: the old keys are back in {target} and still work; {undone}")
 
 
 def _holding(path: Path, new: MintedKeys, old: Iterable[str]) -> str:

@@ -68,6 +68,8 @@ class SignedIn:
     organization: Organization | None
     received_at: float
     revoked: Future[None]
+    #: What the server advertises (§X), as its metadata said during the sign-in.
+    extensions: frozenset[str] = frozenset()
 
 
 def sign_in(
@@ -156,7 +158,13 @@ def _sign_in_with_code(
     received_at = clock()
     console.info("Approved. Finishing sign-in…")
     keys, chosen, revoked = _keys(settings, session, console, server, tokens, options)
-    return SignedIn(keys=keys, organization=chosen, received_at=received_at, revoked=revoked)
+    return SignedIn(
+        keys=keys,
+        organization=chosen,
+        received_at=received_at,
+        revoked=revoked,
+        extensions=server.extensions,
+    )
 
 
 def _sign_in_in_browser(
@@ -224,7 +232,13 @@ def _sign_in_in_browser(
             f"The Autumn CLI created a sandbox key and a live key for {named} and is "
             "saving them in your project. You can close this tab and return to your terminal.",
         )
-    return SignedIn(keys=keys, organization=chosen, received_at=received_at, revoked=revoked)
+    return SignedIn(
+        keys=keys,
+        organization=chosen,
+        received_at=received_at,
+        revoked=revoked,
+        extensions=server.extensions,
+    )
 
 
 def _keys(
