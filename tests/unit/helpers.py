@@ -6,11 +6,12 @@ assert what was sent and, as much, what never was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx2
 
+from atmn_auth.api.metadata import EXTENSIONS
 from atmn_auth.api.session import Session
 
 Reply = Callable[[httpx2.Request], httpx2.Response]
@@ -40,15 +41,33 @@ def raises(error: type[httpx2.TransportError], message: str = "boom") -> Reply:
     return make
 
 
-class Backend:
-    """Routes `(method, path)` to replies (404 for anything else); records requests."""
+METADATA = ("GET", "/.well-known/oauth-authorization-server")
 
-    def __init__(self, routes: Mapping[tuple[str, str], Reply] | None = None) -> None:
+
+class Backend:
+    """Routes `(method, path)` to replies (404 for anything else); records requests.
+
+    Its RFC 8414 metadata advertises `extensions` (§X; all of them by default, as the
+    stand-in's full profile; empty as hosted Autumn) unless a route replaces it; metadata
+    requests are counted in `metadata_requests`, not in `requests`."""
+
+    def __init__(
+        self,
+        routes: Mapping[tuple[str, str], Reply] | None = None,
+        *,
+        extensions: Iterable[str] = EXTENSIONS,
+    ) -> None:
         self.routes: dict[tuple[str, str], Reply] = dict(routes or {})
         self.requests: list[httpx2.Request] = []
+        self.metadata_requests: list[httpx2.Request] = []
+        self.extensions = list(extensions)
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
+        key = (request.method, request.url.path)
+        if key == METADATA and key not in self.routes:
+            self.metadata_requests.append(request)
+            return httpx2.Response(200, json={"atmn_extensions": self.extensions})
         self.requests.append(request)
         route = self.routes.get((request.method, request.url.path))
         if route is None:

@@ -8,6 +8,7 @@ import httpx2
 import pytest
 
 from atmn_auth.api.autumn import Autumn
+from atmn_auth.api.metadata import EXTENSIONS
 from atmn_auth.errors import AtmnError, BackendError, KeyRejected
 
 from .helpers import ACME, LIVE_KEY, SANDBOX_KEY, Backend, one_line, reply
@@ -18,11 +19,20 @@ ORGS = ("GET", "/cli/organizations")
 MINT = ("POST", "/cli/api-keys")
 ME = ("GET", "/v1/organization/me")
 REVOKE = ("DELETE", "/cli/api-keys/current")
+ALL_EXTENSIONS = frozenset(EXTENSIONS)
 
 
-def call(backend: Backend, method: str, *args: object, **kwargs: object) -> object:
+def call(
+    backend: Backend,
+    method: str,
+    *args: object,
+    extensions: frozenset[str] = ALL_EXTENSIONS,
+    **kwargs: object,
+) -> object:
+    """`Autumn.<method>` against `backend`, a server advertising `extensions` (§X)."""
     with backend.session() as session:
-        return getattr(Autumn(session, BACKEND + "/"), method)(*args, **kwargs)
+        autumn = Autumn(session, BACKEND + "/", extensions=extensions)
+        return getattr(autumn, method)(*args, **kwargs)
 
 
 # --- §2 organizations --------------------------------------------------------------------
@@ -261,33 +271,53 @@ def test_revoke_quietly_tries_every_key_and_raises_nothing() -> None:
         autumn = Autumn(session, BACKEND)
         from atmn_auth.api.autumn import MintedKeys
 
-        autumn.revoke_quietly(MintedKeys(SANDBOX_KEY, LIVE_KEY, None))
+        gone = autumn.revoke_quietly(MintedKeys(SANDBOX_KEY, LIVE_KEY, None))
+    assert gone is False  # the server never confirmed the sandbox key's revocation
     assert backend.bearers() == [f"Bearer {SANDBOX_KEY}", f"Bearer {LIVE_KEY}"]
 
 
 # --- §3 with a name (§7) -----------------------------------------------------------------
 
 
-def test_a_name_is_sent_and_kept_when_the_server_takes_it() -> None:
+def test_a_name_is_sent_when_the_server_advertises_key_names() -> None:
     backend = Backend({MINT: reply(200, minted())})
-    keys = call(backend, "mint_keys", TOKEN, org_id="org_acme", name="ci")
+    call(backend, "mint_keys", TOKEN, org_id="org_acme", name="ci")
     assert json.loads(backend.requests[0].content) == {"org_id": "org_acme", "name": "ci"}
-    assert keys.name_accepted is True  # type: ignore[attr-defined]
 
 
-def test_a_server_that_refuses_the_name_mints_unnamed_and_says_so() -> None:
-    def refuses_names(request: httpx2.Request) -> httpx2.Response:
-        if "name" in json.loads(request.content or b"{}"):
-            return httpx2.Response(400, json={"message": "Unknown field: name"})
-        return httpx2.Response(200, json=minted())
+def test_hosted_autumn_is_sent_no_body_at_all() -> None:
+    """§3: hosted Autumn refuses any body field but resource/scopes (400), and advertises
+    neither `mint_org_id` nor `key_names`: one request, no body, no retry."""
+    backend = Backend({MINT: reply(200, minted())}, extensions=())
+    keys = call(backend, "mint_keys", TOKEN, org_id="org_acme", name="ci", extensions=frozenset())
+    assert len(backend.requests) == 1
+    assert backend.requests[0].content == b""
+    assert keys.org_id == "org_acme"  # type: ignore[attr-defined]
 
-    backend = Backend({MINT: refuses_names})
-    keys = call(backend, "mint_keys", TOKEN, org_id="org_acme", name="ci")
-    assert [json.loads(r.content) for r in backend.requests] == [
-        {"org_id": "org_acme", "name": "ci"},
-        {"org_id": "org_acme"},
-    ]
-    assert keys.name_accepted is False  # type: ignore[attr-defined]
+
+def test_the_scopes_the_server_gave_say_which_calls_will_be_refused() -> None:
+    scopes = ["customers:read", "customers:write", "balances:read", "organisation:read"]
+    backend = Backend({MINT: reply(200, {**minted(), "scopes": scopes})})
+    keys = call(backend, "mint_keys", TOKEN)
+    assert keys.scopes == tuple(scopes)  # type: ignore[attr-defined]
+    assert keys.refused_calls() == ["track", "attach"]  # type: ignore[attr-defined]
+
+
+def test_without_extensions_nothing_that_needs_one_is_sent() -> None:
+    """A server that advertises nothing (hosted Autumn): §2, §5 and §7 calls answer as a
+    server without them would, and send nothing."""
+    backend = Backend({}, extensions=())
+    none = frozenset[str]()
+    assert call(backend, "organizations", TOKEN, extensions=none) is None
+    assert call(backend, "revoke_key", SANDBOX_KEY, extensions=none) == "unsupported"
+    assert call(backend, "list_keys", SANDBOX_KEY, extensions=none) is None
+    assert backend.requests == []
+
+
+def test_v1_calls_carry_the_api_version_the_official_cli_sends() -> None:
+    backend = Backend({ME: reply(200, {**ACME, "env": "sandbox"})})
+    call(backend, "organization_me", SANDBOX_KEY)
+    assert backend.requests[0].headers["x-api-version"] == "2.1.0"
 
 
 # --- §7 listing and revoking by id --------------------------------------------------------

@@ -80,12 +80,47 @@ def test_a_key_the_server_no_longer_knows_was_already_invalid(dotenv: Path) -> N
 def test_a_server_that_cannot_revoke_says_where_to_do_it(dotenv: Path, status: int) -> None:
     code, lines = logout(dotenv.parent, Backend({REVOKE: reply(status)}))
     assert code == 0
-    warning = next(line for line in lines if SHOWN_SANDBOX in line and "Warning" in line)
-    assert warning == (
-        "Warning: https://api.useautumn.com cannot revoke keys from the command line; "
-        f"{SHOWN_SANDBOX} still works: revoke it in the Autumn dashboard (https://app.useautumn.com)."
-    )
+    assert STILL_WORKS in lines
+    assert f"  {SHOWN_SANDBOX}: delete it in the Autumn dashboard: {SANDBOX_PAGE}" in lines
+    assert not any("Revoked" in line or "already invalid" in line for line in lines)
     assert "AUTUMN_SECRET_KEY" not in dotenv.read_text(encoding="utf-8")
+
+
+def test_hosted_autumn_gets_no_revocation_request_and_the_keys_are_said_to_work(
+    tmp_path: Path,
+) -> None:
+    """Hosted Autumn advertises no extension (§X): nothing is sent; the person is told once
+    that both keys still work, where to delete each, and the Authorized Apps link."""
+    (tmp_path / ".env").write_text(
+        f"AUTUMN_SECRET_KEY={SANDBOX_KEY}\nAUTUMN_PROD_SECRET_KEY={LIVE_KEY}\n", encoding="utf-8"
+    )
+    backend = Backend({REVOKE: reply(204)}, extensions=())
+    code, lines = logout(tmp_path, backend)
+    assert code == 0
+    assert backend.requests == []
+    assert lines.count(STILL_WORKS) == 1
+    assert f"  {SHOWN_SANDBOX}: delete it in the Autumn dashboard: {SANDBOX_PAGE}" in lines
+    assert any(line.startswith("  am_sk_live_") and line.endswith(LIVE_PAGE) for line in lines)
+    assert any("Authorized Apps (https://app.useautumn.com/settings?tab=apps)" in l for l in lines)
+
+
+def test_hosted_autumns_answer_to_a_route_it_lacks_is_never_read_as_revoked(
+    dotenv: Path,
+) -> None:
+    """§H: 401 no_auth_header, whatever the bearer: the key is not "already invalid"."""
+    hosted = reply(401, {"message": "Unauthorized - no session found", "code": "no_auth_header"})
+    code, lines = logout(dotenv.parent, Backend({REVOKE: hosted}))
+    assert code == 0
+    assert STILL_WORKS in lines
+    assert not any("already invalid" in line for line in lines)
+
+
+STILL_WORKS = (
+    "Warning: https://api.useautumn.com cannot revoke keys from the command line, so these "
+    "keys still work:"
+)
+SANDBOX_PAGE = "https://app.useautumn.com/sandbox/dev?tab=api_keys"
+LIVE_PAGE = "https://app.useautumn.com/dev?tab=api_keys"
 
 
 def test_local_mode_says_how_autumn_local_revokes_it(dotenv: Path) -> None:
@@ -112,7 +147,7 @@ def test_a_failed_revocation_warns_that_the_key_may_still_work(
     )
     assert reason in warning
     assert warning.endswith(
-        "It may still work: revoke it in the Autumn dashboard (https://app.useautumn.com)."
+        f"It may still work: delete it in the Autumn dashboard: {SANDBOX_PAGE}."
     )
     assert "AUTUMN_SECRET_KEY" not in dotenv.read_text(encoding="utf-8")  # removed all the same
 

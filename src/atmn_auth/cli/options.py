@@ -134,7 +134,9 @@ def device_option(func: F) -> F:
 
 def debug_option(func: F) -> F:
     return click.option(
-        "--debug", is_flag=True, help="Print each step (secrets redacted) to stderr."
+        "--debug",
+        is_flag=True,
+        help="Print each step (secrets redacted) to stderr; ATMN_DEBUG=1 does the same.",
     )(func)
 
 
@@ -164,9 +166,17 @@ def sign_in_choices(
     )
 
 
+DEBUG_VAR = "ATMN_DEBUG"
+
+
 def trace(debug: bool) -> Callable[[str], None] | None:
-    """`--debug`'s lines (`debug: …` on stderr), or None without it."""
-    if not debug:
+    """`--debug`'s lines (`debug: …` on stderr), or None without it. `ATMN_DEBUG=1` acts
+    as `--debug`, as it does for the official CLI."""
+    import os
+
+    from atmn_auth.settings import flag_set
+
+    if not (debug or flag_set(os.environ, DEBUG_VAR)):
         return None
     return lambda line: click.echo(f"debug: {line}", err=True)
 

@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterable, Mapping
 
 ENV_FILENAME = ".env"
+#: Read before `.env` in the same directory, by the official CLI and by frameworks
+#: (Next.js, Vite), and so by atmn.
+ENV_LOCAL_FILENAME = ".env.local"
 
 
 # ---------------------------------------------------------------------------- finding
@@ -45,6 +48,21 @@ def find_env_file(start: Path, environ: Mapping[str, str] | None = None) -> Path
     start = Path(os.path.abspath(start))
     found = search(start, environ, first=True).found
     return found[0] if found else start / ENV_FILENAME
+
+
+def key_file(start: Path, environ: Mapping[str, str] | None, names: Iterable[str]) -> Path:
+    """The file the keys `names` are written to: the `.env.local` beside the nearest
+    `.env` when it holds one of them (it is read first), else that `.env` (or
+    `start / ".env"`). A `.env.local` that is not yours is never written to."""
+    nearest = find_env_file(start, environ)
+    local = nearest.parent / ENV_LOCAL_FILENAME
+    if not os.path.lexists(local) or not trust.trusted(local, trust.policy(environ)):
+        return nearest
+    try:
+        held = read_keys(local, names)
+    except EnvFileError:
+        return nearest
+    return local if any(value is not None for value in held.values()) else nearest
 
 
 class Search:

@@ -4,16 +4,17 @@ The rule, used by `atmn env`, the HTTP client and documented in the README:
 
 1. the process environment, when the variable is set there (even to an empty value:
    python-dotenv and Node's dotenv never override a variable that is already set);
-2. otherwise the nearest `.env`: the current directory's, else the first found going up
-   through the parent directories (the file `atmn login` writes to). Only `.env` files
-   that are yours count (`envfiles.trust`): one another user owns, or that sits in a
-   directory another user owns, is skipped with a warning naming it, unless its
-   directory is listed in `ATMN_SAFE_DIRECTORIES` (read from `environ`).
+2. otherwise the `.env.local` beside the nearest `.env`, when it sets the variable (the
+   official CLI, Next.js and Vite read it before `.env`);
+3. otherwise the nearest `.env`: the current directory's, else the first found going up
+   through the parent directories (the file `atmn login` writes to, unless the
+   `.env.local` holds the keys). Only files that are yours count (`envfiles.trust`): one
+   another user owns, or that sits in a directory another user owns, is skipped with a
+   warning naming it, unless its directory is listed in `ATMN_SAFE_DIRECTORIES` (read
+   from `environ`).
 
 Nothing else wins. Other definitions are still listed, because they mislead people:
-a `.env.local` beside that `.env` (Next.js and Vite load it over `.env`, so the app may
-use it where `atmn` does not), and `.env` files farther up, which are never read once a
-nearer `.env` exists.
+`.env` files farther up are never read once a nearer `.env` exists.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from atmn_auth.envfiles.reader import ENV_FILENAME, read_keys, search
+from atmn_auth.envfiles.reader import ENV_FILENAME, ENV_LOCAL_FILENAME, read_keys, search
 from atmn_auth.errors import EnvFileError
 from atmn_auth.keys import redact
 from atmn_auth.records import Frozen
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     Source = Literal["environment", "env.local", "dotenv"]
     Role = Literal["environment", "env.local", "nearer", "farther"]
 
-ENV_LOCAL = ".env.local"
+ENV_LOCAL = ENV_LOCAL_FILENAME
 
 # The classes below are plain classes, not dataclasses: `atmn env --offline` should not
 # pay for importing `dataclasses` (and `inspect`) at start-up. They compare and hash by
@@ -148,8 +149,12 @@ def resolve_key(
 
     local = nearest.parent / ENV_LOCAL
     local_value = _value_in(local, var, strict=False)
+    local_definition: Definition | None = None
     if local_value is not None:
-        definitions.append(Definition("env.local", local, local_value))
+        local_definition = Definition("env.local", local, local_value)
+        definitions.append(local_definition)
+        if env_file is not None or not _trusted(local, environ):
+            local_definition = None  # listed, never used: the file named wins, or not yours
 
     nearest_definition: Definition | None = None
     for path in dotenvs:
@@ -162,7 +167,7 @@ def resolve_key(
         definitions.append(definition)
 
     winner = definitions[0] if definitions and definitions[0].source == "environment" else None
-    winner = winner or nearest_definition
+    winner = winner or local_definition or nearest_definition
     return Resolution(
         var=var,
         value=winner.value if winner else None,
@@ -228,8 +233,8 @@ def describe(shadow: Shadow, var: str, file: Path, *, still: bool = False) -> st
         )
     if shadow.role == "env.local":
         return (
-            f"{d.path} {sets} {var} ({shown}); Next.js, Vite and other tools that load "
-            ".env.local over .env would use that one: remove it there."
+            f"{d.path} {sets} {var} ({shown}) and is read before {file} (by atmn, Next.js, "
+            "Vite and the official CLI), so that one is used: remove it there."
         )
     if shadow.role == "nearer":
         return f"{d.path} {sets} {var} ({shown}) and is nearer than {file}: remove it there."
@@ -239,6 +244,12 @@ def describe(shadow: Shadow, var: str, file: Path, *, still: bool = False) -> st
             "if you no longer want it."
         )
     return f"{d.path} also sets {var} ({shown}) but is not read: {file} is nearer."
+
+
+def _trusted(path: Path, environ: Mapping[str, str]) -> bool:
+    from atmn_auth.envfiles import trust
+
+    return trust.untrusted_reason(path, trust.policy(environ)) is None
 
 
 def _value_in(path: Path, var: str, *, strict: bool) -> str | None:

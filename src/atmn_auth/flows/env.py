@@ -28,6 +28,8 @@ timed out, unexpected answer), 2 for bad usage.
   answer) or "not_checked" (`--offline`, or no well-formed key to send);
   `server_message`: details, or null;
 - `organization`: `{"id", "name", "slug", "env"}` when accepted, else null;
+- `user`: who the key was minted for, `{"email", "name"}` (from `/v1/organization/me`),
+  when accepted and the server names one (not for a dashboard key), else null;
 - `key_details`: when accepted and the server lists keys (contract §7), the key's entry
   there: `{"id", "name", "label", "created_at", "last_used_at" (ISO 8601 in UTC, or
   null), "created_via", "age_days" (whole days)}`; else null. Past
@@ -89,6 +91,7 @@ class EnvReport:
         "warnings",
         "next_step",
         "key_details",
+        "user",
     )
     __slots__ = _FIELDS
     settings: Settings
@@ -101,6 +104,7 @@ class EnvReport:
     warnings: list[str]
     next_step: str | None
     key_details: dict[str, Any] | None
+    user: dict[str, Any] | None
 
     def __init__(
         self,
@@ -114,6 +118,7 @@ class EnvReport:
         warnings: list[str] | None = None,
         next_step: str | None = None,
         key_details: dict[str, Any] | None = None,
+        user: dict[str, Any] | None = None,
     ) -> None:
         self.settings = settings
         self.resolution = resolution
@@ -125,6 +130,7 @@ class EnvReport:
         self.warnings = [] if warnings is None else warnings
         self.next_step = next_step
         self.key_details = key_details
+        self.user = user
 
     def _fields(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._FIELDS)
@@ -226,6 +232,7 @@ def _ask_server(report: EnvReport, session: Session, *, key_details: bool = Fals
     else:
         report.server = "accepted"
         report.organization = info.as_json()
+        report.user = info.user_json()
         if listing is not None:
             report.key_details = _details(listing, key)
 
@@ -422,6 +429,12 @@ def render_text(report: EnvReport) -> list[str]:
     elif report.server_message:
         server = f"{server}: {report.server_message}" if report.checked else report.server_message
     lines.append(f"Server:       {server}")
+    if report.user:
+        user = report.user
+        shown = user.get("email") or user.get("name")
+        if user.get("name") and user.get("email") and user["name"] != user["email"]:
+            shown = f"{user['name']} <{user['email']}>"
+        lines.append(f"User:         {shown}")
     lines.extend(_details_lines(report.key_details))
     others = [d for d in res.definitions if d is not winner]
     if others:
@@ -478,6 +491,7 @@ def report_json(report: EnvReport) -> dict[str, Any]:
         "server": report.server,
         "server_message": report.server_message,
         "organization": report.organization,
+        "user": report.user,
         "key_details": report.key_details,
         "definitions": [
             {

@@ -85,7 +85,7 @@ def run_login(
 
     target = options.env_file
     if target is None:
-        target = reader.find_env_file(cwd, environ)
+        target = reader.key_file(cwd, environ, (SANDBOX_VAR, LIVE_VAR))
     writer.ensure_writable(target)
     ensure_private(target, console, environ)
     autumn = Autumn.of(settings, session)

@@ -46,24 +46,31 @@ def run_logout(
     passes one that marks them `!` on standard error)."""
     warn = warn or out
     from atmn_auth.api.autumn import Autumn
-    from atmn_auth.envfiles.reader import find_env_file
+    from atmn_auth.envfiles.reader import find_env_file, key_file
     from atmn_auth.envfiles.writer import update_env_file
 
     explicit = Path(os.path.abspath(env_file)) if env_file is not None else None
     target = explicit or find_env_file(cwd, environ)
-    update = update_env_file(target, remove=VARIABLES)
-
-    if not update.removed:
+    # The `.env.local` beside it first, when it holds the keys (it is read first)
+    local = None if explicit else key_file(cwd, environ, VARIABLES)
+    targets = [local, target] if local is not None and local != target else [target]
+    removed: list[str] = []
+    any_removed = False
+    for path in targets:
+        update = update_env_file(path, remove=VARIABLES)
+        any_removed = any_removed or bool(update.removed)
+        for var in update.removed:
+            values = update.previous_all.get(var, [])
+            shown = redact(update.previous[var]) if var in update.previous else "(no value)"
+            older = len([v for v in values if v != update.previous.get(var)])
+            extra = f" and {older} older definition{'s' if older != 1 else ''}" if older else ""
+            out(f"Removed {var} ({shown}){extra} from {path}.")
+            removed.extend(values)
+    if not any_removed:
         where = f"{target} has no" if os.path.lexists(target) else f"there is no {target}, so no"
         out(f"Nothing to do: {where} {' or '.join(VARIABLES)}.")
-    for var in update.removed:
-        values = update.previous_all.get(var, [])
-        shown = redact(update.previous[var]) if var in update.previous else "(no value)"
-        older = len([v for v in values if v != update.previous.get(var)])
-        extra = f" and {older} older definition{'s' if older != 1 else ''}" if older else ""
-        out(f"Removed {var} ({shown}){extra} from {target}.")
 
-    keys = _distinct(v for var in update.removed for v in update.previous_all.get(var, []))
+    keys = _distinct(removed)
     autumn = Autumn.of(settings, session)
     unrevocable = []
     for key in keys:

@@ -32,7 +32,8 @@ def print_login_result(
     output: Output,
 ) -> None:
     org = result.organization
-    output.ok(f"Signed in to {org.label()}." if org is not None else "Signed in.")
+    who = f" as {org.user_label()}" if org is not None and org.user_label() else ""
+    output.ok(f"Signed in to {org.label()}{who}." if org is not None else "Signed in.")
     verb = "Created" if result.created_file else "Updated"
     output.result(f"{verb} {result.env_file}:")
     output.result(f"  {SANDBOX_VAR:<24} {redact(result.keys.sandbox_key)}  (sandbox)")

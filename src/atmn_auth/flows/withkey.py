@@ -244,7 +244,7 @@ def run_with_key(
         target = env_file if env_file.is_absolute() else cwd / env_file
         target = Path(os.path.abspath(target))
     else:
-        target = reader.find_env_file(cwd, environ)
+        target = reader.key_file(cwd, environ, KEY_VARS.values())
     writer.ensure_writable(target)  # before the server is asked
     ensure_private(target, console or _console(interactive), environ)
     trace(f"the key is a well-formed {settings.kind} key ({redact(key)}); writing to {target}")
