@@ -101,7 +101,9 @@ def test_hosted_autumn_gets_no_revocation_request_and_the_keys_are_said_to_work(
     assert lines.count(STILL_WORKS) == 1
     assert f"  {SHOWN_SANDBOX}: delete it in the Autumn dashboard: {SANDBOX_PAGE}" in lines
     assert any(line.startswith("  am_sk_live_") and line.endswith(LIVE_PAGE) for line in lines)
-    assert any("Authorized Apps (https://app.useautumn.com/settings?tab=apps)" in l for l in lines)
+    assert any(
+        "Authorized Apps (https://app.useautumn.com/settings?tab=apps)" in line for line in lines
+    )
 
 
 def test_hosted_autumns_answer_to_a_route_it_lacks_is_never_read_as_revoked(
