@@ -47,3 +47,16 @@ def start_autumn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
 def autumn_server(start_autumn_server: StartServer) -> AutumnServer:
     """A fresh `autumn-local serve` on a free port with an empty data directory."""
     return start_autumn_server()
+
+
+@pytest.fixture(params=["full", "hosted"])
+def profile(request: pytest.FixtureRequest) -> str:
+    """The server profile a test runs against: "full" (the stand-in's extensions) or
+    "hosted" (`autumn-local serve --hosted`: hosted Autumn's answers, contract §H)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def any_server(start_autumn_server: StartServer, profile: str) -> AutumnServer:
+    """A fresh autumn-local on one profile: the full one, or hosted Autumn's (§H)."""
+    return start_autumn_server(hosted=profile == "hosted")

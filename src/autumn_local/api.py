@@ -10,10 +10,10 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import Blueprint, Response, abort, jsonify, make_response, request
 
-from . import apikeys, store
+from . import apikeys, hosted, scopes, store
 from .context import config, db
 from .models import Token
-from .secrets_util import KEY_PATTERN
+from .secrets_util import KEY_PATTERN, new_id
 
 
 class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
@@ -63,11 +63,25 @@ def organizations() -> Response:
 
 @cli_bp.post("/cli/api-keys")
 def mint_keys() -> Response:
+    if config().hosted:
+        return hosted.mint_keys()
     with require_token.acquire("apiKeys:create") as token:
         record: store.TokenRecord = token.record
     body: Any = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
         return json_error(400, "The request body must be a JSON object.", "invalid_body")
+    # Contract §3 (Autumn): `scopes` may only narrow what the token was granted.
+    requested = body.get("scopes")
+    if requested is not None and (
+        not isinstance(requested, list)
+        or not all(isinstance(s, str) and s in scopes.ALL_SCOPES for s in requested)
+    ):
+        return json_error(400, "Invalid scopes", "invalid_request")
+    if requested is not None:
+        lacking = scopes.missing(requested, record.scope.split())
+        if lacking:
+            message = f"Insufficient scopes. Missing: {', '.join(lacking)}"
+            return json_error(403, message, "insufficient_scopes")
     name = body.get("name")
     if "name" in body:
         # `--disable keys`: like a server that refuses fields it does not know (contract §7)
@@ -95,8 +109,14 @@ def mint_keys() -> Response:
     conn = db()
     if not store.is_member(conn, record.user_id, org_id):
         return json_error(403, "You are not a member of this organization.", "not_a_member")
+    key_scopes = scopes.key_scopes(requested if requested is not None else record.scope.split())
     sandbox_key, prod_key = apikeys.mint_key_pair(
-        conn, user_id=record.user_id, org_id=org_id, client_id=record.client_id, name=name
+        conn,
+        user_id=record.user_id,
+        org_id=org_id,
+        client_id=record.client_id,
+        name=name,
+        scopes=key_scopes,
     )
     return jsonify(
         sandbox_key=sandbox_key,
@@ -104,7 +124,7 @@ def mint_keys() -> Response:
         org_id=org_id,
         user_id=record.user_id,
         client_id=record.client_id,
-        scopes=record.scope.split(),
+        scopes=key_scopes,
     )
 
 
@@ -165,17 +185,135 @@ def revoke_key_by_id(key_id: str) -> Response:
     return Response(status=204)
 
 
+# --- /v1 (contract §4, both profiles) -------------------------------------------------------
+
+
+class V1Refused(Exception):
+    """A `/v1` request refused before its route runs; `response` is the answer."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _mask(secret: str) -> str:
+    """Hosted Autumn's echo of an unknown key: its first 15 characters, then one `*` for
+    each character after them."""
+    return secret[:15] + "*" * max(0, len(secret) - 15)
+
+
+def v1_key() -> apikeys.ApiKey:
+    """The active secret key in `Authorization: Bearer`, its use noted; else raises
+    V1Refused with hosted Autumn's 401 (contract §4): `{"message", "code", "env"}`, no
+    WWW-Authenticate."""
+    auth = request.headers.get("Authorization", "")
+    secret = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else ""
+    if not secret:
+        raise V1Refused(
+            hosted.autumn_error(
+                401, "Secret key not found in Authorization header", "no_secret_key"
+            )
+        )
+    if not secret.startswith("am_sk"):
+        raise V1Refused(
+            hosted.autumn_error(401, "Invalid authorization token prefix", "invalid_request")
+        )
+    key = None
+    if KEY_PATTERN.match(secret):
+        conn = db()
+        key = apikeys.active_key(conn, secret)
+        if key is not None:
+            apikeys.record_use(conn, key)
+    if key is None:
+        raise V1Refused(
+            hosted.autumn_error(401, f"Invalid secret key: {_mask(secret)}", "invalid_secret_key")
+        )
+    return key
+
+
+def v1_key_with(*required: str) -> apikeys.ApiKey:
+    """`v1_key()`, and 403 `insufficient_scopes` when the key lacks a scope the route
+    needs (checked before the body is read, as hosted Autumn does)."""
+    key = v1_key()
+    lacking = scopes.key_allows(key.scopes, required)
+    if lacking:
+        raise V1Refused(
+            hosted.autumn_error(
+                403,
+                f"Insufficient scopes. Missing: {', '.join(lacking)}",
+                "insufficient_scopes",
+                env=key.env,
+            )
+        )
+    return key
+
+
+@v1_bp.errorhandler(V1Refused)
+def v1_refused(refused: V1Refused) -> Response:
+    return refused.response
+
+
 @v1_bp.get("/v1/organization/me")
 def organization_me() -> Response:
-    key = presented_key()
-    if key is None:
-        return invalid_key()
-    return jsonify(id=key.org_id, name=key.org_name, slug=key.org_slug, env=key.env)
+    key = v1_key()
+    body: dict[str, Any] = {
+        "id": key.org_id,
+        "name": key.org_name,
+        "slug": key.org_slug,
+        "env": key.env,
+    }
+    # A dashboard key has no user (contract §4); the stand-in has no display names, so a
+    # user's name is the part of their email before the @.
+    if key.created_via != "dashboard" and key.user_email:
+        body["user"] = {
+            "id": key.user_id,
+            "email": key.user_email,
+            "name": key.user_email.partition("@")[0],
+        }
+    return jsonify(body)
 
 
 @v1_bp.get("/v1/customers")
 def customers() -> Response:
-    key = presented_key()
-    if key is None:
-        return invalid_key()
+    key = v1_key_with("customers:read")
     return jsonify(list=[], total=0, env=key.env)
+
+
+def _body_text(name: str) -> str | None:
+    body = request.get_json(silent=True)
+    value = body.get(name) if isinstance(body, dict) else None
+    return value if isinstance(value, str) else None
+
+
+@v1_bp.post("/v1/check")
+def check() -> Response:
+    """Whether a customer may use a feature: always allowed here (no balances are kept)."""
+    v1_key_with("balances:read")
+    return jsonify(
+        allowed=True,
+        customer_id=_body_text("customer_id"),
+        feature_id=_body_text("feature_id"),
+    )
+
+
+@v1_bp.post("/v1/track")
+def track() -> Response:
+    """Record usage: accepted and forgotten."""
+    v1_key_with("balances:write")
+    return jsonify(
+        id=new_id("evt_"),
+        code="event_received",
+        customer_id=_body_text("customer_id"),
+        feature_id=_body_text("feature_id"),
+    )
+
+
+@v1_bp.post("/v1/attach")
+def attach() -> Response:
+    """Attach a plan to a customer: accepted and forgotten."""
+    v1_key_with("billing:write")
+    return jsonify(
+        success=True,
+        customer_id=_body_text("customer_id"),
+        product_id=_body_text("product_id") or _body_text("plan_id"),
+    )

@@ -5,6 +5,7 @@ Only a SHA-256 hash of each key is kept, with its prefix and last 4 characters f
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -64,6 +65,10 @@ class ApiKey:
     revoked_at: float | None
     created_via: str
     last_used_at: float | None
+    #: What the key may do, in hosted Autumn's modern scope names; None (a dashboard key)
+    #: or empty is full access, as on hosted Autumn.
+    scopes: tuple[str, ...] | None = None
+    user_email: str | None = None
 
     @property
     def redacted(self) -> str:
@@ -114,12 +119,13 @@ def _insert(
     client_id: str,
     created_via: str,
     now: float,
+    scopes: list[str] | None = None,
 ) -> str:
     key_id = new_id("key_")
     conn.execute(
         "INSERT INTO api_keys (id, pair_id, key_hash, prefix, last4, env, name, org_id,"
-        " user_id, client_id, created_at, created_via)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " user_id, client_id, created_at, created_via, scopes)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             key_id,
             pair_id,
@@ -133,6 +139,7 @@ def _insert(
             client_id,
             now,
             created_via,
+            None if scopes is None else json.dumps(scopes),
         ),
     )
     return key_id
@@ -145,10 +152,12 @@ def mint_key_pair(
     org_id: str,
     client_id: str,
     name: str | None = None,
+    scopes: list[str] | None = None,
 ) -> tuple[str, str]:
     """A new (sandbox key, live key) pair for `org_id`, minted by the OAuth mint (§3).
 
-    Both keys get `name` (the `env` tells them apart), or `CLI Key - <time>` without one.
+    Both keys get `name` (the `env` tells them apart), or `CLI Key - <time>` without one,
+    and `scopes` (None: full access).
     """
     now = time.time()
     pair_id = new_id("pair_")
@@ -167,6 +176,7 @@ def mint_key_pair(
                 client_id=client_id,
                 created_via="oauth",
                 now=now,
+                scopes=scopes,
             )
     return keys["sandbox"], keys["live"]
 
@@ -199,9 +209,17 @@ def create_key(
 
 
 _KEY_SELECT = (
-    "SELECT k.*, o.slug AS org_slug, o.name AS org_name FROM api_keys k"
-    " JOIN organizations o ON o.id = k.org_id"
+    "SELECT k.*, o.slug AS org_slug, o.name AS org_name, u.email AS user_email"
+    " FROM api_keys k JOIN organizations o ON o.id = k.org_id"
+    " LEFT JOIN users u ON u.id = k.user_id"
 )
+
+
+def _scopes(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    value = json.loads(text)
+    return tuple(str(s) for s in value) if isinstance(value, list) else None
 
 
 def _key(row: sqlite3.Row) -> ApiKey:
@@ -219,6 +237,8 @@ def _key(row: sqlite3.Row) -> ApiKey:
         revoked_at=row["revoked_at"],
         created_via=row["created_via"],
         last_used_at=row["last_used_at"],
+        scopes=_scopes(row["scopes"]),
+        user_email=row["user_email"],
     )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from flask import Flask, Response, abort, jsonify, request
+from flask import Flask, Response, abort, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
-from . import __version__, oauth, params
+from . import __version__, hosted, oauth, params
 from .api import cli_bp, v1_bp
 from .config import ServerConfig
 from .context import EXTENSION_KEY, close_db
@@ -78,10 +78,14 @@ def create_app(cfg: ServerConfig, *, secret_key: str, cookie_name: str) -> Flask
     app.extensions[DEVICE_LIMITER_KEY] = FailureLimiter()
     app.extensions[SIGN_IN_LIMITER_KEY] = FailureLimiter(cfg.sign_in_limit, cfg.sign_in_window)
     app.teardown_appcontext(close_db)
+    if cfg.hosted:
+        app.before_request(hosted.refuse_cli)
     app.before_request(refuse_malformed)
 
     @app.post(oauth.TOKEN_PATH)
     def token() -> Response:
+        if cfg.hosted:
+            return hosted.token()
         return server.create_token_response()  # type: ignore[no-any-return]
 
     @app.post(oauth.REVOKE_PATH)
@@ -94,11 +98,26 @@ def create_app(cfg: ServerConfig, *, secret_key: str, cookie_name: str) -> Flask
             abort(404)
         return server.create_endpoint_response("device_authorization")  # type: ignore[no-any-return]
 
-    @app.get("/.well-known/oauth-authorization-server")
+    metadata_paths = hosted.METADATA_PATHS if cfg.hosted else hosted.METADATA_PATHS[:1]
+
     def metadata() -> Response:
         if not cfg.enabled("metadata"):
             abort(404)
-        return jsonify(oauth.metadata(cfg))
+        response = jsonify(oauth.metadata(cfg))
+        if cfg.hosted:
+            response.headers["Cache-Control"] = hosted.METADATA_CACHE_CONTROL
+        return response
+
+    for number, path in enumerate(metadata_paths):
+        app.add_url_rule(path, f"metadata_{number}", metadata, methods=["GET"])
+
+    if cfg.hosted:
+
+        @app.route("/.well-known/<path:rest>", methods=["GET", "POST"])
+        def well_known_not_found(rest: str) -> Response:
+            """Hosted Autumn's answer to any other discovery path (the OpenID document
+            at the root included)."""
+            return make_response(jsonify(error="not_found"), 404)
 
     @app.get("/healthz")
     def healthz() -> Response:

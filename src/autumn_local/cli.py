@@ -26,6 +26,8 @@ from .config import (
     DEFAULT_SIGN_IN_LIMIT,
     DEFAULT_SIGN_IN_WINDOW,
     FEATURES,
+    HOSTED_ACCESS_TOKEN_TTL,
+    HOSTED_CODE_TTL,
     default_data_dir,
 )
 from .db import connect
@@ -86,20 +88,31 @@ def main() -> None:
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @data_option
-@click.option("--issuer", default=None, help="Issuer URL (default: http://localhost:PORT).")
+@click.option(
+    "--issuer",
+    default=None,
+    help=(
+        "Issuer URL (default: http://localhost:PORT). With --hosted, the backend URL:"
+        " the OAuth issuer is then ISSUER/api/auth, as hosted Autumn's is."
+    ),
+)
 @click.option(
     "--code-ttl",
-    default=DEFAULT_CODE_TTL,
-    show_default=True,
+    default=None,
     type=float,
-    help="Authorization code lifetime, seconds.",
+    help=(
+        f"Authorization code lifetime, seconds [default: {DEFAULT_CODE_TTL:g},"
+        f" or {HOSTED_CODE_TTL:g} with --hosted]."
+    ),
 )
 @click.option(
     "--access-token-ttl",
-    default=DEFAULT_ACCESS_TOKEN_TTL,
-    show_default=True,
+    default=None,
     type=click.IntRange(1),
-    help="Access token lifetime, seconds.",
+    help=(
+        f"Access token lifetime, seconds [default: {DEFAULT_ACCESS_TOKEN_TTL},"
+        f" or {HOSTED_ACCESS_TOKEN_TTL} with --hosted]."
+    ),
 )
 @click.option(
     "--device-ttl",
@@ -142,18 +155,29 @@ def main() -> None:
         " naming minted keys: a mint body with `name` is refused as an unknown field)."
     ),
 )
+@click.option(
+    "--hosted",
+    is_flag=True,
+    help=(
+        "Answer exactly as hosted Autumn does (api.useautumn.com): its metadata document"
+        " with issuer ISSUER/api/auth, no extensions (every /cli route but the key mint"
+        " answers 401), no device flow, no refresh tokens, its consent page and error"
+        " bodies. --disable metadata and --disable iss still apply."
+    ),
+)
 def serve(
     host: str,
     port: int,
     data_dir: Path | None,
     issuer: str | None,
-    code_ttl: float,
-    access_token_ttl: int,
+    code_ttl: float | None,
+    access_token_ttl: int | None,
     device_ttl: int,
     device_interval: int,
     sign_in_limit: int,
     sign_in_window: float,
     disabled: tuple[str, ...],
+    hosted: bool,
 ) -> None:
     """Serve the sign-in pages, OAuth endpoints and API until Ctrl-C."""
     require_server_libraries()
@@ -172,6 +196,7 @@ def serve(
             sign_in_limit=sign_in_limit,
             sign_in_window=sign_in_window,
             disabled=disabled,
+            hosted=hosted,
         )
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
@@ -185,6 +210,9 @@ def serve(
     click.echo(running.banner())
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}, not only on this machine's loopback", err=True)
+    profile = running.profile_line()
+    if profile:
+        click.echo(profile)
     if disabled:
         click.echo(f"extensions disabled: {', '.join(sorted(disabled))}")
     sys.stdout.flush()

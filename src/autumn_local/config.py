@@ -1,4 +1,5 @@
-"""How a server is set up: where its data lives, its issuer, lifetimes, disabled extensions."""
+"""How a server is set up: where its data lives, its issuer, lifetimes, disabled extensions,
+and whether it answers as hosted Autumn does (`--hosted`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_CODE_TTL = 60.0
 DEFAULT_ACCESS_TOKEN_TTL = 15 * 60
+#: Hosted Autumn's lifetimes (Better Auth's oauth-provider): codes 600 s, access tokens 1 h.
+HOSTED_CODE_TTL = 600.0
+HOSTED_ACCESS_TOKEN_TTL = 3600
+#: Where hosted Autumn's OAuth server lives under its backend URL: the issuer is
+#: `{backend}{HOSTED_ISSUER_PATH}`.
+HOSTED_ISSUER_PATH = "/api/auth"
+#: Extensions the hosted profile never offers, whatever `--disable` says (contract §H).
+HOSTED_OFF = frozenset({"organizations", "revoke-key", "device", "keys"})
 #: RFC 8628: how long a device code and its user code live, and the polling interval.
 DEFAULT_DEVICE_TTL = 600
 DEFAULT_DEVICE_INTERVAL = 5
@@ -28,6 +37,9 @@ def default_data_dir() -> Path:
 
 @dataclass(frozen=True)
 class ServerConfig:
+    """`issuer` is the OAuth issuer; `base_url` the backend URL it lives under (the same
+    URL for the full profile, `issuer` minus `/api/auth` for the hosted one)."""
+
     data_dir: Path
     issuer: str
     code_ttl: float = DEFAULT_CODE_TTL
@@ -37,8 +49,19 @@ class ServerConfig:
     sign_in_limit: int = DEFAULT_SIGN_IN_LIMIT
     sign_in_window: float = DEFAULT_SIGN_IN_WINDOW
     disabled: frozenset[str] = field(default_factory=frozenset)
+    #: Answer as hosted Autumn does (contract §H) instead of with the stand-in's extensions.
+    hosted: bool = False
+    base_url: str = ""
 
     def enabled(self, feature: str) -> bool:
+        """Whether an extension is on: not `--disable`d, and not one the hosted profile
+        lacks. `metadata`, `iss` and `bind` stay as `--disable` says on both profiles."""
         if feature not in FEATURES:
             raise ValueError(f"unknown feature {feature!r}")
+        if self.hosted and feature in HOSTED_OFF:
+            return False
         return feature not in self.disabled
+
+    @property
+    def backend_url(self) -> str:
+        return self.base_url or self.issuer

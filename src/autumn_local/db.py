@@ -90,7 +90,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at REAL NOT NULL,
     revoked_at REAL,
     created_via TEXT NOT NULL DEFAULT 'oauth',
-    last_used_at REAL
+    last_used_at REAL,
+    scopes TEXT
 );
 CREATE TABLE IF NOT EXISTS device_codes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -128,6 +129,7 @@ CREATE INDEX IF NOT EXISTS api_keys_org ON api_keys(org_id, env);
 MIGRATIONS = (
     ("api_keys", "created_via", "TEXT NOT NULL DEFAULT 'oauth'"),
     ("api_keys", "last_used_at", "REAL"),
+    ("api_keys", "scopes", "TEXT"),
 )
 
 

@@ -35,7 +35,7 @@ from authlib.oauth2.rfc8628 import (
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
 
-from . import store
+from . import scopes, store
 from .config import ServerConfig
 from .context import config, db
 from .models import AuthorizationCode, Client, DeviceCredential, GrantUser, Token
@@ -98,7 +98,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
 
     def validate_authorization_request(self) -> str:
         redirect_uri: str = super().validate_authorization_request()
-        if not self.request.payload.state:
+        # Hosted Autumn does not require `state` (the CLI must send it, contract §1).
+        if not self.request.payload.state and not config().hosted:
             raise InvalidRequestError("Missing 'state'.", redirect_uri=redirect_uri)
         return redirect_uri
 
@@ -349,8 +350,69 @@ def create_authorization_server(app: Flask, cfg: ServerConfig) -> AuthorizationS
     return server
 
 
+#: Contract §X: the extensions the full profile advertises, each with the `--disable`
+#: feature that turns it off (None: always on).
+EXTENSIONS: tuple[tuple[str, str | None], ...] = (
+    ("organizations", "organizations"),
+    ("organization_hint", None),
+    ("pairing_code", None),
+    ("mint_org_id", "organizations"),
+    ("key_names", "keys"),
+    ("key_revocation", "revoke-key"),
+    ("key_listing", "keys"),
+)
+
+
+def extensions(cfg: ServerConfig) -> list[str]:
+    """The `atmn_extensions` this server offers (none on the hosted profile)."""
+    if cfg.hosted:
+        return []
+    return [name for name, feature in EXTENSIONS if feature is None or cfg.enabled(feature)]
+
+
+def hosted_metadata(cfg: ServerConfig) -> dict[str, Any]:
+    """Hosted Autumn's RFC 8414 document (contract §H), with this server's issuer."""
+    base = cfg.issuer.rstrip("/")
+    return {
+        "scopes_supported": list(scopes.SCOPES_SUPPORTED),
+        "issuer": cfg.issuer,
+        "authorization_endpoint": f"{base}/oauth2/authorize",
+        "token_endpoint": f"{base}/oauth2/token",
+        "jwks_uri": f"{base}/jwks",
+        "registration_endpoint": f"{base}/oauth2/register",
+        "introspection_endpoint": f"{base}/oauth2/introspect",
+        "revocation_endpoint": f"{base}/oauth2/revoke",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "token_endpoint_auth_methods_supported": [
+            "none",
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": False,
+        "userinfo_endpoint": f"{base}/oauth2/userinfo",
+        "end_session_endpoint": f"{base}/oauth2/end-session",
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "prompt_values_supported": ["login", "consent", "create", "select_account", "none"],
+    }
+
+
 def metadata(cfg: ServerConfig) -> dict[str, Any]:
-    """RFC 8414 authorization server metadata."""
+    """RFC 8414 authorization server metadata: the full profile's (with `atmn_extensions`,
+    contract §X), or hosted Autumn's document on the hosted profile."""
+    if cfg.hosted:
+        return hosted_metadata(cfg)
     base = cfg.issuer.rstrip("/")
     grant_types = ["authorization_code", "refresh_token"]
     device: dict[str, str] = {}
@@ -371,4 +433,5 @@ def metadata(cfg: ServerConfig) -> dict[str, Any]:
         "revocation_endpoint_auth_methods_supported": ["none"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": cfg.enabled("iss"),
+        "atmn_extensions": extensions(cfg),
     }

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import (
     Blueprint,
     Response,
@@ -21,7 +22,7 @@ from flask import (
     url_for,
 )
 
-from . import params, store, templates
+from . import hosted, params, scopes, store, templates
 from .browser_session import csrf_ok, csrf_token, signed_in_user
 from .browser_session import sign_in_as as start_session
 from .browser_session import sign_out as end_session
@@ -200,6 +201,10 @@ def authorization_error(error: OAuth2Error) -> Response:
 
 @bp.route(AUTHORIZE_PATH, methods=["GET", "POST"])
 def authorize() -> Response:
+    if config().hosted:
+        early = hosted.authorize_precheck()
+        if early is not None:
+            return early
     server = oauth_server()
     user = signed_in_user()
     try:
@@ -214,17 +219,28 @@ def authorize() -> Response:
 
     conn = db()
     orgs = store.user_orgs(conn, user.id)
+    show = hosted_consent_page if config().hosted else consent_page
     if request.method == "GET":
-        return consent_page(grant, user, orgs)
+        return show(grant, user, orgs)
 
     if not csrf_ok():
         return csrf_refused()
     if request.form.get("action") != "approve":
+        if config().hosted:
+            return authorization_error(
+                AccessDeniedError(
+                    description="User denied access",
+                    redirect_uri=grant.request.payload.redirect_uri,
+                    state=grant.request.payload.state,
+                )
+            )
         return cast(Response, server.create_authorization_response(grant=grant, grant_user=None))
 
     org_id = request.form.get("org_id") or None
+    if config().hosted and org_id is None and len(orgs) == 1:
+        org_id = orgs[0].id  # the dropdown was disabled: a browser does not send it
     if orgs and (org_id is None or not store.is_member(conn, user.id, org_id)):
-        return consent_page(grant, user, orgs, error="Choose one of your organizations.")
+        return show(grant, user, orgs, error="Choose one of your organizations.")
     if org_id is not None:
         store.set_last_org(conn, user.id, org_id)
     grant_user = GrantUser(user.id, org_id)
@@ -249,6 +265,44 @@ def consent_page(
         action=request.full_path,
         csrf_token=csrf_token(),
         error=error,
+    )
+
+
+def hosted_consent_page(
+    grant: Any, user: store.User, orgs: list[store.Organization], error: str = ""
+) -> Response:
+    """Hosted Autumn's consent page: no pairing code, no organization hint, Cancel and
+    Authorize (contract §1)."""
+    requested = (grant.request.scope or "").split()
+    return page(
+        templates.HOSTED_CONSENT,
+        400 if error else 200,
+        title="Authorize",
+        client_name=client_display_name(grant.client.get_client_id()),
+        email=user.email,
+        orgs=orgs,
+        selected_org=preselected_org(user, orgs, None),
+        permissions=scopes.hosted_permissions(requested),
+        action=request.full_path,
+        csrf_token=csrf_token(),
+        error=error,
+    )
+
+
+@bp.get("/api/auth/error")
+def oauth_error_page() -> Response:
+    """Better Auth's error page, where the hosted profile sends a browser whose authorize
+    request cannot go back to the client (contract §1: `?error=invalid_redirect`)."""
+    if not config().hosted:
+        abort(404)
+    error = request.args.get("error", "")[:100]
+    description = request.args.get("error_description", "")[:300]
+    return error_page(
+        "Sign-in error",
+        description or "Something went wrong with this sign-in request.",
+        200,
+        error,
+        hint="Close this page and start the sign-in again from your terminal.",
     )
 
 

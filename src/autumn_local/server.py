@@ -35,6 +35,9 @@ from .config import (
     DEFAULT_HOST,
     DEFAULT_SIGN_IN_LIMIT,
     DEFAULT_SIGN_IN_WINDOW,
+    HOSTED_ACCESS_TOKEN_TTL,
+    HOSTED_CODE_TTL,
+    HOSTED_ISSUER_PATH,
     ServerConfig,
 )
 from .db import connect
@@ -387,8 +390,17 @@ class RunningServer:
 
     def banner(self) -> str:
         return (
-            f"autumn-local serving {self.issuer} (listening on {self.url}) - "
+            f"autumn-local serving {self.config.backend_url} (listening on {self.url}) - "
             f"sign in as {self.demo.email} with password {self.demo.password}"
+        )
+
+    def profile_line(self) -> str | None:
+        """The line saying the hosted profile is on (None on the full profile)."""
+        if not self.config.hosted:
+            return None
+        return (
+            f"hosted profile: answering as hosted Autumn does (issuer {self.issuer};"
+            " no extensions, no device flow, no refresh tokens)"
         )
 
 
@@ -417,16 +429,22 @@ def build(
     host: str = DEFAULT_HOST,
     port: int = 0,
     issuer: str | None = None,
-    code_ttl: float = DEFAULT_CODE_TTL,
-    access_token_ttl: int = DEFAULT_ACCESS_TOKEN_TTL,
+    code_ttl: float | None = None,
+    access_token_ttl: int | None = None,
     device_ttl: int = DEFAULT_DEVICE_TTL,
     device_interval: int = DEFAULT_DEVICE_INTERVAL,
     sign_in_limit: int = DEFAULT_SIGN_IN_LIMIT,
     sign_in_window: float = DEFAULT_SIGN_IN_WINDOW,
     disabled: Iterable[str] = (),
+    hosted: bool = False,
     log: LogFn = print_line,
 ) -> RunningServer:
-    """Seed the data directory, bind the port and assemble the app (not yet serving)."""
+    """Seed the data directory, bind the port and assemble the app (not yet serving).
+
+    `issuer` is the backend URL (default `http://localhost:PORT`); the hosted profile's
+    OAuth issuer is that plus `/api/auth`, as hosted Autumn's is. Lifetimes left None are
+    the profile's: 60 s codes and 15 min tokens, or hosted Autumn's 600 s and 1 h.
+    """
     from .app import create_app  # flask and authlib: loaded here, not by admin commands
 
     return_large_blocks_to_the_system()
@@ -442,9 +460,16 @@ def build(
     wsgi_server = KeepAliveWSGIServer(host, port, dispatcher)
     bound_port = int(wsgi_server.port)
     url_host = f"[{host}]" if ":" in host else host
+    base_url = (issuer or f"http://localhost:{bound_port}").rstrip("/")
+    if code_ttl is None:
+        code_ttl = HOSTED_CODE_TTL if hosted else DEFAULT_CODE_TTL
+    if access_token_ttl is None:
+        access_token_ttl = HOSTED_ACCESS_TOKEN_TTL if hosted else DEFAULT_ACCESS_TOKEN_TTL
     cfg = ServerConfig(
         data_dir=data_dir,
-        issuer=issuer or f"http://localhost:{bound_port}",
+        issuer=base_url + HOSTED_ISSUER_PATH if hosted else base_url,
+        base_url=base_url,
+        hosted=hosted,
         code_ttl=code_ttl,
         access_token_ttl=access_token_ttl,
         device_ttl=device_ttl,

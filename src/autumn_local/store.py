@@ -409,6 +409,30 @@ def claim_code(conn: sqlite3.Connection, code_id: int) -> bool:
     return False
 
 
+def consume_code(conn: sqlite3.Connection, code: str) -> CodeRecord | None:
+    """Use up a code as hosted Autumn's token endpoint does (Better Auth 1.6): at once, before
+    anything else about the request is checked, whoever presents it. None when it is
+    unknown, used or expired. Nothing is revoked on a second use."""
+    now = time.time()
+    with transaction(conn):
+        row = conn.execute(
+            "SELECT * FROM authorization_codes WHERE code_hash = ?", (sha256_hex(code),)
+        ).fetchone()
+        if row is None or row["used_at"] is not None or row["expires_at"] <= now:
+            return None
+        conn.execute("UPDATE authorization_codes SET used_at = ? WHERE id = ?", (now, row["id"]))
+    return CodeRecord(
+        id=row["id"],
+        client_id=row["client_id"],
+        user_id=row["user_id"],
+        org_id=row["org_id"],
+        redirect_uri=row["redirect_uri"],
+        scope=row["scope"],
+        code_challenge=row["code_challenge"],
+        code_challenge_method=row["code_challenge_method"],
+    )
+
+
 def _revoke_code_tokens(conn: sqlite3.Connection, code_id: int, now: float) -> None:
     conn.execute(
         "UPDATE tokens SET access_revoked_at = coalesce(access_revoked_at, ?),"

@@ -172,6 +172,43 @@ CONSENT = (
     + LAYOUT_FOOT
 )
 
+# The hosted profile's consent page, laid out as hosted Autumn's is: no pairing code, the
+# organization dropdown disabled when there is only one, a read-only permission list, and
+# Cancel / Authorize.
+HOSTED_CONSENT = (
+    LAYOUT_HEAD
+    + """
+<h1>Authorize <span id="client-name">{{ client_name }}</span></h1>
+<p><span id="client-name-again">{{ client_name }}</span> wants to access your Autumn
+account.</p>
+<p class="muted">Signed in as <strong id="user-email">{{ email }}</strong></p>
+{% if error %}<p class="error" id="error" role="alert">{{ error }}</p>{% endif %}
+<form method="post" action="{{ action }}">
+  <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+  <label for="org_id">Organization</label>
+  <select id="org_id" name="org_id"{% if orgs|length < 2 %} disabled{% endif %}>
+    {% for org in orgs %}
+    <option value="{{ org.id }}" data-slug="{{ org.slug }}"
+            {% if org.id == selected_org %}selected{% endif %}>{{ org.name }}</option>
+    {% else %}
+    <option value="">No organization</option>
+    {% endfor %}
+  </select>
+  <h2>Permissions</h2>
+  <ul class="permissions" id="permissions">
+    {% for line in permissions %}<li>{{ line }}</li>
+    {% endfor %}
+  </ul>
+  <div class="actions">
+    <button id="cancel" type="submit" name="action" value="deny">Cancel</button>
+    <button id="authorize" class="primary" type="submit" name="action"
+            value="approve">Authorize</button>
+  </div>
+</form>
+"""
+    + LAYOUT_FOOT
+)
+
 DEVICE_ENTER = (
     LAYOUT_HEAD
     + """

@@ -17,6 +17,16 @@ FIELDS = {"id", "name", "env", "last4", "created_at", "last_used_at", "created_v
 INVALID_KEY = {"message": "Invalid secret key", "code": "invalid_secret_key"}
 
 
+def rejected_on_v1(key: str) -> dict[str, str]:
+    """Hosted Autumn's /v1 answer to an unknown or revoked key (contract §4)."""
+    masked = key[:15] + "*" * (len(key) - 15)
+    return {
+        "message": f"Invalid secret key: {masked}",
+        "code": "invalid_secret_key",
+        "env": "sandbox",
+    }
+
+
 def list_keys(server, key: str) -> httpx2.Response:
     return httpx2.get(server.url + "/cli/api-keys", headers=bearer(key))
 
@@ -143,7 +153,7 @@ def test_revoke_by_id(autumn_server):
 
     response = revoke(autumn_server, keys["sandbox_key"], dashboard["id"])
     assert response.status_code == 204 and response.content == b""
-    assert customers(autumn_server, dashboard["key"]).json() == INVALID_KEY
+    assert customers(autumn_server, dashboard["key"]).json() == rejected_on_v1(dashboard["key"])
     assert dashboard["id"] not in {
         e["id"] for e in list_keys(autumn_server, keys["sandbox_key"]).json()["list"]
     }
@@ -175,7 +185,7 @@ def test_a_key_of_another_organization_is_not_found_and_stays(autumn_server):
 def test_a_key_revokes_itself_by_id(autumn_server):
     key = autumn_server.create_key("acme")
     assert revoke(autumn_server, key["key"], key["id"]).status_code == 204
-    assert customers(autumn_server, key["key"]).json() == INVALID_KEY
+    assert customers(autumn_server, key["key"]).json() == rejected_on_v1(key["key"])
     assert revoke(autumn_server, key["key"], key["id"]).status_code == 401
 
 

@@ -10,7 +10,21 @@ import httpx2
 from support.oauth_flow import authorize, bearer, fetch_token, mint, sign_in
 
 KEY = re.compile(r"^am_sk_(test|live)_[A-Za-z0-9]{42}$")
-INVALID_KEY = {"message": "Invalid secret key", "code": "invalid_secret_key"}
+#: What a key minted from the CLI's 20 scopes may do, in hosted Autumn's modern names and
+#: its order (the token's scopes mapped one by one, each kept once).
+CLI_KEY_SCOPES = [
+    "customers:write",
+    "customers:read",
+    "features:write",
+    "features:read",
+    "plans:write",
+    "plans:read",
+    "rewards:read",
+    "rewards:write",
+    "apiKeys:write",
+    "apiKeys:read",
+    "organisation:read",
+]
 
 
 def org_me(server, key: str) -> httpx2.Response:
@@ -29,12 +43,19 @@ def test_minted_keys_work_for_the_consent_organization(autumn_server):
     assert KEY.match(body["sandbox_key"]) and body["sandbox_key"].startswith("am_sk_test_")
     assert KEY.match(body["prod_key"]) and body["prod_key"].startswith("am_sk_live_")
     assert body["client_id"] == "hAWUopQqLnsSwuRgeRzIBzKslwXmQUSr"
-    assert "apiKeys:create" in body["scopes"]
+    assert body["scopes"] == CLI_KEY_SCOPES
     assert body["user_id"].startswith("user_")
 
     sandbox = org_me(autumn_server, body["sandbox_key"]).json()
     live = org_me(autumn_server, body["prod_key"]).json()
-    assert sandbox == {"id": body["org_id"], "name": "Globex", "slug": "globex", "env": "sandbox"}
+    user = {"id": body["user_id"], "email": autumn_server.email, "name": "demo"}
+    assert sandbox == {
+        "id": body["org_id"],
+        "name": "Globex",
+        "slug": "globex",
+        "env": "sandbox",
+        "user": user,
+    }
     assert live["env"] == "live" and live["slug"] == "globex"
     listed = customers(autumn_server, body["sandbox_key"])
     assert listed.status_code == 200 and listed.json()["list"] == []
@@ -106,13 +127,46 @@ def test_access_token_is_not_a_secret_key_and_vice_versa(autumn_server):
     assert mint(autumn_server, keys["sandbox_key"]).status_code == 401
 
 
-def test_missing_malformed_and_unknown_keys_get_invalid_secret_key(autumn_server):
+def rejected_on_v1(key: str) -> dict[str, str]:
+    """Hosted Autumn's /v1 answer to an unknown or revoked key (contract §4): the key's
+    first 15 characters, then a `*` for each one after them."""
+    masked = key[:15] + "*" * (len(key) - 15)
+    return {
+        "message": f"Invalid secret key: {masked}",
+        "code": "invalid_secret_key",
+        "env": "sandbox",
+    }
+
+
+NO_KEY = {
+    "message": "Secret key not found in Authorization header",
+    "code": "no_secret_key",
+    "env": "sandbox",
+}
+NOT_A_KEY = {
+    "message": "Invalid authorization token prefix",
+    "code": "invalid_request",
+    "env": "sandbox",
+}
+
+
+def test_missing_malformed_and_unknown_keys_get_hosted_autumns_401s(autumn_server):
     unknown = "am_sk_test_" + "A" * 42
-    for headers in ({}, bearer("am_sk_test_short"), bearer(unknown), {"Authorization": unknown}):
+    cases = [
+        ({}, NO_KEY),
+        ({"Authorization": unknown}, NO_KEY),  # no Bearer scheme
+        ({"Authorization": "Basic Zm9vOmJhcg=="}, NO_KEY),
+        ({"Authorization": "Bearer"}, NO_KEY),
+        (bearer("am_sk_test_short"), rejected_on_v1("am_sk_test_short")),
+        (bearer(unknown), rejected_on_v1(unknown)),
+        (bearer("sk_live_notautumn"), NOT_A_KEY),
+    ]
+    for headers, expected in cases:
         for path in ("/v1/organization/me", "/v1/customers"):
             response = httpx2.get(autumn_server.url + path, headers=headers)
-            assert response.status_code == 401
-            assert response.json() == INVALID_KEY
+            assert (response.status_code, response.json()) == (401, expected), headers
+            assert "www-authenticate" not in response.headers
+    assert rejected_on_v1(unknown)["message"] == "Invalid secret key: am_sk_test_AAAA" + "*" * 38
 
 
 def test_keys_revoked_by_admin_command_stop_working(autumn_server):
@@ -120,7 +174,7 @@ def test_keys_revoked_by_admin_command_stop_working(autumn_server):
     last4 = keys["sandbox_key"][-4:]
     result = autumn_server.admin("keys", "revoke", "--last4", last4)
     assert result.returncode == 0, result.stderr
-    assert org_me(autumn_server, keys["sandbox_key"]).json() == INVALID_KEY
+    assert org_me(autumn_server, keys["sandbox_key"]).json() == rejected_on_v1(keys["sandbox_key"])
     assert org_me(autumn_server, keys["prod_key"]).status_code == 200
 
     listed = json.loads(autumn_server.admin("keys", "list", "--json", check=True).stdout)
@@ -151,7 +205,9 @@ def test_key_revokes_itself_with_delete_current(autumn_server):
     first = httpx2.delete(url, headers=bearer(keys["sandbox_key"]))
     assert first.status_code == 204
     assert first.content == b""
-    assert customers(autumn_server, keys["sandbox_key"]).json() == INVALID_KEY
+    assert customers(autumn_server, keys["sandbox_key"]).json() == rejected_on_v1(
+        keys["sandbox_key"]
+    )
     assert httpx2.delete(url, headers=bearer(keys["sandbox_key"])).status_code == 401
     assert httpx2.delete(url).status_code == 401
     assert customers(autumn_server, keys["prod_key"]).status_code == 200

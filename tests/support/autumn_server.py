@@ -47,15 +47,23 @@ def _option_args(options: dict[str, Any]) -> list[str]:
     return args
 
 
+#: Where the hosted profile's (and hosted Autumn's) OAuth issuer lives under the backend URL.
+HOSTED_ISSUER_PATH = "/api/auth"
+
+
 class AutumnServer:
-    """A running stand-in. `.url` is http://127.0.0.1:PORT; `.issuer` its OAuth issuer."""
+    """A running stand-in. `.url` is http://127.0.0.1:PORT; `.issuer` its OAuth issuer:
+    the `issuer` option or http://localhost:PORT, plus `/api/auth` on the hosted profile
+    (`hosted=True`, `.hosted`), as hosted Autumn's is."""
 
     def __init__(self, data_dir: Path, *, port: int | None = None, **options: Any) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.options = options
-        self.issuer = str(options.get("issuer") or f"http://localhost:{self.port}").rstrip("/")
+        self.hosted = bool(options.get("hosted"))
+        base = str(options.get("issuer") or f"http://localhost:{self.port}").rstrip("/")
+        self.issuer = base + HOSTED_ISSUER_PATH if self.hosted else base
         self.log_path = self.data_dir.parent / f"autumn-local-{self.port}.log"
         self.email = ""
         self.password = ""

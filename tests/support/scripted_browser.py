@@ -1,8 +1,10 @@
 """A "browser" that does what a person does on the Autumn sign-in pages, over plain HTTP.
 
 Given an authorize URL it follows redirects one by one (keeping cookies), signs in on the
-sign-in page, picks the organization on the consent page, presses Approve or Deny, and finally
-GETs the loopback redirect URI it is sent to, so that a CLI's callback server receives it.
+sign-in page, picks the organization on the consent page, presses Approve or Deny (Authorize or
+Cancel on the hosted profile's page, whose dropdown is disabled, and not sent, with one
+organization), and finally GETs the loopback redirect URI it is sent to, so that a CLI's
+callback server receives it.
 Given the CLI's single-use start link instead (`http://localhost:PORT/start/…`, which
 redirects to an authorize URL on another origin), it takes that hop first.
 
@@ -64,6 +66,8 @@ class Form:
     selects: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     buttons: list[dict[str, str]] = field(default_factory=list)
     has_password: bool = False
+    #: Names of the `disabled` selects: a browser does not send them.
+    disabled: set[str] = field(default_factory=set)
 
 
 class _FormParser(HTMLParser):
@@ -87,6 +91,8 @@ class _FormParser(HTMLParser):
         elif tag == "select" and a.get("name"):
             self._select = a["name"]
             form.selects[self._select] = []
+            if "disabled" in a:
+                form.disabled.add(self._select)
         elif tag == "option" and self._select is not None:
             form.selects[self._select].append(a)
         elif tag == "button":
@@ -262,8 +268,7 @@ def browse(
                 signed_in = True
                 continue
             if "org_id" in form.selects:
-                data["org_id"] = _choose_org(form.selects["org_id"], org)
-                data["action"] = action
+                _decide(form, data, org, action)
                 steps.append(f"{action} org={org or 'default'}")
                 response = http.post(target, data=data)
                 continue
@@ -272,6 +277,21 @@ def browse(
     finally:
         if own_client:
             http.close()
+
+
+def _decide(form: Form, data: dict[str, str], org: str | None, action: str) -> None:
+    """Fill in a grant form as a person does: choose the organization (a disabled dropdown,
+    with one organization, is left as it is and not sent) and press the button whose
+    `action` value is `action` (Approve/Authorize or Deny/Cancel)."""
+    choice = _choose_org(form.selects["org_id"], org)
+    if "org_id" in form.disabled:
+        data.pop("org_id", None)
+    else:
+        data["org_id"] = choice
+    offered = [b.get("value") for b in form.buttons if b.get("name") == "action"]
+    if offered and action not in offered:
+        raise BrowserError(f"the page has no {action!r} button (it offers {offered})")
+    data["action"] = action
 
 
 def _choose_org(options: list[dict[str, str]], slug: str | None) -> str:
@@ -337,8 +357,7 @@ def approve_device(
                 signed_in = True
                 continue
             if "org_id" in form.selects:
-                data["org_id"] = _choose_org(form.selects["org_id"], org)
-                data["action"] = action
+                _decide(form, data, org, action)
                 steps.append(f"{action} org={org or 'default'}")
                 decided = True
                 response = http.post(target, data=data)
