@@ -122,11 +122,14 @@ class Settings(Frozen):
             return f"revoke it with `autumn-local keys revoke --last4 {key[-4:]}`"
         return f"delete it in the Autumn dashboard: {self.keys_page(key_kind(key) or 'sandbox')}"
 
-    def minted_for_nothing(self, gone: bool, what: str = "") -> str:
-        """What became of a pair of keys minted and then not kept: revoked (`gone`, the
+    def minted_for_nothing(
+        self, gone: bool, what: str = "", keys: str = "the keys just minted"
+    ) -> str:
+        """What became of a pair of `keys` minted and then not kept: revoked (`gone`, the
         server said so), or still working, with where to delete them."""
+        keys = f"{keys} {what}" if what else keys
         if gone:
-            return f"the keys just minted{' ' + what if what else ''} were revoked"
+            return f"{keys} were revoked"
         if self.local:
             where = "revoke them with `autumn-local keys revoke`"
         else:
@@ -135,8 +138,8 @@ class Settings(Frozen):
                 f"{self.keys_page('live')})"
             )
         return (
-            f"the keys just minted{' ' + what if what else ''} were not saved but still work, "
-            f"as this server cannot revoke keys from the command line: {where}"
+            f"{keys} were not saved but still work, as this server cannot revoke keys from "
+            f"the command line: {where}"
         )
 
 

@@ -22,14 +22,17 @@ OTHER = "am_sk_test_" + "o3" * 21
 
 def fake_result(env_file: Path, **changes: object) -> SimpleNamespace:
     """Has what `print_login_result` reads of a `LoginResult`."""
-    org = SimpleNamespace(label=lambda: "Acme (acme)")
-    keys = SimpleNamespace(sandbox_key=SANDBOX, live_key=LIVE, org_id="org_1")
+    from atmn_auth.api.autumn import MintedKeys, Organization
+
+    org = Organization(id="org_1", name="Acme", slug="acme")
+    keys = MintedKeys(sandbox_key=SANDBOX, live_key=LIVE, org_id="org_1")
     fields = {
         "env_file": env_file,
         "organization": org,
         "keys": keys,
         "created_file": False,
         "replaced": {},
+        "can_revoke": True,
     }
     return SimpleNamespace(**{**fields, **changes})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from env_logout_helpers import Minted, Output, mint_keys, org_of, settings_for, write_env
@@ -160,32 +161,54 @@ def test_environment_variable_shadows_the_dotenv_key(
     out.assert_no_secret(stale.sandbox, minted.sandbox)
 
 
-def test_env_local_and_farther_env_are_listed_and_warned_about(
+def test_env_local_wins_over_the_env_beside_it_and_a_farther_env_is_listed(
     server: AutumnServer, minted: Minted, tmp_path: Path
 ) -> None:
-    other = mint_keys(server)
+    """As the official CLI, Next.js and Vite read them: `.env.local` before the `.env`
+    beside it; a farther `.env` is listed, never read."""
+    other, third = mint_keys(server), mint_keys(server)
     write_env(tmp_path, f"AUTUMN_SECRET_KEY={other.sandbox}\n")
     project = tmp_path / "project"
-    dotenv = write_env(project, f"AUTUMN_SECRET_KEY={minted.sandbox}\n")
-    (project / ".env.local").write_text(f"AUTUMN_SECRET_KEY={other.sandbox}\n")
+    dotenv = write_env(project, f"AUTUMN_SECRET_KEY={third.sandbox}\n")
+    local = project / ".env.local"
+    local.write_text(f"AUTUMN_SECRET_KEY={minted.sandbox}\n")
     code, out = env(server.url, project, as_json=True)
     data = json.loads(out.text)
-    assert code == 0  # our rule: the nearest .env wins; .env.local is only listed
-    assert data["path"] == str(dotenv)
+    assert code == 0
+    assert data["path"] == str(local)
+    assert data["key"] == f"am_sk_test_…{minted.sandbox[-4:]}"
     assert [(d["source"], d["path"], d["in_use"]) for d in data["definitions"]] == [
-        ("env.local", str(project / ".env.local"), False),
-        ("dotenv", str(dotenv), True),
+        ("env.local", str(local), True),
+        ("dotenv", str(dotenv), False),
         ("dotenv", str(tmp_path / ".env"), False),
     ]
     warnings = data["warnings"]
     assert any(
-        w.startswith(f"{project / '.env.local'} also sets AUTUMN_SECRET_KEY") for w in warnings
+        w.startswith(f"{local} also sets AUTUMN_SECRET_KEY") and "is read before" in w
+        for w in warnings
     )
-    assert any("Next.js, Vite" in w for w in warnings)
     assert (
         f"{tmp_path / '.env'} also sets AUTUMN_SECRET_KEY (am_sk_test_…{other.sandbox[-4:]}) "
         f"but is not read: {dotenv} is nearer." in warnings
     )
+
+
+def test_an_env_local_of_another_user_is_listed_but_never_used(
+    server: AutumnServer, minted: Minted, tmp_path: Path
+) -> None:
+    other = mint_keys(server)
+    project = tmp_path / "project"
+    dotenv = write_env(project, f"AUTUMN_SECRET_KEY={minted.sandbox}\n")
+    local = project / ".env.local"
+    local.write_text(f"AUTUMN_SECRET_KEY={other.sandbox}\n")
+    os.chown(local, 12345, 12345)
+    code, out = env(server.url, project, as_json=True)
+    data = json.loads(out.text)
+    assert code == 0
+    assert data["path"] == str(dotenv)
+    assert ("env.local", str(local), False) in [
+        (d["source"], d["path"], d["in_use"]) for d in data["definitions"]
+    ]
 
 
 def test_json_fields_for_an_accepted_key(
@@ -218,6 +241,7 @@ def test_json_fields_for_an_accepted_key(
             "slug": org["slug"],
             "env": "sandbox",
         },
+        "user": {"email": server.email, "name": data["user"]["name"]},
         "definitions": [{"source": "dotenv", "path": str(dotenv), "key": redacted, "in_use": True}],
         "warnings": [],
         "next_step": None,

@@ -104,25 +104,28 @@ def test_every_old_duplicate_is_revoked_and_already_revoked_ones_reported(
 def test_warns_about_definitions_it_did_not_touch(
     server: AutumnServer, minted: Minted, tmp_path: Path
 ) -> None:
+    """Logout cleans the `.env.local` that holds the keys and the `.env` beside it (both
+    are read); the shell and farther files are said, never touched."""
     write_env(tmp_path, f"AUTUMN_PROD_SECRET_KEY={minted.live}\n")
     project = tmp_path / "project"
     write_env(project, f"AUTUMN_SECRET_KEY={minted.sandbox}\n")
-    (project / ".env.local").write_text(f"AUTUMN_SECRET_KEY={minted.sandbox}\n")
+    (project / ".env.local").write_text(f"NAME=app\nAUTUMN_SECRET_KEY={minted.sandbox}\n")
     environ = {"AUTUMN_SECRET_KEY": minted.sandbox}
     code, out = logout(server.url, project, environ=environ, keep_keys=True)
     assert code == 0
+    assert out.lines[:2] == [
+        f"Removed AUTUMN_SECRET_KEY ({_short(minted.sandbox)}) from {project / '.env.local'}.",
+        f"Removed AUTUMN_SECRET_KEY ({_short(minted.sandbox)}) from {project / '.env'}.",
+    ]
     warnings = [line for line in out.lines if line.startswith("Warning: ")]
     assert warnings == [
         f"Warning: AUTUMN_SECRET_KEY is still set in the process environment "
         f"({_short(minted.sandbox)}), which wins over {project / '.env'}; atmn cannot change "
         "it: run `unset AUTUMN_SECRET_KEY`.",
-        f"Warning: {project / '.env.local'} still sets AUTUMN_SECRET_KEY "
-        f"({_short(minted.sandbox)}); Next.js, Vite and other tools that load .env.local over "
-        ".env would use that one: remove it there.",
         f"Warning: {tmp_path / '.env'} still sets AUTUMN_PROD_SECRET_KEY ({_short(minted.live)}); "
         f"logout only edits {project / '.env'}: remove it there if you no longer want it.",
     ]
-    assert (project / ".env.local").read_text() == f"AUTUMN_SECRET_KEY={minted.sandbox}\n"
+    assert (project / ".env.local").read_text() == "NAME=app\n"
     out.assert_no_secret(minted.sandbox, minted.live)
 
 
@@ -136,7 +139,7 @@ def test_unreachable_server_still_removes_and_says_the_key_may_work(
     assert out.lines[1].startswith(
         f"Warning: could not revoke {_short(minted.sandbox)}: cannot reach"
     )
-    assert "It may still work: revoke it in the Autumn dashboard" in out.lines[1]
+    assert "It may still work: delete it in the Autumn dashboard: " in out.lines[1]
 
 
 def test_server_without_revocation(
@@ -149,11 +152,12 @@ def test_server_without_revocation(
     write_env(tmp_path, f"AUTUMN_SECRET_KEY={keys.sandbox}\n")
     code, out = logout(hosted_like.url, tmp_path)
     assert code == 0
-    assert out.lines[1] == (
-        f"Warning: {hosted_like.url} cannot revoke keys from the command line; "
-        f"{_short(keys.sandbox)} still works: revoke it in the Autumn dashboard "
-        "(https://app.useautumn.com)."
-    )
+    assert out.lines[1:3] == [
+        f"Warning: {hosted_like.url} cannot revoke keys from the command line, so this key "
+        "still works:",
+        f"  {_short(keys.sandbox)}: delete it in the Autumn dashboard: "
+        "https://app.useautumn.com/sandbox/dev?tab=api_keys",
+    ]
     assert me_status(hosted_like, keys.sandbox) == 200
 
 

@@ -40,14 +40,30 @@ def test_only_the_nearest_env_is_read(tmp_path: Path) -> None:
     assert res.env_file == nearest
 
 
-def test_env_local_is_listed_but_never_wins(tmp_path: Path) -> None:
+def test_env_local_wins_over_the_env_beside_it(tmp_path: Path) -> None:
+    """The official CLI (and Next.js, Vite) read `.env.local` before `.env`."""
     dotenv = write_env(tmp_path, f"{VAR}={SK_A}\n")
     (tmp_path / ".env.local").write_text(f"{VAR}={SK_B}\n")
     sub = tmp_path / "a" / "b"
     sub.mkdir(parents=True)
     res = resolve_key(VAR, cwd=sub, environ={})
+    assert res.winner == Definition("env.local", tmp_path / ".env.local", SK_B)
+    assert res.definitions == [res.winner, Definition("dotenv", dotenv, SK_A)]
+    assert res.env_file == dotenv
+
+
+def test_the_process_environment_wins_over_env_local(tmp_path: Path) -> None:
+    write_env(tmp_path, f"{VAR}={SK_A}\n")
+    (tmp_path / ".env.local").write_text(f"{VAR}={SK_B}\n")
+    res = resolve_key(VAR, cwd=tmp_path, environ={VAR: SK_A})
+    assert res.winner == Definition("environment", None, SK_A)
+
+
+def test_an_env_local_without_the_variable_leaves_the_env(tmp_path: Path) -> None:
+    dotenv = write_env(tmp_path, f"{VAR}={SK_A}\n")
+    (tmp_path / ".env.local").write_text("OTHER=1\n")
+    res = resolve_key(VAR, cwd=tmp_path, environ={})
     assert res.winner == Definition("dotenv", dotenv, SK_A)
-    assert res.definitions == [Definition("env.local", tmp_path / ".env.local", SK_B), res.winner]
 
 
 def test_no_env_anywhere_writes_beside_cwd(tmp_path: Path) -> None:

@@ -166,6 +166,12 @@ def test_a_revoked_key_in_force_is_one_line(server: AutumnServer, tmp_path: Path
     assert len(result.stderr.splitlines()) == 1
 
 
+DASHBOARD_KEYS = {
+    False: "https://app.useautumn.com/sandbox/dev?tab=api_keys",
+    True: "https://app.useautumn.com/dev?tab=api_keys",
+}
+
+
 def test_a_server_without_section_7_says_so_in_one_line(
     without_keys: AutumnServer, tmp_path: Path
 ) -> None:
@@ -176,6 +182,6 @@ def test_a_server_without_section_7_says_so_in_one_line(
         assert result.stdout == ""
         assert result.stderr.splitlines() == [
             f"atmn: error: {without_keys.url} does not offer listing, naming or revoking keys "
-            "from the command line (`atmn keys`); manage keys in the Autumn dashboard "
-            "(https://app.useautumn.com)"
+            "from the command line (`atmn keys`); manage them in the Autumn dashboard: "
+            f"{DASHBOARD_KEYS[args[0] == '-p']}"
         ]

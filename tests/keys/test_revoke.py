@@ -121,8 +121,8 @@ def test_a_server_without_section_7_says_so_in_one_line(
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"atmn: error: {without_keys.url} does not offer listing, naming or revoking keys "
-        "from the command line (`atmn keys`); manage keys in the Autumn dashboard "
-        "(https://app.useautumn.com)"
+        "from the command line (`atmn keys`); manage them in the Autumn dashboard: "
+        "https://app.useautumn.com/sandbox/dev?tab=api_keys"
     ]
     assert me_status(without_keys.url, key) == 200
 

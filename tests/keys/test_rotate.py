@@ -194,8 +194,8 @@ def test_a_server_without_section_7_says_so_in_one_line(
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         f"atmn: error: {without_keys.url} does not offer listing, naming or revoking keys "
-        "from the command line (`atmn keys`); manage keys in the Autumn dashboard "
-        "(https://app.useautumn.com)"
+        "from the command line (`atmn keys`); manage them in the Autumn dashboard: "
+        "https://app.useautumn.com/sandbox/dev?tab=api_keys"
     ]
     assert project.env_file.read_bytes() == before
     assert without_keys.stats()["key_pairs_minted"] == minted

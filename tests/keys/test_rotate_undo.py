@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from security.hostile_backend import HostileBackend, Recorded, json_reply
 from support.autumn_server import AutumnServer
@@ -28,17 +29,26 @@ from .keys_helpers import (
 ME = "/v1/organization/me"
 
 
-def fail_the_check(proxy: HostileBackend, meanwhile: Callable[[], None] | None = None) -> None:
+def fail_the_check(
+    proxy: HostileBackend,
+    meanwhile: Callable[[], None] | None = None,
+    env_file: Path | None = None,
+) -> None:
     """The server cannot check a newly minted key (503); `meanwhile` runs once first, as
-    something else editing the `.env` between the rotation's write and its check."""
+    something else editing `env_file` between the rotation's write and its check (the
+    first request with a new key once the file holds it)."""
     once = threading.Lock()
+
+    def written() -> bool:
+        text = env_file.read_text() if env_file is not None else ""
+        return any(key in text for key in minted_through(proxy))
 
     def me(handler: object, request: Recorded) -> None:
         key = request.headers.get("authorization", "").removeprefix("Bearer ")
         if key not in minted_through(proxy):
             proxy.fallback(handler, request)  # type: ignore[arg-type]
             return
-        if meanwhile is not None and once.acquire(blocking=False):
+        if meanwhile is not None and written() and once.acquire(blocking=False):
             meanwhile()
         json_reply(503, {"message": "down for maintenance"})(handler, request)  # type: ignore[arg-type]
 
@@ -119,7 +129,7 @@ def test_a_env_changed_meanwhile_is_left_alone_and_its_new_keys_kept(
         with project.env_file.open("ab") as env:
             env.write(b"ADDED_MEANWHILE=1\n")
 
-    fail_the_check(proxy, meanwhile=edit)
+    fail_the_check(proxy, meanwhile=edit, env_file=project.env_file)
 
     result = project.atmn("keys", "rotate", ATMN_BACKEND_URL=proxy.url)
 

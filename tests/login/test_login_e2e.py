@@ -273,6 +273,9 @@ def _as_nobody() -> list[str]:
 def test_warns_when_the_new_keys_are_shadowed_or_not_ignored(
     autumn_server: AutumnServer, tmp_path: Path
 ) -> None:
+    """The `.env.local` that holds a key is where login writes (it is read before `.env`,
+    as the official CLI and frameworks do); the shell's key still wins, and the file is
+    not ignored by git: both are said on stderr."""
     root, nested = _project(tmp_path, b"")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     (root / ".env.local").write_bytes(b"AUTUMN_PROD_SECRET_KEY=am_sk_live_" + b"L" * 42 + b"\n")
@@ -288,13 +291,18 @@ def test_warns_when_the_new_keys_are_shadowed_or_not_ignored(
     assert result.returncode == 0, result.stderr
     # warnings go to stderr, marked; the results stay on stdout
     warnings = [line for line in result.stderr.splitlines() if line.startswith("! Warning:")]
-    assert len(warnings) == 3, result.stderr
+    assert len(warnings) == 2, result.stderr
     assert "Warning" not in result.stdout
-    assert result.stdout.startswith("✓ Signed in to Acme (acme).\n"), result.stdout
-    assert "not ignored by git" in warnings[0]
+    assert result.stdout.startswith("✓ Signed in to Acme (acme)"), result.stdout
+    assert f"Updated {root / '.env.local'}:" in result.stdout
+    assert set(dotenv_values(root / ".env.local")) == {
+        "AUTUMN_SECRET_KEY",
+        "AUTUMN_PROD_SECRET_KEY",
+    }
+    assert (root / ".env").read_bytes() == b""
+    assert "not ignored by git; add `.env.local` to .gitignore" in warnings[0]
     assert "AUTUMN_SECRET_KEY is also set in the process environment" in warnings[1]
     assert "unset AUTUMN_SECRET_KEY" in warnings[1]
-    assert ".env.local" in warnings[2]
     assert "S" * 42 not in result.stdout + result.stderr
     assert "L" * 42 not in result.stdout + result.stderr
 
@@ -304,6 +312,7 @@ def test_warns_when_the_new_keys_are_shadowed_or_not_ignored(
     again = run_atmn(["login", "--org", "acme", "--force"], cwd=nested, env=env)
     assert again.returncode == 0, again.stderr
     assert "Warning:" not in again.stdout + again.stderr
+    assert f"Updated {root / '.env'}:" in again.stdout
 
 
 def test_replaced_keys_are_kept_by_default_and_revoked_when_asked(
@@ -348,7 +357,7 @@ def test_a_replaced_key_still_held_elsewhere_is_never_revoked(
     first = dotenv_values(nested / ".env")
     sandbox, live = first["AUTUMN_SECRET_KEY"], first["AUTUMN_PROD_SECRET_KEY"]
     assert sandbox is not None and live is not None
-    (nested / ".env.local").write_text(f"AUTUMN_PROD_SECRET_KEY={live}\n")
+    (nested / ".env.local").write_text(f"NEXT_AUTUMN_LIVE_KEY={live}\n")
     (nested / ".env.local").chmod(0o600)
     (nested / ".gitignore").write_text(".env\n.env.local\n")
 
@@ -365,7 +374,7 @@ def test_a_replaced_key_still_held_elsewhere_is_never_revoked(
         f"environment; revoke it once nothing uses it: `atmn keys revoke {shown[sandbox]}`."
     ) in result.stdout
     assert (
-        f"Replaced {shown[live]}: still valid, still used by AUTUMN_PROD_SECRET_KEY in "
+        f"Replaced {shown[live]}: still valid, still used by NEXT_AUTUMN_LIVE_KEY in "
         f"{nested / '.env.local'}; revoke it once nothing uses it: "
         f"`atmn -p keys revoke {shown[live]}`."
     ) in result.stdout

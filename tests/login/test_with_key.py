@@ -144,12 +144,13 @@ def test_offline_writes_a_well_formed_key_without_asking(
     _never_shown(result, unknown)
 
 
-def test_a_shadowing_definition_is_warned_about_on_stderr(
+def test_a_key_held_in_env_local_is_replaced_there(
     autumn_server: AutumnServer, tmp_path: Path
 ) -> None:
+    """`.env.local` is read before `.env`: the key it holds is the one replaced."""
     sandbox, _ = _mint(autumn_server)
     other = "am_sk_test_" + "Q" * 42
-    project = _project(tmp_path)
+    project = _project(tmp_path, b"APP=1\n")
     (project / ".env.local").write_text(f"AUTUMN_SECRET_KEY={other}\n")
 
     result = _with_key(
@@ -157,8 +158,27 @@ def test_a_shadowing_definition_is_warned_about_on_stderr(
     )
 
     assert result.returncode == 0, result.stderr
+    assert (project / ".env.local").read_text() == f"AUTUMN_SECRET_KEY={sandbox}\n"
+    assert (project / ".env").read_text() == "APP=1\n"
+    _never_shown(result, sandbox, other)
+
+
+def test_a_shadowing_definition_is_warned_about_on_stderr(
+    autumn_server: AutumnServer, tmp_path: Path
+) -> None:
+    sandbox, _ = _mint(autumn_server)
+    other = "am_sk_test_" + "Q" * 42
+    project = _project(tmp_path)
+    result = _with_key(
+        ["login", "--with-key"],
+        sandbox,
+        cwd=project,
+        env=_env(tmp_path, autumn_server, AUTUMN_SECRET_KEY=other),
+    )
+
+    assert result.returncode == 0, result.stderr
     assert result.stderr.startswith("! Warning: ")
-    assert ".env.local" in result.stderr
+    assert "process environment" in result.stderr
     _never_shown(result, sandbox, other)
 
 

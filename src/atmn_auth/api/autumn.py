@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from atmn_auth.api import metadata as ext
 from atmn_auth.api.session import Session, json_object, server_message
-from atmn_auth.errors import AtmnError, BackendError, KeyRejected
+from atmn_auth.errors import AtmnError, BackendError, BackendUnreachable, KeyRejected
 from atmn_auth.keys import PREFIXES, KeyKind, is_valid_key, key_kind, redact
 from atmn_auth.text import printable
 
@@ -259,11 +259,22 @@ def lacks_route(response: Any) -> bool:
     return status in (404, 405) or (status == 401 and error_code(response) == NO_SUCH_ROUTE_CODE)
 
 
+def _rejected(response: Any) -> KeyRejected:
+    """A 401 for a secret key, in words. Autumn's own message repeats the key's first 15
+    characters (§4), which is more of it than atmn ever shows: that part is left out."""
+    message = server_message(response)
+    if error_code(response) == "invalid_secret_key":
+        message = message.split(":", 1)[0]
+    return KeyRejected(f"the server rejected the key: {message}")
+
+
 class Autumn:
     """The Autumn API of one backend, spoken through `session`.
 
     `extensions` are what the server advertises (§X); when not given, they are read from
-    the server's metadata (the issuer's, when there is one) the first time they matter.
+    the server's metadata (the issuer's, when there is one) the first time they matter. A
+    server that cannot be reached then raises `BackendUnreachable` from the call that
+    needed them (never "this server cannot"); unreadable metadata means none.
     """
 
     def __init__(
@@ -309,6 +320,8 @@ class Autumn:
         for url in urls:
             try:
                 meta = ext.fetch_metadata(url, self.session)
+            except BackendUnreachable:
+                raise  # nothing is known: the call that needed it says so, as its own failure
             except AtmnError:
                 return frozenset()
             if meta is not None:
@@ -396,7 +409,7 @@ class Autumn:
         """`GET /v1/organization/me` with `key`: its organization, or an error above."""
         response = self._call("GET", ORGANIZATION_ME_PATH, key, timeout=timeout)
         if response.status_code == 401:
-            raise KeyRejected(f"the server rejected the key: {server_message(response)}")
+            raise _rejected(response)
         if response.status_code != 200:
             raise BackendError(
                 f"{ORGANIZATION_ME_PATH} answered {server_message(response)}",
@@ -465,7 +478,7 @@ class Autumn:
         if lacks_route(response):
             return None
         if status == 401:
-            raise KeyRejected(f"the server rejected the key: {server_message(response)}")
+            raise _rejected(response)
         if status != 200:
             raise BackendError(f"listing keys failed: {server_message(response)}", status=status)
         data = json_object(response, "listing keys")
@@ -493,5 +506,5 @@ class Autumn:
         if status == 404:
             return "not_found"
         if status == 401:
-            raise KeyRejected(f"the server rejected the key: {server_message(response)}")
+            raise _rejected(response)
         raise BackendError(f"revoking key {key_id}: {server_message(response)}", status=status)

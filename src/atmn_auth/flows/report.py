@@ -50,8 +50,8 @@ def print_login_result(
     refused = result.keys.refused_calls()
     if refused:
         calls = ", ".join(f"`{call}`" for call in refused)
-        output.warn(
-            f"Warning: Autumn refuses {calls} with keys minted here (they get no balances or "
+        output.result(
+            f"Note: Autumn refuses {calls} with keys minted here (they get no balances or "
             f"billing scopes). For those, create a key in the dashboard "
             f"({settings.keys_page(settings.kind)}) and run "
             f"`{settings.login_command()} --with-key`."
@@ -117,8 +117,8 @@ def login_warnings(result: LoginResult, *, cwd: Path, environ: Mapping[str, str]
     warnings: list[str] = []
     if is_git_ignored(result.env_file) is False:
         warnings.append(
-            f"{result.env_file} is not ignored by git; add `.env` to .gitignore so the keys "
-            "are never committed."
+            f"{result.env_file} is not ignored by git; add `{result.env_file.name}` to "
+            ".gitignore so the keys are never committed."
         )
     minted = {SANDBOX_VAR: result.keys.sandbox_key, LIVE_VAR: result.keys.live_key}
     for var, value in minted.items():

@@ -103,7 +103,7 @@ def run_rotate(
             target, set_values={SANDBOX_VAR: new.sandbox_key, LIVE_VAR: new.live_key}
         )
     except AtmnError as exc:
-        undone = settings.minted_for_nothing(autumn.revoke_quietly(new))
+        undone = settings.minted_for_nothing(autumn.revoke_quietly(new), keys="the new keys")
         raise AtmnError(f"{exc.message}; {undone}; {unchanged}") from None
 
     try:
@@ -232,7 +232,7 @@ def _sign_in(
         gone = Autumn.of(settings, session, extensions=signed.extensions).revoke_quietly(
             signed.keys
         )
-        undone = settings.minted_for_nothing(gone)
+        undone = settings.minted_for_nothing(gone, keys="the new keys")
         raise OrganizationMismatch(_mismatch(chosen, organization, target, undone))
     return signed.keys
 

@@ -354,8 +354,8 @@ def with_key_warnings(result: WithKeyResult, *, cwd: Path, environ: Mapping[str,
     warnings: list[str] = []
     if is_git_ignored(result.env_file) is False:
         warnings.append(
-            f"{result.env_file} is not ignored by git; add `.env` to .gitignore so the key "
-            "is never committed."
+            f"{result.env_file} is not ignored by git; add `{result.env_file.name}` to "
+            ".gitignore so the key is never committed."
         )
     try:
         resolution = resolve_key(result.var, cwd=cwd, environ=environ)
