@@ -103,8 +103,10 @@ def scopes_line(scopes: tuple[str, ...] | None) -> str | None:
         resource, _, right = scope.partition(":")
         rights.setdefault(resource, []).append(right or "all")
     groups: dict[str, list[str]] = {}
+    order = {"read": 0, "write": 1}
     for resource, allowed in rights.items():
-        groups.setdefault(", ".join(allowed), []).append(resource)
+        shown = ", ".join(sorted(set(allowed), key=lambda right: (order.get(right, 2), right)))
+        groups.setdefault(shown, []).append(resource)
     said = "; ".join(f"{', '.join(names)} ({allowed})" for allowed, names in groups.items())
     return f"The keys may use: {said}."
 
