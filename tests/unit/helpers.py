@@ -48,24 +48,25 @@ class Backend:
     """Routes `(method, path)` to replies (404 for anything else); records requests.
 
     Its RFC 8414 metadata advertises `extensions` (§X; all of them by default, as the
-    stand-in's full profile; empty as hosted Autumn) unless a route replaces it; metadata
-    requests are counted in `metadata_requests`, not in `requests`."""
+    stand-in's full profile; empty as hosted Autumn; None: no metadata at all) unless a
+    route replaces it; metadata requests are counted in `metadata_requests`, not in
+    `requests`."""
 
     def __init__(
         self,
         routes: Mapping[tuple[str, str], Reply] | None = None,
         *,
-        extensions: Iterable[str] = EXTENSIONS,
+        extensions: Iterable[str] | None = EXTENSIONS,
     ) -> None:
         self.routes: dict[tuple[str, str], Reply] = dict(routes or {})
         self.requests: list[httpx2.Request] = []
         self.metadata_requests: list[httpx2.Request] = []
-        self.extensions = list(extensions)
+        self.extensions = None if extensions is None else list(extensions)
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
         key = (request.method, request.url.path)
-        if key == METADATA and key not in self.routes:
+        if key == METADATA and key not in self.routes and self.extensions is not None:
             self.metadata_requests.append(request)
             return httpx2.Response(200, json={"atmn_extensions": self.extensions})
         self.requests.append(request)

@@ -195,12 +195,83 @@ def test_a_revocation_endpoint_on_another_host_is_ignored() -> None:
 
 
 def test_a_backend_without_metadata_uses_the_contracts_paths() -> None:
-    backend = Backend()  # 404 everywhere
+    backend = Backend(extensions=None)  # 404 everywhere
     settings = load_settings(prod=False, local=False, environ={"ATMN_BACKEND_URL": BACKEND})
     with backend.session() as session:
         server = discover(settings, session)
     assert server.token_endpoint == BACKEND + "/api/auth/oauth2/token"
     assert (server.issuer, server.revocation_endpoint, server.iss_supported) == (None, None, False)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        reply(503, {"message": "down"}),
+        reply(302, headers={"location": "https://elsewhere.example/"}),
+        raises(httpx2.ConnectError, "connection refused"),
+        reply(200, ["not", "an", "object"]),
+    ],
+    ids=["5xx", "redirect", "unreachable", "not-an-object"],
+)
+def test_unusable_metadata_falls_back_to_the_contracts_endpoints(answer: object) -> None:
+    """The backend's metadata is optional: whatever goes wrong with it, the sign-in goes on
+    with the contract's endpoints and no extension, saying why under --debug."""
+    backend = Backend({WELL_KNOWN: answer})  # type: ignore[dict-item]
+    settings = load_settings(prod=False, local=False, environ={"ATMN_BACKEND_URL": BACKEND})
+    said: list[str] = []
+    with backend.session() as session:
+        server = discover(settings, session, said.append)
+    assert server.authorization_endpoint == BACKEND + "/api/auth/oauth2/authorize"
+    assert server.token_endpoint == BACKEND + "/api/auth/oauth2/token"
+    assert server.extensions == frozenset()
+    assert len(said) == 1 and said[0].startswith("no usable OAuth metadata (")
+
+
+def test_the_extensions_the_metadata_advertises_are_read() -> None:
+    meta = {"issuer": BACKEND, "atmn_extensions": ["key_revocation", "pairing_code", "new"]}
+    backend = Backend({WELL_KNOWN: reply(200, meta)})
+    settings = load_settings(prod=False, local=False, environ={"ATMN_BACKEND_URL": BACKEND})
+    with backend.session() as session:
+        server = discover(settings, session)
+    assert server.extensions == {"key_revocation", "pairing_code"}
+
+
+PATH_ISSUER = "https://api.example.com/api/auth"
+
+
+def path_issuer_metadata() -> dict[str, object]:
+    return {
+        "issuer": PATH_ISSUER,
+        "authorization_endpoint": PATH_ISSUER + "/oauth2/authorize",
+        "token_endpoint": PATH_ISSUER + "/oauth2/token",
+        "code_challenge_methods_supported": ["S256"],
+    }
+
+
+def test_a_path_issuer_is_discovered_as_rfc_8414_says() -> None:
+    """RFC 8414 §3: the well-known suffix goes between the host and the issuer's path."""
+    rfc8414 = ("GET", "/.well-known/oauth-authorization-server/api/auth")
+    backend = Backend({rfc8414: reply(200, path_issuer_metadata())}, extensions=None)
+    environ = {"ATMN_OAUTH_ISSUER": PATH_ISSUER}
+    settings = load_settings(prod=False, local=False, environ=environ)
+    with backend.session() as session:
+        server = discover(settings, session)
+    assert [r.url.path for r in backend.requests] == [rfc8414[1]]
+    assert server.token_endpoint == PATH_ISSUER + "/oauth2/token"
+
+
+def test_a_path_issuer_falls_back_to_the_openid_form() -> None:
+    openid = ("GET", "/api/auth/.well-known/openid-configuration")
+    backend = Backend({openid: reply(200, path_issuer_metadata())}, extensions=None)
+    environ = {"ATMN_OAUTH_ISSUER": PATH_ISSUER}
+    settings = load_settings(prod=False, local=False, environ=environ)
+    with backend.session() as session:
+        server = discover(settings, session)
+    assert [r.url.path for r in backend.requests] == [
+        "/.well-known/oauth-authorization-server/api/auth",
+        openid[1],
+    ]
+    assert server.issuer == PATH_ISSUER
 
 
 def issuer_metadata(**extra: object) -> dict[str, object]:
