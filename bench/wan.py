@@ -17,15 +17,18 @@ client namespace resolves `autumn.wan` to the server through /etc/netns/NAME/hos
 What is measured, each `--runs` times after one warm-up run:
 - `atmn env` (the server checks the key), process start to exit, in a project whose `.env`
   holds a key a login minted;
-- `atmn login --force --keep-replaced --org acme`, from the moment the browser sends the
+- `atmn login --force --keep-replaced`, from the moment the browser sends the
   redirect to the CLI's loopback callback (tests/support/scripted_browser.py, opened
   through `BROWSER`, writes the time to SCRIPTED_BROWSER_CALLBACK_TIME_FILE) to the CLI's
   exit; the scripted browser runs in the client namespace, so it crosses the link too;
 - the same with the published CLI (npm `atmn@1.1`, installed into /tmp/atmn-npm, which opens
   the browser with `xdg-open`: a stand-in `xdg-open` on PATH runs the scripted browser);
-- requests and TCP connections per run, from the `conn=N` numbers of autumn-local's request
-  log (each line is stamped with the time this harness read it) and, for TLS, the
-  connections the front accepted.
+- requests, TCP connections and answers of 400 or more per run, from autumn-local's request
+  log (`conn=N` numbers; each line is stamped with the time this harness read it) and, for
+  TLS, the connections the front accepted.
+
+Each link is measured twice: against autumn-local's full profile (every extension of the
+contract's §X) and against `autumn-local serve --hosted` (hosted Autumn's answers, §H).
 
 Every child has a time limit; the relay and the front stop by themselves when this process
 goes away or after --lifetime seconds. Needs root (network namespaces, /dev/net/tun): without
@@ -416,7 +419,7 @@ def _remove_hosts(hosts_dir: Path, remove_parent: bool) -> None:
 class Backend:
     """What a client is pointed at, and the services behind it."""
 
-    name: str  # "http" or "https"
+    name: str  # "http" or "https", then " hosted" for the hosted profile
     url: str
     standin: Service
     email: str
@@ -425,7 +428,9 @@ class Backend:
     ca_file: Path | None = None
 
 
-def start_standin(net: Network, data: Path, logs: Path, host: str, issuer: str) -> Service:
+def start_standin(
+    net: Network, data: Path, logs: Path, host: str, issuer: str, hosted: bool
+) -> Service:
     args = [
         AUTUMN_LOCAL,
         "serve",
@@ -437,6 +442,7 @@ def start_standin(net: Network, data: Path, logs: Path, host: str, issuer: str) 
         str(data),
         "--issuer",
         issuer,
+        *(["--hosted"] if hosted else []),
     ]
     # authlib refuses OAuth over plain http unless the host is loopback: here the requests
     # come over plain http from 10.77.0.1, or from the TLS front (which terminates https).
@@ -458,16 +464,21 @@ def make_certificates(directory: Path) -> tuple[Path, Path]:
 
 
 def start_backend(net: Network, kind: str, workdir: Path, lifetime: float) -> Backend:
-    """autumn-local with the issuer the CLI expects; for "https" behind the TLS front."""
-    data = workdir / f"data-{kind}"
-    if kind == "http":
+    """autumn-local with the issuer the CLI expects; for "https" behind the TLS front; with
+    " hosted", its hosted profile."""
+    hosted = kind.endswith(" hosted")
+    slug = kind.replace(" ", "-")
+    data = workdir / f"data-{slug}"
+    if not kind.startswith("https"):
         url = f"http://{HOST}:{HTTP_PORT}"
-        standin = start_standin(net, data, workdir / "autumn-local-http.log", SRV_ADDR, url)
+        log_file = workdir / f"autumn-local-{slug}.log"
+        standin = start_standin(net, data, log_file, SRV_ADDR, url, hosted)
         banner = standin.tail.wait_for(BANNER, 0)
         return Backend(kind, url, standin, banner["email"], banner["password"])
     url = f"https://{HOST}:{TLS_PORT}"
     ca_file, server_file = make_certificates(workdir)
-    standin = start_standin(net, data, workdir / "autumn-local-https.log", "127.0.0.1", url)
+    log_file = workdir / f"autumn-local-{slug}.log"
+    standin = start_standin(net, data, log_file, "127.0.0.1", url, hosted)
     banner = standin.tail.wait_for(BANNER, 0)
     backend = Backend(kind, url, standin, banner["email"], banner["password"], ca_file=ca_file)
     try:
@@ -625,8 +636,6 @@ def our_client(atmn: str = ATMN) -> Client:
             "login",
             "--force",
             "--keep-replaced",
-            "--org",
-            ORG,
             "--timeout",
             str(LOGIN_TIMEOUT - 15),
         ],
@@ -723,6 +732,7 @@ class Traffic:
     connections: int = 0  # distinct TCP connections the requests came on
     new_connections: int = 0  # of those, the ones with no request before the window
     tls_accepted: int | None = None  # connections (TLS handshakes) the front accepted
+    errors: int = 0  # requests answered with a status of 400 or more
     calls: list[str] = field(default_factory=list)  # "METHOD /path #conn", in order
 
 
@@ -735,24 +745,27 @@ class RunFigures:
     note: str = ""
 
 
-def request_lines(backend: Backend, start_ns: int, end_ns: int) -> list[tuple[Line, str, int]]:
-    """The CLI's requests logged in the window: (line, "METHOD /path", connection number)."""
+def request_lines(backend: Backend, start_ns: int, end_ns: int) -> list[tuple[Line, str, int, int]]:
+    """The CLI's requests logged in the window: (line, "METHOD /path", connection number,
+    status)."""
     found = []
     for line in backend.standin.tail.between(start_ns, end_ns):
         match = LOG_LINE.match(line.text)
         if match and CLI_PATHS.match(match["path"]):
-            found.append((line, f"{match['method']} {match['path']}", int(match["conn"])))
+            call = f"{match['method']} {match['path']}"
+            found.append((line, call, int(match["conn"]), int(match["status"])))
     return found
 
 
 def traffic(backend: Backend, start_ns: int, split_ns: int, end_ns: int) -> Traffic:
     """The CLI's requests and connections after `split_ns` (within start..end)."""
     lines = request_lines(backend, start_ns, end_ns)
-    before = {conn for line, _, conn in lines if line.at_ns < split_ns}
-    after = [(line, path, conn) for line, path, conn in lines if line.at_ns >= split_ns]
-    conns = {conn for _, _, conn in after}
+    before = {conn for line, _, conn, _ in lines if line.at_ns < split_ns}
+    after = [entry for entry in lines if entry[0].at_ns >= split_ns]
+    conns = {conn for _, _, conn, _ in after}
     seen = Traffic(len(after), len(conns), len(conns - before))
-    seen.calls = [f"{call} #{conn}" for _, call, conn in after]
+    seen.calls = [f"{call} #{conn}" for _, call, conn, _ in after]
+    seen.errors = sum(1 for _, _, _, status in after if status >= 400)
     if backend.front is not None:
         seen.tls_accepted = sum(
             1
@@ -991,7 +1004,7 @@ def bench_client(
         return run_reference(net, client, project, env)
 
     envs = measure(Series(client.name, kind, "env: start → exit"), runs, env_once)
-    bound = ENV_BOUND[kind]
+    bound = ENV_BOUND[kind.split()[0]]
     envs.minimum_ms, envs.target_ms = bound.ms(rtt), bound.target(rtt)
     reference = measure(Series(client.name, kind, client.reference_label), runs, reference_once)
     return [logins, envs, reference, wall]
@@ -1010,13 +1023,14 @@ def fmt(ms: float | None) -> str:
 def table(results: list[Series]) -> str:
     rows = [
         "| CLI | link | figure | median | p90 | min possible | target | met | "
-        "requests / run | TCP connections / run (new) | TLS handshakes / run | runs ok |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "requests / run | answers ≥ 400 / run | TCP connections / run (new) | "
+        "TLS handshakes / run | runs ok |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in results:
         if s.not_run or not s.good:
             why = s.not_run or (s.runs[0].note if s.runs else "no runs")
-            rows.append(f"| {s.client} | {s.link} | {s.figure} | not run: {why} |" + " |" * 8)
+            rows.append(f"| {s.client} | {s.link} | {s.figure} | not run: {why} |" + " |" * 9)
             continue
         networked = not s.figure.startswith("`")
         met = NONE
@@ -1030,10 +1044,12 @@ def table(results: list[Series]) -> str:
         requests = (
             s.per_run(lambda t: t.requests) if networked and "whole" not in s.figure else NONE
         )
+        errors = s.per_run(lambda t: t.errors) if networked and "whole" not in s.figure else NONE
         tls = s.per_run(lambda t: t.tls_accepted) if "whole" not in s.figure else NONE
         rows.append(
             f"| {s.client} | {s.link} | {s.figure} | {fmt(s.median())} | {fmt(s.p90())} | "
-            f"{fmt(s.minimum_ms)} | {fmt(s.target_ms)} | {met} | {requests} | {conns} | {tls} | "
+            f"{fmt(s.minimum_ms)} | {fmt(s.target_ms)} | {met} | {requests} | {errors} | {conns} | "
+            f"{tls} | "
             f"{len(s.good)}/{len(s.runs)} |"
         )
     return "\n".join(rows)
@@ -1175,7 +1191,7 @@ def benchmark(args: argparse.Namespace) -> int:
         workdir = Path(tmp)
         try:
             with wan_link(args.rtt_ms, args.lifetime, workdir) as net:
-                for kind in ("http", "https"):
+                for kind in ("http", "https", "http hosted", "https hosted"):
                     log(f"{kind}: starting")
                     found, check = bench_link(
                         net, kind, clients, args.runs, args.rtt_ms, workdir, args.lifetime

@@ -463,15 +463,20 @@ class Autumn:
 
     # --- §7: the keys of a key's organization and environment ------------------------------
 
-    def list_keys(self, key: str, *, timeout: float | None = None) -> list[ListedKey] | None:
+    def list_keys(
+        self, key: str, *, timeout: float | None = None, probe: bool = False
+    ) -> list[ListedKey] | None:
         """`GET /cli/api-keys` with `key`: the keys of its organization and environment,
         or None when the server does not offer §7 (as hosted Autumn: nothing is sent).
+        With `probe`, the request is sent without asking the metadata first, and hosted
+        Autumn's answer (§H: 401 `no_auth_header`) is read as "not offered": for a call
+        beside another one, where one more round trip first would cost more than it saves.
 
         A 401 raises `KeyRejected`; any other answer `BackendError`; no answer
         `BackendUnreachable`. Entries the CLI could not use (see `ListedKey.from_json`)
         are left out.
         """
-        if not self.offers(ext.KEY_LISTING):
+        if not probe and not self.offers(ext.KEY_LISTING):
             return None
         response = self._call("GET", API_KEYS_PATH, key, timeout=timeout)
         status = response.status_code

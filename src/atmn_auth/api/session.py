@@ -159,6 +159,16 @@ class Session:
 
     # --- overlapping work ------------------------------------------------------------------
 
+    def preconnect(self, url: str) -> None:
+        """Starts opening one more connection to `url`'s host, for two requests that will
+        go at once (none through a proxy, or with a test's transport)."""
+        inner = self.transport.inner
+        if isinstance(inner, NetworkTransport):
+            try:
+                inner.preconnect(httpx2.URL(url), self.timeout)
+            except (httpx2.InvalidURL, UsageError):
+                return
+
     def submit(self, call: Callable[[], T]) -> Future[T]:
         """Runs `call` in a background thread now; its result (or error) is in the future."""
         future: Future[T] = Future()

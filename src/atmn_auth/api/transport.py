@@ -8,13 +8,19 @@ urllib read them); loopback is never proxied. TLS trusts exactly `SSL_CERT_FILE`
 `truststore` (as pip does), so a corporate CA installed on the machine just works.
 Certificate checks cannot be turned off. The TLS context is only built for the first
 `https` request: a command that talks to `http://localhost` loads no CA store.
+
+`preconnect` opens one more direct TCP connection to a host while other requests are
+under way (`Preconnecting`, httpcore's network backend), so that two requests that must
+then go at once (login's grant revocation beside its `/v1/organization/me`) do not wait
+for a handshake.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
@@ -92,9 +98,21 @@ class NetworkTransport(httpx2.BaseTransport):
         self._routes: dict[tuple[str | None, bool], httpx2.HTTPTransport] = {}
         self._tls: ssl.SSLContext | None = None
         self._lock = threading.Lock()
+        self._backends: dict[bool, Preconnecting] = {}
 
     def proxy_for(self, url: httpx2.URL) -> str | None:
         return proxy_for(url, self._proxies)
+
+    def preconnect(self, url: httpx2.URL, timeout: float) -> None:
+        """Starts opening a TCP connection to `url`'s host for the next request that needs
+        a new one; nothing when `url` goes through a proxy."""
+        if self.proxy_for(url) is not None:
+            return
+        tls = url.scheme == "https"
+        self._route(None, tls)
+        backend = self._backends.get(tls)
+        if backend is not None:
+            backend.preconnect(url.host, url.port or (443 if tls else 80), timeout)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         proxy = self.proxy_for(request.url)
@@ -120,7 +138,14 @@ class NetworkTransport(httpx2.BaseTransport):
                 raise UsageError(
                     f"the proxy {shown} set in the environment is not usable: {exc}"
                 ) from None
-        return httpx2.HTTPTransport(verify=self._context(tls), proxy=via, trust_env=False)
+        transport = httpx2.HTTPTransport(verify=self._context(tls), proxy=via, trust_env=False)
+        pool = getattr(transport, "_pool", None)
+        inner = getattr(pool, "_network_backend", None)
+        if via is None and inner is not None:  # direct: the pool may use a preconnection
+            backend = Preconnecting(inner)
+            pool._network_backend = backend  # type: ignore[union-attr]
+            self._backends[tls] = backend
+        return transport
 
     def _context(self, tls: bool) -> ssl.SSLContext:
         import ssl
@@ -134,8 +159,67 @@ class NetworkTransport(httpx2.BaseTransport):
     def close(self) -> None:
         with self._lock:
             routes, self._routes = list(self._routes.values()), {}
+            backends, self._backends = list(self._backends.values()), {}
         for route in routes:
             route.close()
+        for backend in backends:
+            backend.close()
+
+
+class Preconnecting:
+    """httpcore's network backend, but a connection opened ahead of need (`preconnect`)
+    is handed to the next new connection to the same host and port."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self._ready: dict[tuple[str, int], list[Future[Any]]] = {}
+
+    def preconnect(self, host: str, port: int, timeout: float) -> None:
+        future: Future[Any] = Future()
+
+        def connect() -> None:
+            try:
+                future.set_result(self._inner.connect_tcp(host, port, timeout, None, []))
+            except BaseException as exc:  # the request that needs it connects anew
+                future.set_exception(exc)
+
+        with self._lock:
+            self._ready.setdefault((host, port), []).append(future)
+        threading.Thread(target=connect, name="atmn-preconnect", daemon=True).start()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> Any:
+        with self._lock:
+            waiting = self._ready.get((host, port))
+            pending = waiting.pop(0) if waiting else None
+        if pending is not None and local_address is None and not socket_options:
+            try:
+                return pending.result(timeout)
+            except Exception:  # noqa: S110 - it failed or is too slow: connect as usual
+                pass
+        return self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
+        return self._inner.connect_unix_socket(*args, **kwargs)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+    def close(self) -> None:
+        """Closes the connections opened ahead and never used."""
+        with self._lock:
+            pending = [f for futures in self._ready.values() for f in futures]
+            self._ready = {}
+        for future in pending:
+            if future.done() and future.exception() is None:
+                future.result().close()
 
 
 class _CappedStream(httpx2.SyncByteStream):

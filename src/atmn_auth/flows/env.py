@@ -219,7 +219,11 @@ def _ask_server(report: EnvReport, session: Session, *, key_details: bool = Fals
     key = report.resolution.value
     assert key is not None
     autumn = Autumn.of(report.settings, session)
-    listing = session.submit(lambda: autumn.list_keys(key, timeout=5.0)) if key_details else None
+    listing = (
+        session.submit(lambda: autumn.list_keys(key, timeout=5.0, probe=True))
+        if key_details
+        else None
+    )
     try:
         info = autumn.organization_me(key)
     except KeyRejected as exc:

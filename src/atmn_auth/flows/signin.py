@@ -156,6 +156,7 @@ def _sign_in_with_code(
     finally:
         console.live(None)
     received_at = clock()
+    _get_ready_for_two(settings, session, server, options)
     console.info("Approved. Finishing sign-in…")
     keys, chosen, revoked = _keys(settings, session, console, server, tokens, options)
     return SignedIn(
@@ -214,6 +215,7 @@ def _sign_in_in_browser(
         console.debug(f"callback received via {result.via}")
         try:
             server = discovery.result()
+            _get_ready_for_two(settings, session, server, options)
             code = flow.check_callback(result.params, request, server)
             console.info("Approved in the browser. Finishing sign-in…")
             tokens = pkce.exchange_code(server, request, code)
@@ -290,6 +292,15 @@ def _keys(
                 f"Sign in again and choose {options.org} on the consent page, or drop --org"
             )
     return keys, chosen, revoked
+
+
+def _get_ready_for_two(
+    settings: Settings, session: Session, server: flow.ServerInfo, options: SignInOptions
+) -> None:
+    """While the code is exchanged and the keys minted, open the second connection that
+    the grant's revocation and `/v1/organization/me` will need at once (`_keys`)."""
+    if not (options.org and server.offers(ext.ORGANIZATIONS)):
+        session.preconnect(settings.backend_url)
 
 
 def _say_no_preselection(server: flow.ServerInfo, options: SignInOptions, console: Console) -> None:
