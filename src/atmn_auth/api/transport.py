@@ -112,7 +112,8 @@ class NetworkTransport(httpx2.BaseTransport):
         self._route(None, tls)
         backend = self._backends.get(tls)
         if backend is not None:
-            backend.preconnect(url.host, url.port or (443 if tls else 80), timeout)
+            context = self._context(True) if tls else None
+            backend.preconnect(url.host, url.port or (443 if tls else 80), timeout, context)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         proxy = self.proxy_for(request.url)
@@ -167,20 +168,30 @@ class NetworkTransport(httpx2.BaseTransport):
 
 
 class Preconnecting:
-    """httpcore's network backend, but a connection opened ahead of need (`preconnect`)
-    is handed to the next new connection to the same host and port."""
+    """httpcore's network backend, but a connection opened ahead of need (`preconnect`,
+    its TLS handshake included) is handed to the next new connection to the same host
+    and port."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self._lock = threading.Lock()
         self._ready: dict[tuple[str, int], list[Future[Any]]] = {}
 
-    def preconnect(self, host: str, port: int, timeout: float) -> None:
+    def preconnect(
+        self, host: str, port: int, timeout: float, tls: ssl.SSLContext | None = None
+    ) -> None:
         future: Future[Any] = Future()
 
         def connect() -> None:
             try:
-                future.set_result(self._inner.connect_tcp(host, port, timeout, None, []))
+                stream = self._inner.connect_tcp(host, port, timeout, None, [])
+                if tls is not None:
+                    try:
+                        stream = _Established(stream.start_tls(tls, host, timeout), host)
+                    except BaseException:
+                        stream.close()
+                        raise
+                future.set_result(stream)
             except BaseException as exc:  # the request that needs it connects anew
                 future.set_exception(exc)
 
@@ -206,7 +217,7 @@ class Preconnecting:
                 pass
         return self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
 
-    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover
         return self._inner.connect_unix_socket(*args, **kwargs)
 
     def sleep(self, seconds: float) -> None:
@@ -220,6 +231,34 @@ class Preconnecting:
         for future in pending:
             if future.done() and future.exception() is None:
                 future.result().close()
+
+
+class _Established:
+    """A stream whose TLS handshake was done ahead (for `host`, with the route's context):
+    the pool's own `start_tls` for the same host gets it as it is."""
+
+    def __init__(self, stream: Any, host: str) -> None:
+        self._stream = stream
+        self._host = host
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return bytes(self._stream.read(max_bytes, timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: Any = None
+    ) -> Any:
+        if server_hostname not in (None, self._host):  # pragma: no cover - never asked
+            raise RuntimeError("a preconnected stream was offered to another host")
+        return self._stream
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
 
 class _CappedStream(httpx2.SyncByteStream):
