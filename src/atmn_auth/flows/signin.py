@@ -158,14 +158,7 @@ def _sign_in_with_code(
     received_at = clock()
     _get_ready_for_two(settings, session, server, options)
     console.info("Approved. Finishing sign-in…")
-    keys, chosen, revoked = _keys(settings, session, console, server, tokens, options)
-    return SignedIn(
-        keys=keys,
-        organization=chosen,
-        received_at=received_at,
-        revoked=revoked,
-        extensions=server.extensions,
-    )
+    return _keys(settings, session, console, server, tokens, options, received_at)
 
 
 def _sign_in_in_browser(
@@ -221,26 +214,21 @@ def _sign_in_in_browser(
             tokens = pkce.exchange_code(server, request, code)
             pkce.close()
             console.debug("code exchanged for an access token")
-            keys, chosen, revoked = _keys(settings, session, console, server, tokens, options)
+            signed = _keys(settings, session, console, server, tokens, options, received_at)
         except AtmnError as exc:
             callback.finish(
                 "Sign-in not completed",
                 f"{html.escape(exc.message)}. Nothing was saved. Return to your terminal.",
             )
             raise
+        chosen = signed.organization
         named = html.escape(chosen.label()) if chosen else "your organization"
         callback.finish(
             f"Signed in to {chosen.name}" if chosen else "Signed in",
             f"The Autumn CLI created a sandbox key and a live key for {named} and is "
             "saving them in your project. You can close this tab and return to your terminal.",
         )
-    return SignedIn(
-        keys=keys,
-        organization=chosen,
-        received_at=received_at,
-        revoked=revoked,
-        extensions=server.extensions,
-    )
+    return signed
 
 
 def _keys(
@@ -250,7 +238,8 @@ def _keys(
     server: flow.ServerInfo,
     tokens: flow.Tokens,
     options: SignInOptions,
-) -> tuple[MintedKeys, Organization | None, Future[None]]:
+    received_at: float,
+) -> SignedIn:
     """With the tokens: the keys and their organization; the tokens' revocation under way.
 
     The keys are minted for the organization the token is bound to (the consent page's
@@ -291,7 +280,7 @@ def _keys(
                 f"{options.org}; {settings.minted_for_nothing(gone, f'for {chosen.label()}')}. "
                 f"Sign in again and choose {options.org} on the consent page, or drop --org"
             )
-    return keys, chosen, revoked
+    return SignedIn(keys, chosen, received_at, revoked, server.extensions)
 
 
 def _get_ready_for_two(
