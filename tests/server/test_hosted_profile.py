@@ -681,6 +681,26 @@ def test_errors_sent_back_to_the_client_carry_iss(hosted_server):
     assert params["iss"] == hosted_server.issuer
 
 
+def test_hosted_iss_can_still_be_turned_off(start_autumn_server):
+    server = start_autumn_server(hosted=True, disable=["iss"])
+    assert [name for name, _ in query_pairs(authorize(server).location)] == ["code", "state"]
+    denied = authorize(server, action="deny")
+    assert "iss" not in denied.params and denied.params["error"] == "access_denied"
+
+
+def test_endpoints_the_metadata_names_but_the_cli_never_uses_are_not_served(hosted_server):
+    """jwks, registration, introspection, userinfo and end-session: 404 here (hosted Autumn
+    serves them; no client of this stand-in needs them)."""
+    for path in (
+        "jwks",
+        "oauth2/register",
+        "oauth2/introspect",
+        "oauth2/userinfo",
+        "oauth2/end-session",
+    ):
+        assert httpx2.get(f"{hosted_server.url}/api/auth/{path}").status_code == 404, path
+
+
 def test_state_is_not_required(start_autumn_server):
     hosted = start_autumn_server(hosted=True)
     full = start_autumn_server()
