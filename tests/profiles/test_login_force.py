@@ -14,6 +14,7 @@ from .helpers import (
     SANDBOX_VAR,
     KeyMap,
     Project,
+    RecordingProxy,
     logged_in,
     login_stdout,
     ours,
@@ -73,9 +74,9 @@ def test_login_force_again_says_the_replaced_keys_still_work(
 
 
 def test_login_force_revoke_replaced_revokes_where_the_server_can(
-    any_server: AutumnServer, tmp_path: Path
+    any_server: AutumnServer, proxy: RecordingProxy, tmp_path: Path
 ) -> None:
-    project = logged_in(tmp_path, any_server)
+    project = logged_in(tmp_path, any_server, backend_url=proxy.url)
 
     old, stdout, warnings = _force(project, "--revoke-replaced")
 
@@ -84,6 +85,8 @@ def test_login_force_revoke_replaced_revokes_where_the_server_can(
         assert warnings == still_work_block(project.backend, old.values(), "the keys this replaced")
         still = _working(any_server, old)
         assert still == ["acme", "acme"]
+        assert [r.path for r in proxy.requests if r.method == "DELETE"] == []
+        assert proxy.cli_routes_but_mint() == []
     else:
         assert stdout == login_stdout(
             any_server,
@@ -93,5 +96,11 @@ def test_login_force_revoke_replaced_revokes_where_the_server_can(
         assert warnings == []
         still = _working(any_server, old)
         assert still == [None, None]
+        deletes = proxy.seen("DELETE", "/cli/api-keys/current")
+        assert [proxy.status(r) for r in deletes] == [204, 204]
     still = _working(any_server, project.keys())
     assert still == ["acme", "acme"]
+    # the second login's callback: nothing after it failed
+    requests = proxy.requests
+    second = max(i for i, r in enumerate(requests) if r.path == "/api/auth/oauth2/token")
+    assert proxy.failed(requests[second:]) == [], proxy.summary()
