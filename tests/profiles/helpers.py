@@ -91,8 +91,8 @@ def still_work_block(backend: str, keys: Iterable[str | None], what: str) -> lis
         f"!   {redact(key)}: delete it in the Autumn dashboard: {keys_page(key)}" for key in keys
     ]
     lines.append(
-        f"!   or revoke atmn under Authorized Apps ({APPS_PAGE}) to delete every key atmn "
-        "minted for the organization (owners and admins)."
+        "!   or, to delete every key atmn minted for the organization at once, revoke atmn "
+        f"under Authorized Apps: {APPS_PAGE} (owners and admins)."
     )
     return lines
 

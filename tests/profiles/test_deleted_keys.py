@@ -30,8 +30,8 @@ def _live_key_still_works(backend: str, live: str | None, which: str) -> list[st
     return [
         f"! Warning: {backend} cannot revoke keys from the command line, so {which}:",
         f"!   {redact(live)}: delete it in the Autumn dashboard: {LIVE_PAGE}",
-        f"!   or revoke atmn under Authorized Apps ({APPS_PAGE}) to delete every key atmn "
-        "minted for the organization (owners and admins).",
+        "!   or, to delete every key atmn minted for the organization at once, revoke atmn "
+        f"under Authorized Apps: {APPS_PAGE} (owners and admins).",
     ]
 
 

@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -430,6 +431,24 @@ class Autumn:
         except AtmnError:
             return None
 
+    def which_work(self, keys: list[str], *, timeout: float = 5.0) -> dict[str, bool | None]:
+        """Whether each of `keys` still works (`/v1/organization/me`, all at once): True
+        (accepted), False (401: unknown or revoked), None (no usable answer)."""
+        asked = {
+            key: self.session.submit(partial(self.organization_me, key, timeout=timeout))
+            for key in keys
+        }
+        works: dict[str, bool | None] = {}
+        for key, answer in asked.items():
+            try:
+                answer.result()
+                works[key] = True
+            except KeyRejected:
+                works[key] = False
+            except AtmnError:
+                works[key] = None
+        return works
+
     def revoke_key(self, key: str, *, timeout: float | None = None) -> RevokeOutcome:
         """`DELETE /cli/api-keys/current` with `key`.
 
@@ -463,20 +482,15 @@ class Autumn:
 
     # --- §7: the keys of a key's organization and environment ------------------------------
 
-    def list_keys(
-        self, key: str, *, timeout: float | None = None, probe: bool = False
-    ) -> list[ListedKey] | None:
+    def list_keys(self, key: str, *, timeout: float | None = None) -> list[ListedKey] | None:
         """`GET /cli/api-keys` with `key`: the keys of its organization and environment,
         or None when the server does not offer §7 (as hosted Autumn: nothing is sent).
-        With `probe`, the request is sent without asking the metadata first, and hosted
-        Autumn's answer (§H: 401 `no_auth_header`) is read as "not offered": for a call
-        beside another one, where one more round trip first would cost more than it saves.
 
         A 401 raises `KeyRejected`; any other answer `BackendError`; no answer
         `BackendUnreachable`. Entries the CLI could not use (see `ListedKey.from_json`)
         are left out.
         """
-        if not probe and not self.offers(ext.KEY_LISTING):
+        if not self.offers(ext.KEY_LISTING):
             return None
         response = self._call("GET", API_KEYS_PATH, key, timeout=timeout)
         status = response.status_code

@@ -10,21 +10,25 @@ from atmn_auth.keys import redact
 from atmn_auth.settings import Settings
 
 
-def still_working(settings: Settings, keys: Sequence[str], what: str = "") -> list[str]:
-    """Lines for `keys` (each still valid on the server): the first says why, one line per
-    key says where to delete it, the last how to delete every key atmn minted."""
+def still_working(
+    settings: Settings, keys: Sequence[str], what: str = "", *, confirmed: bool = True
+) -> list[str]:
+    """Lines for `keys`, which the server accepts (or, not `confirmed`, may accept: it did
+    not say): the first says why, one line per key says where to delete it, the last how
+    to delete every key atmn minted at once."""
     if not keys:
         return []
     which = what or ("this key" if len(keys) == 1 else "these keys")
+    verb = "works" if len(keys) == 1 and not what else "work"
     lines = [
         f"{settings.backend_url} cannot revoke keys from the command line, so {which} "
-        f"still work{'s' if len(keys) == 1 and not what else ''}:"
+        f"{'still ' + verb if confirmed else 'may still work'}:"
     ]
     for key in keys:
         lines.append(f"  {redact(key)}: {settings.revoke_elsewhere(key)}")
     if not settings.local:
         lines.append(
-            f"  or revoke atmn under Authorized Apps ({settings.apps_page()}) to delete every "
-            "key atmn minted for the organization (owners and admins)."
+            "  or, to delete every key atmn minted for the organization at once, revoke atmn "
+            f"under Authorized Apps: {settings.apps_page()} (owners and admins)."
         )
     return lines

@@ -219,11 +219,8 @@ def _ask_server(report: EnvReport, session: Session, *, key_details: bool = Fals
     key = report.resolution.value
     assert key is not None
     autumn = Autumn.of(report.settings, session)
-    listing = (
-        session.submit(lambda: autumn.list_keys(key, timeout=5.0, probe=True))
-        if key_details
-        else None
-    )
+    # beside the check: the metadata (does the server list keys? §X), then the listing
+    listing = session.submit(lambda: autumn.list_keys(key, timeout=5.0)) if key_details else None
     try:
         info = autumn.organization_me(key)
     except KeyRejected as exc:

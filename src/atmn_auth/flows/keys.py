@@ -112,6 +112,21 @@ class KeyInForce:
         )
 
 
+def offered_key_in_force(
+    autumn: Autumn, settings: Settings, *, cwd: Path, environ: Mapping[str, str]
+) -> KeyInForce:
+    """`key_in_force` for an `atmn keys` command: where there is none, a server that does
+    not offer the command at all says so first (signing in would not help there)."""
+    from atmn_auth.api.metadata import KEY_LISTING
+
+    try:
+        return key_in_force(settings, cwd=cwd, environ=environ)
+    except AtmnError:
+        if not autumn.offers(KEY_LISTING):
+            raise not_offered(settings) from None
+        raise
+
+
 def key_in_force(settings: Settings, *, cwd: Path, environ: Mapping[str, str]) -> KeyInForce:
     """The key in force for `settings`, or a one-line error (exit 1) saying why none is."""
     from atmn_auth.envfiles.reader import read_env
@@ -249,8 +264,9 @@ def run_list(
     """`atmn keys list` without click: prints through `output`; returns the exit code."""
     from atmn_auth.api.autumn import Autumn
 
-    force = key_in_force(settings, cwd=cwd, environ=environ)
-    listed = listed_keys(Autumn.of(settings, session), force)
+    autumn = Autumn.of(settings, session)
+    force = offered_key_in_force(autumn, settings, cwd=cwd, environ=environ)
+    listed = listed_keys(autumn, force)
     moment = now()
     if as_json:
         import json

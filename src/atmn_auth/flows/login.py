@@ -203,11 +203,11 @@ def _settle_replaced(
         else:
             outcome[key] = held
     if not old:
-        return outcome
+        return _dead_said(autumn, outcome)
     revoke = options.revoke_replaced
     if not autumn.offers(KEY_REVOCATION):  # hosted Autumn: said with the result, once
         outcome.update(dict.fromkeys(old, "unsupported"))
-        return outcome
+        return _dead_said(autumn, outcome)
     prompter = console.asks
     if revoke is None and prompter is not None:
         shown = ", ".join(redact(key) for key in old)
@@ -223,6 +223,18 @@ def _settle_replaced(
             outcome[key] = autumn.revoke_key(key, timeout=5.0)
         except AtmnError:
             outcome[key] = "failed"
+    return _dead_said(autumn, outcome)
+
+
+def _dead_said(autumn: Autumn, outcome: dict[str, str]) -> dict[str, str]:
+    """A kept key is reported "still valid" only once the server accepted it: one it
+    rejects (deleted in the dashboard meanwhile) is "already_invalid"."""
+    kept = [
+        key for key, fate in outcome.items() if fate == "unsupported" or fate.startswith("kept")
+    ]
+    for key, works in (autumn.which_work(kept) if kept else {}).items():
+        if works is False:
+            outcome[key] = "already_invalid"
     return outcome
 
 

@@ -79,7 +79,13 @@ def run_logout(
             unrevocable.append(key)
         else:
             (warn if line.startswith("Warning: ") else out)(line)
-    for i, line in enumerate(still_working(settings, unrevocable)):
+    works = autumn.which_work(unrevocable) if unrevocable else {}
+    for key in unrevocable:
+        if works[key] is False:  # deleted in the dashboard already: nothing left to do
+            out(f"{redact(key)} was already invalid on the server.")
+    alive = [key for key in unrevocable if works[key] is not False]
+    confirmed = all(works[key] for key in alive)
+    for i, line in enumerate(still_working(settings, alive, confirmed=confirmed)):
         warn(f"Warning: {line}" if i == 0 else line)
 
     for line in _untouched(cwd=cwd, environ=environ, env_file=explicit, target=target):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atmn_auth.errors import AtmnError, EnvFileError, KeyRejected, UsageError
-from atmn_auth.flows.keys import ago, key_in_force, listed_keys
+from atmn_auth.flows.keys import ago, listed_keys, offered_key_in_force
 from atmn_auth.keys import KEY_VARS, PREFIXES, KeyKind, key_kind
 from atmn_auth.text import printable
 
@@ -100,8 +100,8 @@ def run_revoke(
     named = selector_kind(selector)
     if named is not None and named != settings.kind:
         raise AtmnError(_other_environment(settings, selector.strip(), named))
-    force = key_in_force(settings, cwd=cwd, environ=environ)
     autumn = Autumn.of(settings, session)
+    force = offered_key_in_force(autumn, settings, cwd=cwd, environ=environ)
     listed = listed_keys(autumn, force)
     found = matching(listed, selector)
     moment = now()

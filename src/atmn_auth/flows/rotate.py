@@ -42,7 +42,7 @@ from atmn_auth.errors import (
     KeyRejected,
     OrganizationMismatch,
 )
-from atmn_auth.flows.keys import key_in_force, not_offered, revoke_one
+from atmn_auth.flows.keys import not_offered, offered_key_in_force, revoke_one
 from atmn_auth.keys import KEY_VARS, LIVE_VAR, SANDBOX_VAR, KeyKind, key_kind, key_name, redact
 from atmn_auth.settings import CALLBACK_PORTS
 
@@ -89,11 +89,11 @@ def run_rotate(
     from atmn_auth.envfiles import writer
     from atmn_auth.flows.filemode import ensure_private
 
-    force = key_in_force(settings, cwd=cwd, environ=environ)
+    autumn = Autumn.of(settings, session)
+    force = offered_key_in_force(autumn, settings, cwd=cwd, environ=environ)
     target = _target_file(force)
     writer.ensure_writable(target)
     ensure_private(target, console)
-    autumn = Autumn.of(settings, session)
     organization = _preflight(autumn, force, target)
 
     new = _sign_in(settings, session, console, environ, options, ports, target, organization)
