@@ -124,6 +124,6 @@ def test_ctrl_c_at_the_revoke_question_says_the_new_keys_are_written(
     assert "nothing was changed" not in said
     for key in (old["AUTUMN_SECRET_KEY"], old["AUTUMN_PROD_SECRET_KEY"]):
         assert key is not None
-        assert f"{redact(key)}: revoke it in the Autumn dashboard" in said
+        assert f"{redact(key)}: delete it in the Autumn dashboard: " in said
         assert organization_of(autumn_server.url, key).status_code == 200  # kept, as said
     assert organization_of(autumn_server.url, str(new["AUTUMN_SECRET_KEY"])).status_code == 200

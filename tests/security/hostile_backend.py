@@ -249,6 +249,8 @@ class HostileBackend:
             "revocation_endpoint": self.url + REVOKE,
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
+            # the extensions (contract §X) it serves: §2 organizations, §5 revocation
+            "atmn_extensions": ["organizations", "mint_org_id", "key_revocation"],
         }
 
     def _metadata(self, handler: _Handler, _: Recorded) -> None:

@@ -11,9 +11,11 @@ import pytest
 from atmn_auth.flows.logout import run_logout
 from atmn_auth.settings import load_settings
 
-from .helpers import LIVE_KEY, OTHER_SANDBOX_KEY, SANDBOX_KEY, Backend, raises, reply
+from .helpers import ACME, LIVE_KEY, OTHER_SANDBOX_KEY, SANDBOX_KEY, Backend, raises, reply
 
 REVOKE = ("DELETE", "/cli/api-keys/current")
+ME = ("GET", "/v1/organization/me")
+WORKS = reply(200, ACME)
 SHOWN_SANDBOX = "am_sk_test_…S1S1"
 SHOWN_LIVE = "am_sk_live_…L2L2"
 
@@ -78,7 +80,7 @@ def test_a_key_the_server_no_longer_knows_was_already_invalid(dotenv: Path) -> N
 
 @pytest.mark.parametrize("status", [404, 405])
 def test_a_server_that_cannot_revoke_says_where_to_do_it(dotenv: Path, status: int) -> None:
-    code, lines = logout(dotenv.parent, Backend({REVOKE: reply(status)}))
+    code, lines = logout(dotenv.parent, Backend({REVOKE: reply(status), ME: WORKS}))
     assert code == 0
     assert STILL_WORKS in lines
     assert f"  {SHOWN_SANDBOX}: delete it in the Autumn dashboard: {SANDBOX_PAGE}" in lines
@@ -94,15 +96,16 @@ def test_hosted_autumn_gets_no_revocation_request_and_the_keys_are_said_to_work(
     (tmp_path / ".env").write_text(
         f"AUTUMN_SECRET_KEY={SANDBOX_KEY}\nAUTUMN_PROD_SECRET_KEY={LIVE_KEY}\n", encoding="utf-8"
     )
-    backend = Backend({REVOKE: reply(204)}, extensions=())
+    backend = Backend({REVOKE: reply(204), ME: WORKS}, extensions=())
     code, lines = logout(tmp_path, backend)
     assert code == 0
-    assert backend.requests == []
+    # the server is only asked whether each key still works, before saying that it does
+    assert sorted(r.url.path for r in backend.requests) == [ME[1], ME[1]]
     assert lines.count(STILL_WORKS) == 1
     assert f"  {SHOWN_SANDBOX}: delete it in the Autumn dashboard: {SANDBOX_PAGE}" in lines
     assert any(line.startswith("  am_sk_live_") and line.endswith(LIVE_PAGE) for line in lines)
     assert any(
-        "Authorized Apps (https://app.useautumn.com/settings?tab=apps)" in line for line in lines
+        "Authorized Apps: https://app.useautumn.com/settings?tab=apps" in line for line in lines
     )
 
 
@@ -111,7 +114,7 @@ def test_hosted_autumns_answer_to_a_route_it_lacks_is_never_read_as_revoked(
 ) -> None:
     """§H: 401 no_auth_header, whatever the bearer: the key is not "already invalid"."""
     hosted = reply(401, {"message": "Unauthorized - no session found", "code": "no_auth_header"})
-    code, lines = logout(dotenv.parent, Backend({REVOKE: hosted}))
+    code, lines = logout(dotenv.parent, Backend({REVOKE: hosted, ME: WORKS}))
     assert code == 0
     assert STILL_WORKS in lines
     assert not any("already invalid" in line for line in lines)
@@ -123,6 +126,27 @@ STILL_WORKS = (
 )
 SANDBOX_PAGE = "https://app.useautumn.com/sandbox/dev?tab=api_keys"
 LIVE_PAGE = "https://app.useautumn.com/dev?tab=api_keys"
+
+
+def test_a_key_the_server_no_longer_accepts_is_not_said_to_work(tmp_path: Path) -> None:
+    """Deleted in the dashboard already: "already invalid", and only the other one is in
+    the warning; a key the server could not be asked about "may still work"."""
+    (tmp_path / ".env").write_text(
+        f"AUTUMN_SECRET_KEY={SANDBOX_KEY}\nAUTUMN_PROD_SECRET_KEY={LIVE_KEY}\n", encoding="utf-8"
+    )
+
+    def me(request: httpx2.Request) -> httpx2.Response:
+        if SANDBOX_KEY in request.headers["authorization"]:
+            return httpx2.Response(401, json={"code": "invalid_secret_key"})
+        return httpx2.Response(503, json={"message": "down"})
+
+    _, lines = logout(tmp_path, Backend({ME: me}, extensions=()))
+    assert f"{SHOWN_SANDBOX} was already invalid on the server." in lines
+    assert (
+        "Warning: https://api.useautumn.com cannot revoke keys from the command line, so this "
+        "key may still work:"
+    ) in lines
+    assert not any(line.startswith(f"  {SHOWN_SANDBOX}") for line in lines)
 
 
 def test_local_mode_says_how_autumn_local_revokes_it(dotenv: Path) -> None:

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 import httpx2
 import pytest
 
-from atmn_auth.errors import OAuthFlowError
+from atmn_auth.errors import BackendUnreachable, OAuthFlowError
 from atmn_auth.oauth.flow import (
     AuthRequest,
     ServerInfo,
@@ -208,10 +208,9 @@ def test_a_backend_without_metadata_uses_the_contracts_paths() -> None:
     [
         reply(503, {"message": "down"}),
         reply(302, headers={"location": "https://elsewhere.example/"}),
-        raises(httpx2.ConnectError, "connection refused"),
         reply(200, ["not", "an", "object"]),
     ],
-    ids=["5xx", "redirect", "unreachable", "not-an-object"],
+    ids=["5xx", "redirect", "not-an-object"],
 )
 def test_unusable_metadata_falls_back_to_the_contracts_endpoints(answer: object) -> None:
     """The backend's metadata is optional: whatever goes wrong with it, the sign-in goes on
@@ -225,6 +224,14 @@ def test_unusable_metadata_falls_back_to_the_contracts_endpoints(answer: object)
     assert server.token_endpoint == BACKEND + "/api/auth/oauth2/token"
     assert server.extensions == frozenset()
     assert len(said) == 1 and said[0].startswith("no usable OAuth metadata (")
+
+
+def test_a_backend_that_cannot_be_reached_stops_the_sign_in_at_once() -> None:
+    """No answer at all is no fallback: the code exchange could not be reached either."""
+    backend = Backend({WELL_KNOWN: raises(httpx2.ConnectError, "connection refused")})
+    settings = load_settings(prod=False, local=False, environ={"ATMN_BACKEND_URL": BACKEND})
+    with backend.session() as session, pytest.raises(BackendUnreachable, match="cannot reach"):
+        discover(settings, session)
 
 
 def test_the_extensions_the_metadata_advertises_are_read() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from atmn_auth.api.metadata import OAUTH_SUFFIX, extensions_of, fetch_metadata, issuer_metadata_urls
 from atmn_auth.api.session import Session, server_message
-from atmn_auth.errors import AtmnError, OAuthFlowError
+from atmn_auth.errors import AtmnError, BackendError, OAuthFlowError
 from atmn_auth.settings import AUTHORIZE_PATH, SCOPES, TOKEN_PATH, Settings, check_url
 from atmn_auth.text import printable
 
@@ -74,16 +74,17 @@ def discover(
     """The endpoints to use for `settings`, and the extensions the server advertises (§X).
 
     With `ATMN_OAUTH_ISSUER`, the issuer's metadata is required and checked. Otherwise the
-    backend's metadata is optional: when it cannot be read (none there, a redirect, a 5xx,
-    no answer, not JSON) the contract's fixed endpoints are used with no extension, and
-    `debug` is told why.
+    backend's metadata is optional: when its answer is unusable (none there, a redirect, a
+    5xx, not JSON) the contract's fixed endpoints are used with no extension, and `debug`
+    is told why. A backend that cannot be reached (or whose certificate cannot be
+    verified) raises `BackendUnreachable` at once: the sign-in could not go on anyway.
     """
     if settings.issuer:
         return _discover_issuer(settings.issuer, session)
     backend = settings.backend_url
     try:
         meta = fetch_metadata(backend + OAUTH_SUFFIX, session)
-    except AtmnError as exc:
+    except BackendError as exc:
         if debug is not None:
             debug(f"no usable OAuth metadata ({exc.message}); using the contract's endpoints")
         meta = None
