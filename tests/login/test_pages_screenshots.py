@@ -99,6 +99,19 @@ class Login:
             code = code_match["code"] if code_match else code
         return url, code
 
+    def url(self) -> str:
+        """The sign-in URL (hosted Autumn's page shows no pairing code, nor does atmn)."""
+        while True:
+            try:
+                line = self.lines.get(timeout=LINE_TIMEOUT)
+            except queue.Empty:
+                pytest.fail(f"atmn login printed no URL:\n{self.transcript()}")
+            if line is None:
+                pytest.fail(f"atmn login ended before its URL:\n{self.transcript()}")
+            found = URL.search(line)
+            if found:
+                return found.group(0)
+
     def wait(self) -> int:
         try:
             returncode = self.process.wait(timeout=EXIT_TIMEOUT)
@@ -209,6 +222,50 @@ def test_login_pages_at_desktop_and_phone_widths(
         assert not (login.project / ".env").exists() or not dotenv_values(
             login.project / ".env"
         ).get("AUTUMN_SECRET_KEY")
+    finally:
+        context.close()
+    print(f"screenshots: {shots}")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_hosted_consent_page_at_desktop_and_phone_widths(
+    browser: Browser,
+    start_autumn_server: Callable[..., AutumnServer],
+    tmp_path: Path,
+    viewport: str,
+) -> None:
+    """Hosted Autumn's consent page (the stand-in's `--hosted`): Cancel and Authorize, no
+    pairing code anywhere (the terminal shows none either), Authorize goes straight back to
+    the CLI, whose page is the last one."""
+    server = start_autumn_server(hosted=True)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    width, height = VIEWPORTS[viewport]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        login = Login(server, tmp_path / "approve")
+        try:
+            page.goto(login.url())
+            page.wait_for_selector("input[name=password]")
+            page.fill("input[name=email]", server.email)
+            page.fill("input[name=password]", server.password)
+            page.click("#sign-in")
+            page.wait_for_selector("#authorize")
+            text = check_page(page, shots, "hosted-consent", viewport)
+            assert "Pairing code" not in text and "Pairing code" not in login.transcript()
+            assert page.locator("#cancel").inner_text().strip() == "Cancel"
+            page.select_option("select[name=org_id]", label="Globex")
+            page.click("#authorize")
+            page.wait_for_url(CALLBACK, wait_until="load", timeout=45_000)
+            done = check_page(page, shots, "hosted-done", viewport)
+            returncode = login.wait()
+        finally:
+            login.stop()
+        assert returncode == 0, login.transcript()
+        assert "Signed in to Globex" in done, done
+        assert "✓ Signed in to Globex (globex) as " in login.transcript()
     finally:
         context.close()
     print(f"screenshots: {shots}")
