@@ -905,9 +905,10 @@ ENV_BOUND = {
 }
 LOGIN_BOUND = Bound(
     3,
-    "token exchange, then minting (needs the access token), then revoking the OAuth tokens "
-    "(only once minting is done), on a connection opened (TCP, TLS) while the person was in "
-    "the browser",
+    "token exchange, then minting (needs the access token), then revoking the OAuth grant "
+    "(only once minting is done) beside `/v1/organization/me` with the new key (whose keys "
+    "they are; hosted Autumn says so nowhere else), on a connection opened (TCP, TLS) while "
+    "the person was in the browser and a second one opened while the code was exchanged",
 )
 
 
@@ -1109,9 +1110,10 @@ def section(
         f"({env_http.why}); over https: {env_https.round_trips} RTT = {env_https.ms(rtt):g} ms "
         f"({env_https.why}). A new process has no connection to reuse.\n"
         f"- `atmn login`, callback to exit: {LOGIN_BOUND.round_trips} RTT = "
-        f"{LOGIN_BOUND.ms(rtt):g} ms: {LOGIN_BOUND.why}. The organization list can come "
-        "from the consent page's binding (or be asked for in parallel with minting); "
-        "opening the connection after the callback would add 1 RTT (http) or 2 (https).\n"
+        f"{LOGIN_BOUND.ms(rtt):g} ms: {LOGIN_BOUND.why}. The same on both profiles: the "
+        "organization is the consent page's (the token is bound to it), so no organization "
+        "list is asked for; opening the connections after the callback would add 1 RTT "
+        "(http) or 2 (https). Requests answered with an error are counted per run.\n"
         "- Targets: the minimum plus 50 ms of local work: `atmn env` at most "
         f"{env_http.target(rtt):g} ms over http and {env_https.target(rtt):g} ms over https "
         "(one request over a fresh connection); login from the callback to exit at most "
