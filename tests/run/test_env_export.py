@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -250,6 +251,56 @@ def test_on_a_terminal_it_refuses_without_reveal(
     code, shown, err = on_terminal(["env", "--export", "--reveal"])
     assert code == 0
     assert fake_keys.sandbox in shown and err == ""
+
+
+def test_github_masks_are_not_shown_on_a_terminal_without_reveal(
+    project: Path, env: dict[str, str], fake_keys: Keys, tmp_path: Path
+) -> None:
+    """`> file` takes standard output off the terminal, but the `::add-mask::` lines (the
+    whole keys) go to standard error, which may still be one."""
+    out = tmp_path / "github-env"
+
+    def with_stderr_on_a_terminal(args: list[str]) -> tuple[int, str]:
+        controller, terminal = os.openpty()
+        try:
+            with out.open("w") as sink:
+                process = subprocess.run(
+                    [ATMN, *args],
+                    cwd=project,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=sink,
+                    stderr=terminal,
+                    timeout=60,
+                )
+            os.close(terminal)
+            terminal = -1
+            shown = b""
+            while True:
+                try:
+                    chunk = os.read(controller, 4096)
+                except OSError:  # EIO: nothing more
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        finally:
+            os.close(controller)
+            if terminal >= 0:
+                os.close(terminal)
+        return process.returncode, shown.decode()
+
+    code, shown = with_stderr_on_a_terminal(["env", "--export", "--format", "github"])
+    assert code == 2
+    assert fake_keys.sandbox not in shown and fake_keys.live not in shown
+    flat = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", shown).split())  # wrapped, styled
+    assert "--format github prints `::add-mask::` lines with the whole keys" in flat
+    assert out.read_text() == ""
+
+    code, shown = with_stderr_on_a_terminal(["env", "--export", "--format", "github", "--reveal"])
+    assert code == 0
+    assert f"::add-mask::{fake_keys.sandbox}" in shown
+    assert f"AUTUMN_SECRET_KEY={fake_keys.sandbox}" in out.read_text()
 
 
 @pytest.mark.parametrize(

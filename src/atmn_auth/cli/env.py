@@ -153,6 +153,13 @@ def _export(
             "--export prints whole keys and standard output is a terminal; redirect or "
             'capture it (eval "$(atmn env --export)"), or add --reveal to show them here'
         )
+    if not reveal and export_format == "github" and isatty(sys.stderr):
+        # the `::add-mask::` lines carry the whole keys, on standard error
+        raise UsageError(
+            "--format github prints `::add-mask::` lines with the whole keys on standard "
+            "error, which is a terminal; in a workflow it is not (redirect it: 2>/dev/null), "
+            "or add --reveal to show them here"
+        )
     from atmn_auth.cli.options import cli_output
     from atmn_auth.flows.export import run_export
 
