@@ -47,6 +47,16 @@ def redact(secret: str | None) -> str:
     return f"{_shown(secret[:4])}…{_shown(secret[-4:])}"
 
 
+#: Anything shaped like an Autumn key, well formed or not (a key typed one character
+#: short is still all but a whole key).
+_KEY_LIKE = re.compile(r"am_sk_(?:test|live)_[A-Za-z0-9]{8,}")
+
+
+def redact_keys_in(text: str) -> str:
+    """`text` with every Autumn key in it shown as `redact` shows one."""
+    return _KEY_LIKE.sub(lambda match: redact(match.group(0)), text)
+
+
 def _shown(part: str) -> str:
     """`part` of a value as it may reach a terminal: a malformed key (a pasted escape
     sequence, a newline) shows `?` for every character that is not printable ASCII."""

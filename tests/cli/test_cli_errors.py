@@ -28,7 +28,12 @@ def env(tmp_path: Path) -> dict[str, str]:
             "atmn env --help",
         ),
         (["completion"], "missing argument 'SHELL'", "atmn completion --help"),
-        (["version", "extra"], "got unexpected extra argument (extra)", "atmn version --help"),
+        (
+            ["version", "extra"],
+            "unexpected argument (not repeated: it may be a key); keys are never given on the "
+            "command line",
+            "atmn version --help",
+        ),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",
 )
@@ -101,3 +106,30 @@ def test_a_key_given_as_a_command_is_not_repeated(env: dict[str, str], tmp_path:
     assert result.returncode == 2
     assert key not in result.stdout + result.stderr
     assert "am_sk_test_…k7k7" in result.stderr and "--with-key" in result.stderr
+
+
+KEY = "am_sk_test_" + "q9" * 21
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["env", KEY],
+        ["status", KEY],
+        ["logout", KEY],
+        ["version", KEY],
+        ["env", "--export", "--format", KEY],
+        ["completion", KEY],
+        ["-p", "status", "--offline", KEY, "extra"],
+        ["env", "--env-file", ".env", KEY[:-1]],  # one character short: still all but whole
+    ],
+    ids=lambda args: " ".join("KEY" if a.startswith("am_sk_") else a for a in args),
+)
+def test_a_key_in_any_usage_error_is_never_repeated(
+    args: list[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    result = run_atmn(args, cwd=tmp_path, env=env)
+    assert result.returncode == 2, result.stderr
+    typed = next(a for a in args if a.startswith("am_sk_"))
+    assert typed[11:] not in result.stdout + result.stderr
+    assert len(result.stderr.splitlines()) == 2, result.stderr

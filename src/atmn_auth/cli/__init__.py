@@ -104,17 +104,30 @@ def suggest_command(name: str, names: Sequence[str]) -> str:
     return f"no command {name!r} (commands: {', '.join(names)})"
 
 
+#: Click's own words for arguments no command takes; it would repeat them.
+_EXTRA_ARGUMENTS = ("Got unexpected extra argument", "Got unexpected extra arguments")
+NOT_REPEATED = (
+    "unexpected argument (not repeated: it may be a key); keys are never given on the command line"
+)
+
+
 def usage_message(exc: click.UsageError) -> str:
-    """Click's message for a usage error, in atmn's words: lower case, no final period."""
+    """Click's message for a usage error, in atmn's words: lower case, no final period,
+    and never a key (an extra argument is not repeated at all; anything shaped like an
+    Autumn key is shown redacted)."""
+    from atmn_auth.keys import redact_keys_in
+
     if isinstance(exc, click.NoSuchOption):
         found = f"no option {exc.option_name!r}"
         if exc.possibilities:  # closest first
-            return f"{found}; did you mean {exc.possibilities[0]!r}?"
-        return found
+            found = f"{found}; did you mean {exc.possibilities[0]!r}?"
+        return redact_keys_in(found)
+    if exc.message.startswith(_EXTRA_ARGUMENTS):
+        return NOT_REPEATED
     message = " ".join(exc.format_message().split())  # one line, even for a list of choices
     if message[:1].isupper() and not message[1:2].isupper():
         message = message[0].lower() + message[1:]
-    return message.removesuffix(".")
+    return redact_keys_in(message.removesuffix("."))
 
 
 #: Bare `atmn` (click 8.2 and later raise this to print the help page; 8.1 just prints it).
@@ -243,7 +256,9 @@ class _AtmnGroup(click.Group):
             click.echo(f"Run '{where} --help' for usage.", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
-            click.echo(_stderr_style().error(exc.format_message()), err=True)
+            from atmn_auth.keys import redact_keys_in
+
+            click.echo(_stderr_style().error(redact_keys_in(exc.format_message())), err=True)
             sys.exit(exc.exit_code)
         except click.Abort:  # Ctrl-C outside a command (click printed the newline)
             click.echo("atmn: interrupted; nothing was changed.", err=True)
