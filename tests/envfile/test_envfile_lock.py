@@ -8,6 +8,7 @@ and a write that times out names it too."""
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import subprocess
@@ -73,6 +74,9 @@ def _write_as(uid: int, env: Path, name: str, cache: Path, go: int) -> int:
     if pid == 0:  # pragma: no cover - the child never returns into pytest
         code = 1
         try:
+            if name is not None:  # prctl(PR_SET_NAME): what /proc/PID/status says
+                libc = ctypes.CDLL(None, use_errno=True)
+                libc.prctl(15, ctypes.c_char_p(name), 0, 0, 0)
             if uid != os.geteuid():
                 os.setgroups([])
                 os.setgid(uid)
@@ -152,9 +156,12 @@ def test_no_lock_file_is_left_anywhere_in_the_project(tmp_path: Path) -> None:
 
 
 @contextmanager
-def lock_held(directory: Path, uid: int, seconds: float | None = None) -> Iterator[int]:
-    """A process running as `uid` holds `flock` on `directory` (opened read-only, as
-    anyone who can read it can) until the block ends, or for `seconds`; yields its pid."""
+def lock_held(
+    directory: Path, uid: int, seconds: float | None = None, name: bytes | None = None
+) -> Iterator[int]:
+    """A process running as `uid` (and called `name`, where given) holds `flock` on
+    `directory` (opened read-only, as anyone who can read it can) until the block ends,
+    or for `seconds`; yields its pid."""
     ready_r, ready_w = os.pipe()
     done_r, done_w = os.pipe()
     pid = os.fork()
@@ -162,6 +169,9 @@ def lock_held(directory: Path, uid: int, seconds: float | None = None) -> Iterat
         try:
             os.close(ready_r)
             os.close(done_w)  # so that the parent's close is an end of file here
+            if name is not None:  # prctl(PR_SET_NAME): what /proc/PID/status says
+                libc = ctypes.CDLL(None, use_errno=True)
+                libc.prctl(15, ctypes.c_char_p(name), 0, 0, 0)
             if uid != os.geteuid():
                 os.setgroups([])
                 os.setgid(uid)
@@ -245,6 +255,25 @@ def test_a_write_that_times_out_names_the_holder(readable: Path) -> None:
         f"{target} was not written: the lock on {readable}, which every atmn writing there "
         f"takes, has been held for 1s by {who}; try again once it is released"
     )
+
+
+def test_a_holder_named_with_escape_sequences_cannot_drive_the_terminal(
+    tmp_path: Path,
+) -> None:
+    """Anyone who can read the project can hold its lock, under a process name of their
+    choosing: it reaches the person's terminal only through the printable filter."""
+    target = tmp_path / ".env"
+    hostile = b"\x1b]0;pwn\x07\x1b[2J"  # retitle the terminal, then clear it
+    with (
+        lock_held(tmp_path, os.geteuid(), name=hostile) as holder,
+        pytest.raises(EnvFileError) as caught,
+    ):
+        assert Path(f"/proc/{holder}/status").read_bytes().count(b"\x1b") == 2
+        ensure_free(target, wait=0.2)
+    message = caught.value.message
+    assert f"is held by pid {holder} (" in message
+    assert "\x1b" not in message and "\x07" not in message
+    assert "]0;pwn" in message  # the rest is shown, harmless
 
 
 def test_the_check_before_a_sign_in_waits_out_a_quick_writer(tmp_path: Path) -> None:

@@ -161,8 +161,10 @@ def _process(pid: int) -> str:
         with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as status:
             for line in status:
                 key, _, value = line.partition(":")
-                if key == "Name":
-                    name = value.strip()
+                if key == "Name":  # the holder chose it: it may hold escape sequences
+                    from atmn_auth.text import printable
+
+                    name = printable(value, 64) or None
                 elif key == "Uid" and value.split():
                     uid = int(value.split()[0])
     except FileNotFoundError:

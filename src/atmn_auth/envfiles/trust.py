@@ -210,10 +210,14 @@ def trust_hint(directory: Path, rule: Policy) -> str | None:
 
 
 def owner(uid: int) -> str:
-    """`ada (uid 1000)`, or `uid 1000` when the name is unknown."""
+    """`ada (uid 1000)`, or `uid 1000` when the name is unknown. The name passes the
+    filter server text does (`printable`): whoever made the account chose it."""
     try:
         import pwd
 
-        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+        from atmn_auth.text import printable
+
+        name = printable(pwd.getpwuid(uid).pw_name, 64)
     except (ImportError, KeyError):
         return f"uid {uid}"
+    return f"{name} (uid {uid})" if name else f"uid {uid}"
