@@ -47,17 +47,21 @@ def test_run_gives_cmd_the_keys(
     keys = project.keys()
     sandbox, live = (keys[SANDBOX_VAR] or "")[-4:], (keys[LIVE_VAR] or "")[-4:]
 
-    both = project.atmn("run", "--", "python", "-c", BOTH_LAST4, ATMN_BACKEND_URL=proxy.url)
+    sandbox_only = project.atmn("run", "--", "python", "-c", BOTH_LAST4, ATMN_BACKEND_URL=proxy.url)
+    both = project.atmn(
+        "run", "--live-too", "--", "python", "-c", BOTH_LAST4, ATMN_BACKEND_URL=proxy.url
+    )
     as_live = project.atmn(
         "-p", "run", "--", "python", "-c", BOTH_LAST4, ATMN_BACKEND_URL=proxy.url
     )
     status = project.atmn("run", "--", "python", "-c", "raise SystemExit(3)")
 
+    assert (sandbox_only.returncode, sandbox_only.stdout) == (0, f"{sandbox} -\n")
     assert (both.returncode, both.stdout, both.stderr) == (0, f"{sandbox} {live}\n", "")
     assert (as_live.returncode, as_live.stdout, as_live.stderr) == (0, f"{live} {live}\n", "")
     assert (status.returncode, status.stdout, status.stderr) == (3, "", "")
     # each run asked the server about its key first, and nothing it does not offer
-    assert len(proxy.seen("GET", "/v1/organization/me")) == 2
+    assert len(proxy.seen("GET", "/v1/organization/me")) == 3
     assert [r.path for r in proxy.requests if r.path.startswith("/cli/")] == []
     assert proxy.failed(proxy.requests) == [], proxy.summary()
 

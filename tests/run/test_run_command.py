@@ -64,7 +64,10 @@ def test_run_sets_the_sandbox_key_and_with_p_the_live_key(
         assert live.returncode == 0, live.stderr
         assert live.stdout == f"{keys.live[-4:]} {keys.live[-4:]}\n"  # both variables: live
 
-    both = atmn(["run", "--", "python", "-c", BOTH_LAST4], cwd=project, env=env)
+    # the live key reaches a sandbox command only when asked for
+    sandbox_only = atmn(["run", "--", "python", "-c", BOTH_LAST4], cwd=project, env=env)
+    assert sandbox_only.stdout == f"{keys.sandbox[-4:]} -\n"
+    both = atmn(["run", "--live-too", "--", "python", "-c", BOTH_LAST4], cwd=project, env=env)
     assert both.stdout == f"{keys.sandbox[-4:]} {keys.live[-4:]}\n"
     # no options: `atmn run python -c ...` works without `--` too
     bare = atmn(["run", "python", "-c", LAST4], cwd=project, env=env)
@@ -77,11 +80,33 @@ def test_run_sets_what_export_prints(project: Path, env: dict[str, str]) -> None
         "import json, os; print(json.dumps({k: os.environ[k] for k in "
         '("AUTUMN_SECRET_KEY", "AUTUMN_PROD_SECRET_KEY") if k in os.environ}))'
     )
-    for flags in ([], ["-p"]):
-        ran = atmn([*flags, "run", "--offline", "--", "python", "-c", dump], cwd=project, env=env)
+    for flags, run_flags in (([], ["--live-too"]), (["-p"], [])):
+        ran = atmn(
+            [*flags, "run", *run_flags, "--offline", "--", "python", "-c", dump],
+            cwd=project,
+            env=env,
+        )
         exported = atmn([*flags, "env", "--export", "--format", "json"], cwd=project, env=env)
         assert ran.returncode == exported.returncode == 0
         assert json.loads(ran.stdout) == json.loads(exported.stdout)
+
+
+@pytest.mark.parametrize("live_too", [False, True], ids=["sandbox", "--live-too"])
+def test_a_key_variable_atmn_leaves_out_is_not_inherited_either(
+    project: Path, env: dict[str, str], fake_keys: Keys, live_too: bool
+) -> None:
+    """The shell's live key, where atmn takes the keys from a file alone (--env-file) that
+    has none: atmn says it is left out, and CMD must not get it from atmn's environment."""
+    env = with_python({**env, "AUTUMN_PROD_SECRET_KEY": fake_keys.live})
+    only_sandbox = project / "sandbox.env"
+    only_sandbox.write_text(f"AUTUMN_SECRET_KEY={fake_keys.sandbox}\n")
+    only_sandbox.chmod(0o600)
+    flags = ["--live-too"] if live_too else []
+    args = ["run", *flags, "--offline", "--env-file", str(only_sandbox)]
+    ran = atmn([*args, "--", "python", "-c", BOTH_LAST4], cwd=project, env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == f"{fake_keys.sandbox[-4:]} -\n"
+    assert ("left out" in ran.stderr) is live_too
 
 
 def test_a_stale_shell_variable_is_reported(

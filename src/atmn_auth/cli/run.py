@@ -22,6 +22,11 @@ from atmn_auth.cli.options import (
 @env_file_option("Take the keys from this file alone (over the process environment).")
 @server_timeout_option()
 @click.option(
+    "--live-too",
+    is_flag=True,
+    help="Without -p: give CMD the live key too, as AUTUMN_PROD_SECRET_KEY.",
+)
+@click.option(
     "--no-exec",
     is_flag=True,
     help="Stay CMD's parent (forwarding SIGINT, SIGTERM and SIGHUP) instead of becoming "
@@ -37,14 +42,16 @@ def run(
     offline: bool,
     env_file: Path | None,
     timeout: float,
+    live_too: bool,
     no_exec: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run a command with AUTUMN_SECRET_KEY set to the key in force (with -p, the live key).
 
-    CMD gets the variables `atmn env --export` prints: AUTUMN_SECRET_KEY (with -p, the
-    live key) and AUTUMN_PROD_SECRET_KEY. The key comes from the process environment,
-    then the nearest .env; when the two disagree, a line on stderr says which was used.
+    CMD gets AUTUMN_SECRET_KEY (with -p, the live key) and, with -p or --live-too, the
+    live key as AUTUMN_PROD_SECRET_KEY; never a key variable atmn left out. The key comes
+    from the process environment, then the nearest .env; when the two disagree, a line on
+    stderr says which was used.
 
     Unless --offline, the server checks the key first: a rejected key is exit 1 and CMD
     does not start (on a terminal, atmn offers to sign in again). Exits with CMD's exit
@@ -58,7 +65,13 @@ def run(
     cwd, environ, warn = Path.cwd(), os.environ, cli_output().warn
     if offline:
         prepared = prepare_run(
-            settings, argv=command, cwd=cwd, environ=environ, warn=warn, env_file=env_file
+            settings,
+            argv=command,
+            cwd=cwd,
+            environ=environ,
+            warn=warn,
+            env_file=env_file,
+            live_too=live_too,
         )
     else:
         from atmn_auth.api.session import Session
@@ -82,6 +95,7 @@ def run(
                 env_file=env_file,
                 session=session,
                 offer=offer,
+                live_too=live_too,
             )
         # the session is closed (its background work done) before CMD takes over
     ctx.exit(start(prepared, replace=not no_exec))

@@ -89,8 +89,10 @@ def select_keys(
     environ: Mapping[str, str],
     env_file: Path | None = None,
     session: Session | None = None,
+    live_too: bool = True,
 ) -> Selection:
-    """The variables for the environment `settings` selects (see the module's doc).
+    """The variables for the environment `settings` selects (see the module's doc); the
+    live key beside a sandbox key only with `live_too`.
 
     With a `session`, the server is asked about the selected key (`check_env`); without
     one only its format is checked. `variables` is empty unless that key is usable.
@@ -111,6 +113,8 @@ def select_keys(
         return Selection(report, {SANDBOX_VAR: key, LIVE_VAR: key}, notes)
 
     variables = {SANDBOX_VAR: key}
+    if not live_too:
+        return Selection(report, variables, notes)
     live = resolve_key(LIVE_VAR, cwd=cwd, environ=environ, env_file=env_file)
     where = live.winner.where() if live.winner else None
     if live.value is None or where is None:

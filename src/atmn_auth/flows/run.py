@@ -1,10 +1,12 @@
 """`atmn run [-p] [-l] -- CMD [ARGS...]`: CMD with the key of the selected environment.
 
-CMD gets the variables `atmn env --export` prints (`atmn_auth.flows.export`):
-`AUTUMN_SECRET_KEY` holds the key of the selected environment (with `-p`, the live key,
-so the same program runs against live without editing any file) and
-`AUTUMN_PROD_SECRET_KEY` the live key. Everything else in the environment is passed
-unchanged.
+CMD gets the variables `atmn env --export` prints (`atmn_auth.flows.export`), and of
+the two key variables only those: `AUTUMN_SECRET_KEY` holds the key of the selected
+environment (with `-p`, the live key, so the same program runs against live without
+editing any file); `AUTUMN_PROD_SECRET_KEY` the live key with `-p`, or with `--live-too`
+beside a sandbox key, and otherwise not at all: a sandbox command gets no live key it
+did not ask for, and a variable atmn says it left out is not inherited from atmn's own
+environment either. Everything else in the environment is passed unchanged.
 
 In order, before CMD starts:
 
@@ -110,29 +112,40 @@ def prepare_run(
     env_file: Path | None = None,
     session: Session | None = None,
     offer: Offer | None = None,
+    live_too: bool = False,
 ) -> Prepared:
     """Steps 1 to 3 of the module's doc; raises `AtmnError` when CMD must not start.
 
     With no `session` the server is not asked (`--offline`).
     """
-    from atmn_auth.flows.export import not_usable, select_keys
+    from atmn_auth.flows.export import EXPORTED, Selection, not_usable, select_keys
 
     argv = list(argv)
     if not argv:
         raise UsageError("no command to run: atmn run [-p] [-l] -- CMD [ARGS]")
     executable = find_command(argv[0], environ.get("PATH", os.defpath))
-    selection = select_keys(settings, cwd=cwd, environ=environ, env_file=env_file, session=session)
+
+    def select() -> Selection:
+        return select_keys(
+            settings,
+            cwd=cwd,
+            environ=environ,
+            env_file=env_file,
+            session=session,
+            live_too=live_too,
+        )
+
+    selection = select()
     report = selection.report
     if not selection.variables and offer is not None and needs_sign_in(report) and offer(report):
-        selection = select_keys(
-            settings, cwd=cwd, environ=environ, env_file=env_file, session=session
-        )
+        selection = select()
     for note in selection.notes:
         warn(note)
     if not selection.variables:
         name = os.path.basename(argv[0]) or argv[0]
         raise AtmnError(not_usable(selection.report, f"{_shown(name)} was not started"))
-    return Prepared(executable, argv, {**environ, **selection.variables})
+    inherited = {name: value for name, value in environ.items() if name not in EXPORTED}
+    return Prepared(executable, argv, {**inherited, **selection.variables})
 
 
 def offer_sign_in(
