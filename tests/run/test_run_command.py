@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -473,3 +474,41 @@ def test_a_command_killed_by_a_forwarded_sigint_gives_130(
             process.wait()
     assert process.returncode == 130
     assert err == ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_no_exec_cmd_does_not_outlive_a_killed_atmn(project: Path, env: dict[str, str]) -> None:
+    """SIGKILL cannot be forwarded: CMD (which holds the keys) dies with atmn all the same."""
+    child = "import os, time\nprint(os.getpid(), flush=True)\nwhile True: time.sleep(0.05)\n"
+    running = subprocess.Popen(
+        [ATMN, "run", "--offline", "--no-exec", "--", "python", "-c", child],
+        cwd=project,
+        env=with_python(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert running.stdout is not None
+        cmd = int(running.stdout.readline())
+        assert Path(f"/proc/{cmd}").exists()
+        running.kill()
+        running.wait(timeout=30)
+        for _ in range(600):  # up to 30 s for the kernel to deliver it
+            if _gone(cmd):
+                break
+            time.sleep(0.05)
+        assert _gone(cmd), "CMD kept running after atmn was killed"
+    finally:
+        running.kill()
+        running.wait()
+
+
+def _gone(pid: int) -> bool:
+    """Not running: no such process, or a zombie nobody has reaped yet."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return "\nState:\tZ" in status

@@ -256,6 +256,30 @@ def _send(child: subprocess.Popen[bytes], signum: int, *, queued: bool = False) 
         pass
 
 
+def _dies_with_parent() -> Callable[[], None] | None:
+    """On Linux, what the child runs before CMD so that it gets SIGKILL when atmn dies
+    (`PR_SET_PDEATHSIG`), even of SIGKILL, which atmn cannot forward: CMD holds the keys
+    in its environment and must not outlive the command that gave them. None elsewhere
+    (macOS and Windows have no such call: there CMD outlives a killed atmn)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import signal
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:  # in the child, between fork and exec: nothing that allocates much
+        prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # atmn died before the call: too late to be told
+            os._exit(128 + signal.SIGKILL)
+
+    return arm
+
+
 def _spawn(prepared: Prepared) -> int:
     """CMD as a child, the forwarded signals passed on, its exit status returned."""
     import signal
@@ -286,6 +310,7 @@ def _spawn(prepared: Prepared) -> int:
                 executable=prepared.executable if os.name == "posix" else None,
                 env=prepared.environ,
                 close_fds=False,  # as exec would: every inherited descriptor stays open
+                preexec_fn=_dies_with_parent(),
             )
         except OSError as exc:
             raise _start_error(prepared.argv[0], exc) from None
