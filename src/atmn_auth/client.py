@@ -397,12 +397,24 @@ def _keeper(
     )
 
 
+#: What says how to reach the server; given any of them, the caller decides the rest.
+_NETWORK_ARGUMENTS = ("transport", "proxy", "mounts", "verify", "trust_env", "cert")
+
+
 def _client_kwargs(
-    keeper: _KeyKeeper, auth: AutumnAuth, timeout: Any, kwargs: dict[str, Any]
+    keeper: _KeyKeeper, auth: AutumnAuth, timeout: Any, kwargs: dict[str, Any], *, sync: bool
 ) -> dict[str, Any]:
     headers = httpx2.Headers({"User-Agent": USER_AGENT, "Accept": "application/json"})
     headers.update(kwargs.pop("headers", None) or {})
     kwargs.setdefault("follow_redirects", False)  # a redirect must not carry the key away
+    if not any(name in kwargs for name in _NETWORK_ARGUMENTS):
+        # the CLI's network: the environment's proxies, but never for this machine (the
+        # key must not cross a proxy to reach localhost), and its CA rules
+        from atmn_auth.api.transport import AsyncNetworkTransport, NetworkTransport
+
+        network = NetworkTransport if sync else AsyncNetworkTransport
+        kwargs["transport"] = network(keeper.environ)
+        kwargs["trust_env"] = False
     return {
         "base_url": keeper.settings.backend_url,
         "auth": auth,
@@ -464,7 +476,7 @@ class AutumnClient(_KeyedClient, httpx2.Client):
             allow_org_change=allow_org_change,
         )
         auth = AutumnAuth(self._keeper)
-        super().__init__(**_client_kwargs(self._keeper, auth, timeout, kwargs))
+        super().__init__(**_client_kwargs(self._keeper, auth, timeout, kwargs, sync=True))
         auth.bind(self)
 
 
@@ -500,5 +512,5 @@ class AsyncAutumnClient(_KeyedClient, httpx2.AsyncClient):
             allow_org_change=allow_org_change,
         )
         auth = AutumnAuth(self._keeper)
-        super().__init__(**_client_kwargs(self._keeper, auth, timeout, kwargs))
+        super().__init__(**_client_kwargs(self._keeper, auth, timeout, kwargs, sync=False))
         auth.bind(self)

@@ -89,19 +89,48 @@ def tls_context(environ: Mapping[str, str]) -> ssl.SSLContext:
     return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
-class NetworkTransport(httpx2.BaseTransport):
-    """Direct or proxied, TLS from the system's store; one connection pool per route."""
+class _Network:
+    """What the sync and async transports share: the environment's proxies (never for
+    loopback) and the CAs to trust."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = dict(environ)
         self._proxies = proxies_from(environ)
-        self._routes: dict[tuple[str | None, bool], httpx2.HTTPTransport] = {}
         self._tls: ssl.SSLContext | None = None
         self._lock = threading.Lock()
-        self._backends: dict[bool, Preconnecting] = {}
 
     def proxy_for(self, url: httpx2.URL) -> str | None:
         return proxy_for(url, self._proxies)
+
+    def _via(self, proxy: str | None) -> httpx2.Proxy | None:
+        if proxy is None:
+            return None
+        try:
+            secure = proxy.startswith("https:")
+            return httpx2.Proxy(url=proxy, ssl_context=self._context(True) if secure else None)
+        except (ValueError, httpx2.InvalidURL) as exc:
+            shown = shown_proxy(proxy)
+            raise UsageError(
+                f"the proxy {shown} set in the environment is not usable: {exc}"
+            ) from None
+
+    def _context(self, tls: bool) -> ssl.SSLContext:
+        import ssl
+
+        if not tls:  # never used for TLS: verification on, and no CA to trust
+            return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if self._tls is None:
+            self._tls = tls_context(self._environ)
+        return self._tls
+
+
+class NetworkTransport(_Network, httpx2.BaseTransport):
+    """Direct or proxied, TLS from the system's store; one connection pool per route."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        super().__init__(environ)
+        self._routes: dict[tuple[str | None, bool], httpx2.HTTPTransport] = {}
+        self._backends: dict[bool, Preconnecting] = {}
 
     def preconnect(self, url: httpx2.URL, timeout: float) -> None:
         """Starts opening a TCP connection to `url`'s host for the next request that needs
@@ -129,16 +158,7 @@ class NetworkTransport(httpx2.BaseTransport):
             return route
 
     def _new_route(self, proxy: str | None, tls: bool) -> httpx2.HTTPTransport:
-        via: httpx2.Proxy | None = None
-        if proxy is not None:
-            try:
-                secure = proxy.startswith("https:")
-                via = httpx2.Proxy(url=proxy, ssl_context=self._context(True) if secure else None)
-            except (ValueError, httpx2.InvalidURL) as exc:
-                shown = shown_proxy(proxy)
-                raise UsageError(
-                    f"the proxy {shown} set in the environment is not usable: {exc}"
-                ) from None
+        via = self._via(proxy)
         transport = httpx2.HTTPTransport(verify=self._context(tls), proxy=via, trust_env=False)
         pool = getattr(transport, "_pool", None)
         inner = getattr(pool, "_network_backend", None)
@@ -148,15 +168,6 @@ class NetworkTransport(httpx2.BaseTransport):
             self._backends[tls] = backend
         return transport
 
-    def _context(self, tls: bool) -> ssl.SSLContext:
-        import ssl
-
-        if not tls:  # never used for TLS: verification on, and no CA to trust
-            return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        if self._tls is None:
-            self._tls = tls_context(self._environ)
-        return self._tls
-
     def close(self) -> None:
         with self._lock:
             routes, self._routes = list(self._routes.values()), {}
@@ -165,6 +176,33 @@ class NetworkTransport(httpx2.BaseTransport):
             route.close()
         for backend in backends:
             backend.close()
+
+
+class AsyncNetworkTransport(_Network, httpx2.AsyncBaseTransport):
+    """`NetworkTransport` for asyncio: the same routes, proxies and CAs."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        super().__init__(environ)
+        self._routes: dict[tuple[str | None, bool], httpx2.AsyncHTTPTransport] = {}
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        proxy = self.proxy_for(request.url)
+        tls = request.url.scheme == "https" or (proxy or "").startswith("https:")
+        with self._lock:
+            route = self._routes.get((proxy, tls))
+            if route is None:
+                verify = self._context(tls)
+                route = httpx2.AsyncHTTPTransport(
+                    verify=verify, proxy=self._via(proxy), trust_env=False
+                )
+                self._routes[(proxy, tls)] = route
+        return await route.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        with self._lock:
+            routes, self._routes = list(self._routes.values()), {}
+        for route in routes:
+            await route.aclose()
 
 
 class Preconnecting:
