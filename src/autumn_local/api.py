@@ -171,17 +171,19 @@ def revoke_current_key() -> Response:
 
 @cli_bp.delete("/cli/api-keys/<key_id>")
 def revoke_key_by_id(key_id: str) -> Response:
-    """Contract §7: revoke a key of the presenting key's organization (itself included).
+    """Contract §7: revoke a key of the presenting key's organization and environment
+    (itself included), the keys `GET /cli/api-keys` lists for it.
 
-    A key of another organization is "not found", like one that does not exist.
+    A key of another organization or of the other environment is "not found", like one that
+    does not exist: a sandbox key cannot revoke the organization's live keys.
     """
     if not config().enabled("keys"):
         abort(404)
     key = presented_key()
     if key is None:
         return invalid_key()
-    if not apikeys.revoke_org_key(db(), key.org_id, key_id):
-        return json_error(404, "No such key in this organization.", "key_not_found")
+    if not apikeys.revoke_org_key(db(), key.org_id, key.env, key_id):
+        return json_error(404, "No such key in this organization and environment.", "key_not_found")
     return Response(status=204)
 
 

@@ -282,11 +282,13 @@ def org_keys(conn: sqlite3.Connection, org_id: str, env: str) -> list[ApiKey]:
     return [_key(r) for r in rows]
 
 
-def revoke_org_key(conn: sqlite3.Connection, org_id: str, key_id: str) -> bool:
-    """Revoke the active key `key_id` if it belongs to `org_id`; False when there is none."""
+def revoke_org_key(conn: sqlite3.Connection, org_id: str, env: str, key_id: str) -> bool:
+    """Revoke the active key `key_id` if it belongs to `org_id` and `env` (the keys
+    `org_keys` lists); False when there is none."""
     cur = conn.execute(
-        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL",
-        (time.time(), key_id, org_id),
+        "UPDATE api_keys SET revoked_at = ?"
+        " WHERE id = ? AND org_id = ? AND env = ? AND revoked_at IS NULL",
+        (time.time(), key_id, org_id, env),
     )
     return cur.rowcount > 0
 

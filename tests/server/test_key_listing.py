@@ -134,14 +134,10 @@ def test_an_access_token_is_not_a_presenting_key(autumn_server):
 
 def test_revoked_presenting_key_gets_401(autumn_server):
     keys = mint(autumn_server, sign_in(autumn_server)["access_token"]).json()
+    spare = autumn_server.create_key("acme")
+    listed = list_keys(autumn_server, keys["sandbox_key"]).json()["list"]
     assert (
-        revoke(
-            autumn_server,
-            keys["prod_key"],
-            by_last4(
-                list_keys(autumn_server, keys["sandbox_key"]).json()["list"], keys["sandbox_key"]
-            )["id"],
-        ).status_code
+        revoke(autumn_server, spare["key"], by_last4(listed, keys["sandbox_key"])["id"]).status_code
         == 204
     )
     assert list_keys(autumn_server, keys["sandbox_key"]).status_code == 401
@@ -165,11 +161,34 @@ def test_revoke_by_id(autumn_server):
     assert customers(autumn_server, keys["sandbox_key"]).status_code == 200
 
 
-def test_a_key_of_the_same_organization_in_the_other_environment_can_be_revoked(autumn_server):
+def test_a_key_of_the_other_environment_is_not_found_and_stays(autumn_server):
+    """Deleting by id is scoped like listing (contract §7): a sandbox key, the less guarded
+    of the two, cannot revoke the organization's live keys, nor a live key sandbox ones; the
+    answer is the one for a key that does not exist."""
     keys = mint(autumn_server, sign_in(autumn_server)["access_token"]).json()
-    live = list_keys(autumn_server, keys["prod_key"]).json()["list"][0]
-    assert revoke(autumn_server, keys["sandbox_key"], live["id"]).status_code == 204
-    assert customers(autumn_server, keys["prod_key"]).status_code == 401
+    live_dashboard = autumn_server.create_key("acme", env="live", name="Production server")
+    live_ids = {e["id"] for e in list_keys(autumn_server, keys["prod_key"]).json()["list"]}
+    sandbox_ids = {e["id"] for e in list_keys(autumn_server, keys["sandbox_key"]).json()["list"]}
+    assert live_dashboard["id"] in live_ids and len(live_ids) == 2 and len(sandbox_ids) == 1
+
+    unknown = revoke(autumn_server, keys["sandbox_key"], "key_" + "x" * 24)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "key_not_found"
+    for live_id in sorted(live_ids):
+        response = revoke(autumn_server, keys["sandbox_key"], live_id)
+        assert response.status_code == 404, "a sandbox key revoked a live key"
+        assert response.json() == unknown.json()
+    (sandbox_id,) = sandbox_ids
+    response = revoke(autumn_server, keys["prod_key"], sandbox_id)
+    assert response.status_code == 404, "a live key revoked a sandbox key"
+    assert response.json() == unknown.json()
+
+    # every key still works and is still listed
+    for key in (keys["prod_key"], live_dashboard["key"], keys["sandbox_key"]):
+        assert customers(autumn_server, key).status_code == 200
+    assert {e["id"] for e in list_keys(autumn_server, keys["prod_key"]).json()["list"]} == live_ids
+    # a key of the same environment still revokes by id
+    assert revoke(autumn_server, keys["prod_key"], live_dashboard["id"]).status_code == 204
+    assert customers(autumn_server, live_dashboard["key"]).status_code == 401
 
 
 def test_a_key_of_another_organization_is_not_found_and_stays(autumn_server):
