@@ -16,6 +16,7 @@ from . import sessions, store
 from .context import db
 
 _SID = "sid"
+_BROWSER = "browser_id"
 
 
 def csrf_token() -> str:
@@ -32,6 +33,16 @@ def csrf_ok() -> bool:
     if not isinstance(expected, str) or not sent:
         return False
     return hmac.compare_digest(expected.encode(), sent.encode())
+
+
+def browser_id() -> str:
+    """A random id of this browser's session (its cookie), made on first use: the throttles
+    count per browser session with it. Signing in or out starts a new one."""
+    value = session.get(_BROWSER)
+    if not isinstance(value, str):
+        value = secrets.token_urlsafe(16)
+        session[_BROWSER] = value
+    return value
 
 
 def signed_in_user() -> store.User | None:

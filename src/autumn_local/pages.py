@@ -4,7 +4,6 @@ verification page (RFC 8628), sign-out."""
 from __future__ import annotations
 
 import math
-import secrets
 from typing import Any, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -18,19 +17,18 @@ from flask import (
     redirect,
     render_template_string,
     request,
-    session,
     url_for,
 )
 
 from . import hosted, params, scopes, store, templates
-from .browser_session import csrf_ok, csrf_token, signed_in_user
+from .browser_session import browser_id, csrf_ok, csrf_token, signed_in_user
 from .browser_session import sign_in_as as start_session
 from .browser_session import sign_out as end_session
 from .context import config, db
 from .models import GrantUser
 from .oauth import AUTHORIZE_PATH, DEVICE_PAGE_PATH
 from .pairing import pairing_code
-from .throttle import FailureLimiter
+from .throttle import FailureLimiter, is_loopback
 
 OAUTH_SERVER_KEY = "autumn_local_oauth"
 DEVICE_LIMITER_KEY = "autumn_local_device_limiter"
@@ -122,8 +120,13 @@ def sign_in_limiter() -> FailureLimiter:
 
 
 def sign_in_attempt_keys(email: str) -> list[str]:
-    """Failed sign-ins count per account (known or not) and per client address."""
-    return [f"account:{email.casefold()}", f"address:{request.remote_addr or '-'}"]
+    """Failed sign-ins count per account (known or not), and per browser session for a
+    loopback client (every local process is 127.0.0.1: counting per address there would let
+    any of them lock every local user out), else per client address."""
+    account = f"account:{email.casefold()}"
+    if is_loopback(request.remote_addr):
+        return [account, f"browser:{browser_id()}"]
+    return [account, f"address:{request.remote_addr or '-'}"]
 
 
 def too_many_sign_ins(wait: float) -> str:
@@ -344,13 +347,17 @@ def device_limiter() -> FailureLimiter:
     return cast(FailureLimiter, current_app.extensions[DEVICE_LIMITER_KEY])
 
 
-def device_attempt_keys(user: store.User) -> list[str]:
-    """Failed code entries count per session, per user and per address."""
-    sid = session.get("device_sid")
-    if not isinstance(sid, str):
-        sid = secrets.token_urlsafe(16)
-        session["device_sid"] = sid
-    return [f"session:{sid}", f"user:{user.id}", f"address:{request.remote_addr or '-'}"]
+def device_attempt_keys(user: store.User) -> tuple[list[str], list[str], str]:
+    """(keys, shared keys, owner) for `FailureLimiter.attempt`: failed code entries count per
+    browser session, and per client address unless it is loopback (where every local process
+    is); per user too, but the user's count holds back only a session that entered a wrong
+    code itself (anyone may be signed in as the demo user: their wrong codes must not make a
+    person's valid code fail)."""
+    browser = f"browser:{browser_id()}"
+    keys = [browser]
+    if not is_loopback(request.remote_addr):
+        keys.append(f"address:{request.remote_addr or '-'}")
+    return keys, [f"user:{user.id}"], browser
 
 
 def find_device_request(text: str) -> tuple[store.DeviceRecord | None, str]:
@@ -385,17 +392,21 @@ def device() -> Response:
         return csrf_refused()
     text = request.form.get("user_code", "")[:32]
     limiter = device_limiter()
-    keys = device_attempt_keys(user)
-    wait = limiter.retry_after(keys)
+    keys, shared, owner = device_attempt_keys(user)
+    # Counted as a failure before the code is looked up (parallel guesses cannot all get in
+    # under the limit), taken back when it is a current code.
+    wait, stamp = limiter.attempt(keys, shared=shared, owner=owner)
     if wait > 0:
         minutes = max(1, math.ceil(wait / 60))
         unit = "minute" if minutes == 1 else "minutes"
         message = f"Too many wrong codes. Wait {minutes} {unit}, then try again."
-        return device_enter_page(user, text, error=message, status=429)
+        response = device_enter_page(user, text, error=message, status=429)
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
     record, problem = find_device_request(text)
     if record is None:
-        limiter.record(keys)
         return device_enter_page(user, text, error=_DEVICE_PROBLEMS[problem], status=400)
+    limiter.forgive(keys + shared, stamp)
 
     user_code = store.normalize_user_code(text) or ""
     conn = db()

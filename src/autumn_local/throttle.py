@@ -1,8 +1,16 @@
-"""Counting failures in a sliding window, to slow down guessing (device user codes, passwords)."""
+"""Counting in a sliding window, to slow down guessing (device user codes, passwords) and
+flooding (device authorization requests).
+
+Who is counted depends on where a request comes from (`is_loopback`): every process on this
+machine reaches the stand-in from 127.0.0.1, so a count per address there would let any of
+them lock every local user out. Loopback clients are counted per account and per browser
+session instead; clients reaching a `--host` address from elsewhere per address as well.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import threading
 import time
 from collections import deque
@@ -10,10 +18,23 @@ from collections.abc import Callable, Iterable
 
 #: At most this many failed user-code entries ...
 DEFAULT_LIMIT = 10
-#: ... per this many seconds, per session, per user and per address.
+#: ... per this many seconds, per browser session, per user (for a session that entered a
+#: wrong code itself) and, for clients that are not on loopback, per address.
 DEFAULT_WINDOW = 600.0
 #: Above this many remembered keys, `record` first forgets the ones with no recent failure.
 SWEEP_ABOVE = 10_000
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a client address is this machine's loopback (127.0.0.0/8, ::1, or either
+    as an IPv4-mapped IPv6 address); False for anything else, a missing address included."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
 
 
 class FailureLimiter:
@@ -24,7 +45,8 @@ class FailureLimiter:
     unlimited guessing. Kept in memory: the stand-in is one process.
 
     `attempt` counts an attempt as a failure before it is judged, and `forgive` takes it back
-    once it succeeded: so attempts made in parallel cannot get past the limit together.
+    once it succeeded: so attempts made in parallel cannot get past the limit together. Used
+    without `forgive`, it counts every attempt (a rate limit).
     """
 
     def __init__(
@@ -77,16 +99,26 @@ class FailureLimiter:
         with self._lock:
             self._append(keys, self._clock())
 
-    def attempt(self, keys: Iterable[str]) -> tuple[float, float]:
+    def attempt(
+        self, keys: Iterable[str], *, shared: Iterable[str] = (), owner: str | None = None
+    ) -> tuple[float, float]:
         """(seconds to wait, 0) when a key is blocked; else (0, stamp): the attempt is
-        counted as a failure until `forgive(keys, stamp)` takes it back."""
-        keys = list(keys)
+        counted as a failure of every key until `forgive(keys + shared, stamp)` takes it back.
+
+        `shared` keys (an account's, whose sessions anyone signed in as it can open) hold
+        back only an `owner` (one of `keys`, a browser session) that has a recent failure of
+        its own: other sessions' failures never stop a session's first try, so they cannot
+        make a person's valid code fail, while every session that guessed wrong is held back
+        by the account's count as well as its own."""
+        keys, shared = list(keys), list(shared)
         with self._lock:
             now = self._clock()
             wait = self._wait(keys, now)
+            if shared and (owner is None or self._recent(owner, now)):
+                wait = max(wait, self._wait(shared, now))
             if wait > 0:
                 return wait, 0.0
-            self._append(keys, now)
+            self._append(keys + shared, now)
             return 0.0, now
 
     def forgive(self, keys: Iterable[str], stamp: float) -> None:

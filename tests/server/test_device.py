@@ -78,6 +78,17 @@ def signed_in_client(server: Any) -> Iterator[httpx2.Client]:
         yield client
 
 
+def sign_in_again(server: Any, client: httpx2.Client) -> None:
+    """Sign out and in again in the same client: a new session."""
+    home = parse_forms(client.get("/").text)[0]
+    assert client.post("/sign-out", data=home.fields).status_code == 302
+    form = parse_forms(client.get("/sign-in").text)[0]
+    done = client.post(
+        "/sign-in", data={**form.fields, "email": server.email, "password": server.password}
+    )
+    assert done.status_code == 302
+
+
 def enter_code(client: httpx2.Client, code: str) -> httpx2.Response:
     page = client.get("/device")
     form = parse_forms(page.text)[0]
@@ -462,13 +473,39 @@ def test_guessing_codes_is_limited(autumn_server):
         for _ in range(10):
             assert enter_code(client, "BCDF-GHJK").status_code == 400
         blocked = enter_code(client, device["user_code"])  # even the right code, for now
-    assert blocked.status_code == 429
-    assert "Too many wrong codes" in text(blocked, "error")
-    assert "10 minutes" in text(blocked, "error")
-    # A fresh session from the same address is blocked as well.
-    with signed_in_client(autumn_server) as client:
-        again = enter_code(client, device["user_code"])
-    assert again.status_code == 429
+        assert blocked.status_code == 429
+        assert "Too many wrong codes" in text(blocked, "error")
+        assert "10 minutes" in text(blocked, "error")
+        # Signing in again (a new session) does not start the count again: the account's
+        # wrong codes hold back every session of it that entered a wrong code itself.
+        sign_in_again(autumn_server, client)
+        assert enter_code(client, "BCDF-GHJK").status_code == 400
+        assert enter_code(client, device["user_code"]).status_code == 429
+    # A session that has entered no wrong code still gets to enter its own, right one.
+    with signed_in_client(autumn_server) as person:
+        assert enter_code(person, device["user_code"]).status_code == 200
+
+
+def test_wrong_codes_from_another_session_do_not_fail_a_persons_valid_code(autumn_server):
+    """Every local process is 127.0.0.1, and may be signed in as the same demo user: another
+    session's wrong codes, far over the limit, never make a person's valid code fail."""
+    device = request_device(autumn_server)
+    for n in range(3):  # three processes, each signed in as the demo user
+        with signed_in_client(autumn_server) as process:
+            statuses = [enter_code(process, "BCDF-GHJK").status_code for _ in range(12)]
+        # The first gets the limit's 10 wrong codes; once the account is over it, a later
+        # session that enters a wrong code is held back at once.
+        wrong = 10 if n == 0 else 1
+        assert statuses == [400] * wrong + [429] * (12 - wrong), statuses
+    with signed_in_client(autumn_server) as person:
+        page = enter_code(person, device["user_code"])
+        assert page.status_code == 200, text(page, "error")
+        assert text(page, "user-code") == device["user_code"]
+        form = parse_forms(page.text)[0]
+        org_id = form.selects["org_id"][0]["value"]
+        done = person.post("/device", data={**form.fields, "org_id": org_id, "action": "approve"})
+    assert device_result(done) == "approve", done.status_code
+    assert poll(autumn_server, device["device_code"]).status_code == 200
 
 
 def test_device_pages_have_a_viewport_labels_and_the_one_stylesheet(autumn_server):

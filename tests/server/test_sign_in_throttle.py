@@ -1,8 +1,9 @@
-"""Failed sign-ins are throttled per account and per address; password hashing is bounded.
+"""Failed sign-ins are throttled per account, and per browser session on loopback (per
+address for other clients: test_throttle_remote.py); password hashing is bounded.
 
 Each password check is a ~16 MiB scrypt: without a bound, parallel sign-in attempts grew
-the server from 67 to 514 MiB. They now queue for a pool of 2, and an account or address
-that failed too often is refused (429) before any password is checked.
+the server from 67 to 514 MiB. They now queue for a pool of 2, and an account or browser
+session (address) that failed too often is refused (429) before any password is checked.
 """
 
 from __future__ import annotations
@@ -74,13 +75,30 @@ def test_failures_count_per_account_whatever_the_address(server):
         assert attempt(elsewhere, "other@autumn.local", "pw-other").status_code == 302
 
 
-def test_failures_count_per_address_whatever_the_account(server):
+def test_on_loopback_failures_count_per_browser_session_not_per_address(server):
+    """Every local process is 127.0.0.1: counting per address there would let any of them
+    lock every local user out. A browser session that failed too often is held back; another
+    browser on the same address is not (the per-address count for other addresses:
+    test_throttle_remote.py)."""
     with browser(server, "127.0.0.1") as guesser:
         for n in range(LIMIT):  # unknown accounts count as much as known ones
             assert attempt(guesser, f"nobody{n}@example.com", "guess").status_code == 401
         refused_for(attempt(guesser, server.email, server.password))
-    with browser(server, "127.0.0.3") as other:
-        assert attempt(other, server.email, server.password).status_code == 302
+        with browser(server, "127.0.0.1") as person:
+            assert attempt(person, server.email, server.password).status_code == 302
+            assert "Signed in as" in person.get("/").text
+        refused_for(attempt(guesser, server.email, server.password))  # still held back
+
+
+def test_a_local_process_guessing_other_accounts_never_locks_the_demo_user_out(server):
+    """A process that fails sign-ins from fresh sessions (each its own cookie), ten times
+    the limit, with accounts that are not the demo user's."""
+    for n in range(LIMIT * 10):
+        with browser(server, "127.0.0.1") as process:
+            assert attempt(process, f"nobody{n % 3}@example.com", "guess").status_code in (401, 429)
+    with browser(server, "127.0.0.1") as person:
+        assert attempt(person, server.email, server.password).status_code == 302
+        assert "Signed in as" in person.get("/").text
 
 
 def test_successful_sign_ins_do_not_count(server):
