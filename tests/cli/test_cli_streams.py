@@ -59,7 +59,8 @@ def test_a_clean_login_reports_on_stdout_only(tmp_path: Path) -> None:
         f"Updated {dotenv}:",
         "  AUTUMN_SECRET_KEY        am_sk_test_…S1S1  (sandbox)",
         "  AUTUMN_PROD_SECRET_KEY   am_sk_live_…L2L2  (live)",
-        "Replaced am_sk_test_…o3o3: still valid (pass --revoke-replaced to revoke replaced keys).",
+        "Replaced am_sk_test_…o3o3: kept, not revoked (pass --revoke-replaced to revoke "
+        "replaced keys).",
         "Next: `atmn env` shows the key in force; your code reads AUTUMN_SECRET_KEY.",
     ]
     assert err == []

@@ -74,9 +74,6 @@ def _write_as(uid: int, env: Path, name: str, cache: Path, go: int) -> int:
     if pid == 0:  # pragma: no cover - the child never returns into pytest
         code = 1
         try:
-            if name is not None:  # prctl(PR_SET_NAME): what /proc/PID/status says
-                libc = ctypes.CDLL(None, use_errno=True)
-                libc.prctl(15, ctypes.c_char_p(name), 0, 0, 0)
             if uid != os.geteuid():
                 os.setgroups([])
                 os.setgid(uid)

@@ -328,7 +328,7 @@ def test_replaced_keys_are_kept_by_default_and_revoked_when_asked(
     assert kept.returncode == 0, kept.stderr
     for old in (first["AUTUMN_SECRET_KEY"], first["AUTUMN_PROD_SECRET_KEY"]):
         assert old is not None
-        assert f"Replaced {old[:11]}…{old[-4:]}: still valid" in kept.stdout
+        assert f"Replaced {old[:11]}…{old[-4:]}: kept, not revoked" in kept.stdout
         assert organization_of(autumn_server.url, old).status_code == 200
     second = dotenv_values(nested / ".env")
 
@@ -370,11 +370,11 @@ def test_a_replaced_key_still_held_elsewhere_is_never_revoked(
     assert result.returncode == 0, result.stderr
     shown = {key: f"{key[:11]}…{key[-4:]}" for key in (sandbox, live)}
     assert (
-        f"Replaced {shown[sandbox]}: still valid, still used by DEPLOY_KEY in the process "
+        f"Replaced {shown[sandbox]}: kept, still used by DEPLOY_KEY in the process "
         f"environment; revoke it once nothing uses it: `atmn keys revoke {shown[sandbox]}`."
     ) in result.stdout
     assert (
-        f"Replaced {shown[live]}: still valid, still used by NEXT_AUTUMN_LIVE_KEY in "
+        f"Replaced {shown[live]}: kept, still used by NEXT_AUTUMN_LIVE_KEY in "
         f"{nested / '.env.local'}; revoke it once nothing uses it: "
         f"`atmn -p keys revoke {shown[live]}`."
     ) in result.stdout

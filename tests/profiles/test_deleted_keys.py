@@ -84,14 +84,14 @@ def test_login_does_not_say_a_replaced_key_it_saw_rejected_is_still_valid(
         assert warnings == _live_key_still_works(
             project.backend, live, "the keys this replaced still work"
         )
-    else:
-        kept = (
-            f"Replaced {redact(live)}: still valid (pass --revoke-replaced to revoke "
+    else:  # kept as asked: said as such, with no claim that either still works
+        kept = [
+            f"Replaced {redact(key)}: kept, not revoked (pass --revoke-replaced to revoke "
             "replaced keys)."
-        )
-        assert result.stdout.splitlines() == login_stdout(
-            any_server, project, replaced=[already, kept]
-        )
+            for key in (sandbox, live)
+        ]
+        assert result.stdout.splitlines() == login_stdout(any_server, project, replaced=kept)
+        assert "still valid" not in result.stdout + result.stderr
         assert warnings == []
     working = slugs(any_server.url, KeyList([sandbox or "", live or ""]))
     assert working == [None, "acme"]

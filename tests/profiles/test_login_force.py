@@ -61,7 +61,7 @@ def test_login_force_again_says_the_replaced_keys_still_work(
             any_server,
             project,
             replaced=[
-                f"Replaced {redact(key)}: still valid (pass --revoke-replaced to revoke "
+                f"Replaced {redact(key)}: kept, not revoked (pass --revoke-replaced to revoke "
                 "replaced keys)."
                 for key in old.values()
             ],

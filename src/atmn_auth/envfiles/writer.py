@@ -41,8 +41,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from atmn_auth.envfiles import grammar, nodeview
+from atmn_auth.envfiles import grammar, nodeview, privacy
 from atmn_auth.envfiles.lock import LOCK_TIMEOUT, lock_path_for, locked
+from atmn_auth.envfiles.privacy import Checked
 from atmn_auth.envfiles.reader import read_bytes, read_text
 from atmn_auth.errors import EnvFileError
 
@@ -368,6 +369,7 @@ def update_env_file(
     *,
     set_values: Mapping[str, str] | None = None,
     remove: Iterable[str] = (),
+    checked: Checked | None = None,
 ) -> EnvUpdate:
     """Sets and removes variables in the `.env` at `path` in one atomic rewrite.
 
@@ -375,6 +377,10 @@ def update_env_file(
     created with mode 0600; an existing one keeps its mode. Nothing is written when
     nothing changes. Raises `EnvFileError` (file untouched) when the path is not a
     regular file, cannot be read or written, or a value cannot be written safely.
+
+    With `checked` (what `privacy.snapshot` saw when keys were allowed in), the file is
+    looked at again under the lock (`privacy.recheck`) and refused if it changed hands
+    since; its mode is never widened past the checked one.
     """
     set_values = dict(set_values or {})
     remove = tuple(remove)
@@ -382,6 +388,9 @@ def update_env_file(
     # Validate before taking the lock, so bad input never touches the filesystem.
     render_update("", set_values, remove)
     with locked(target):
+        problem = privacy.recheck(checked) if checked is not None else None
+        if problem is not None:
+            raise EnvFileError(f"{problem}; no keys were written to it")
         _remove_stale_temporaries(target)
         text = read_text(target)
         created = text is None
@@ -396,7 +405,7 @@ def update_env_file(
             return update
         data = new_text.encode("utf-8")
         _check_writable(target, exists=not created)
-        _atomic_write(target, data)
+        _atomic_write(target, data, most=checked.mode if checked is not None else None)
         update.written = data
     return update
 
@@ -467,13 +476,14 @@ def _check_writable(target: Path, *, exists: bool) -> None:
         )
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
+def _atomic_write(target: Path, data: bytes, most: int | None = None) -> None:
     """Writes `data` to a new 0600 file beside `target`, then renames it over `target`.
 
     The new file takes the old one's owner before anything is written to it, and its
     mode only once it is complete, just before the rename: while it is being written it
     is readable by its owner alone, whatever the old file allowed (a writer killed
-    meanwhile leaves a 0600 file, which the next write deletes).
+    meanwhile leaves a 0600 file, which the next write deletes). With `most`, that mode
+    is never wider than `most`.
     """
     import tempfile  # imported here: reading a .env (atmn env) does not need it
 
@@ -482,6 +492,8 @@ def _atomic_write(target: Path, data: bytes) -> None:
     except FileNotFoundError:
         st = None
     mode = stat.S_IMODE(st.st_mode) if st is not None else NEW_FILE_MODE
+    if most is not None:
+        mode &= most
     directory = target.parent
     try:
         fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")

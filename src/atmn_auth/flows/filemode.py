@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from atmn_auth.envfiles import trust
+from atmn_auth.envfiles.privacy import Checked, exposure, open_directory, snapshot
 from atmn_auth.errors import AtmnError
 from atmn_auth.flows.console import Console
 
@@ -36,15 +37,18 @@ QUESTION = "Make it private (chmod 600)?"
 
 def ensure_private(
     target: Path, console: Console, environ: Mapping[str, str] | None = None
-) -> None:
-    """Returns when keys may be written to `target`; raises `AtmnError` (nothing changed)
-    when they may not. May chmod the file to 0600 after asking on a terminal. `environ`
-    (`os.environ` when None) is the process environment (`ATMN_SAFE_DIRECTORIES`)."""
+) -> Checked:
+    """Returns what was checked when keys may be written to `target` (for the writer to
+    look again under its lock: `update_env_file(checked=…)`); raises `AtmnError`
+    (nothing changed) when they may not. May chmod the file to 0600 after asking on a
+    terminal. `environ` (`os.environ` when None) is the process environment
+    (`ATMN_SAFE_DIRECTORIES`)."""
     from atmn_auth.envfiles.lock import ensure_free
 
     real = Path(os.path.realpath(target))
     rule = trust.policy(environ)
     _check_directory(real, rule)
+    _warn_open_directory(real.parent, console)
     try:
         st: os.stat_result | None = os.stat(real)
     except OSError:
@@ -53,10 +57,10 @@ def ensure_private(
         _check_owner(real, st, rule)
     ensure_free(real)
     if st is None or not stat.S_ISREG(st.st_mode):
-        return  # a directory, a FIFO: the writer refuses it with its own message
+        return snapshot(target, rule)  # a directory, a FIFO: the writer refuses it
     problems = exposure(stat.S_IMODE(st.st_mode))
     if not problems:
-        return
+        return snapshot(target, rule)
     command = f"chmod 600 {shlex.quote(str(real))}"
     what = f"{real} is {_mode(st)}: {' and '.join(problems)}"
     prompter = console.asks
@@ -72,18 +76,22 @@ def ensure_private(
             f"cannot chmod {real}: {exc.strerror or exc}; nothing was written"
         ) from None
     console.info(f"{real} is now 0600 (only you can read or write it).")
+    return snapshot(target, rule)
 
 
-def exposure(mode: int) -> list[str]:
-    """What a file mode lets other people do with the keys in the file."""
-    problems = []
-    if mode & stat.S_IWOTH:
-        problems.append("anyone can change it")
-    elif mode & stat.S_IWGRP:
-        problems.append("its group can change it")
-    if mode & stat.S_IROTH:
-        problems.append("anyone can read it")
-    return problems
+def _warn_open_directory(directory: Path, console: Console) -> None:
+    """A directory others can write without a sticky bit (0777, or 2775 with a shared
+    group): they can replace the `.env` in it at any time. Not refused (teams share
+    project directories on purpose, and the writer looks again under its lock, so no key
+    goes into a file swapped in meanwhile), but said, with the fix."""
+    who = open_directory(directory)
+    if who is not None:
+        console.info(
+            f"Warning: {directory} can be written by {who}, who can replace the .env in it "
+            f"(and the keys with it) at any time; `chmod o-w,g-w "
+            f"{shlex.quote(str(directory))}`, or `chmod +t` to let only a file's owner "
+            "replace it"
+        )
 
 
 def _check_owner(real: Path, st: os.stat_result, rule: trust.Policy) -> None:

@@ -87,7 +87,7 @@ def run_login(
     if target is None:
         target = reader.key_file(cwd, environ, (SANDBOX_VAR, LIVE_VAR))
     writer.ensure_writable(target)
-    ensure_private(target, console, environ)
+    checked = ensure_private(target, console, environ)
     autumn = Autumn.of(settings, session)
     agreed = not options.force and _check_existing_key(autumn, settings, target, console)
     if agreed and options.revoke_replaced is None:  # one question: it covers the old keys
@@ -112,7 +112,9 @@ def run_login(
     autumn = Autumn.of(settings, session, extensions=signed.extensions)
     try:
         update = writer.update_env_file(
-            target, set_values={SANDBOX_VAR: keys.sandbox_key, LIVE_VAR: keys.live_key}
+            target,
+            set_values={SANDBOX_VAR: keys.sandbox_key, LIVE_VAR: keys.live_key},
+            checked=checked,
         )
     except AtmnError as exc:
         signed.revoked.result()
@@ -227,11 +229,9 @@ def _settle_replaced(
 
 
 def _dead_said(autumn: Autumn, outcome: dict[str, str]) -> dict[str, str]:
-    """A kept key is reported "still valid" only once the server accepted it: one it
-    rejects (deleted in the dashboard meanwhile) is "already_invalid"."""
-    kept = [
-        key for key, fate in outcome.items() if fate == "unsupported" or fate.startswith("kept")
-    ]
+    """A key the server cannot revoke is said to work only once the server accepted it:
+    one it rejects (deleted in the dashboard meanwhile) is "already_invalid"."""
+    kept = [key for key, fate in outcome.items() if fate == "unsupported"]
     for key, works in (autumn.which_work(kept) if kept else {}).items():
         if works is False:
             outcome[key] = "already_invalid"

@@ -32,6 +32,7 @@ from atmn_auth.settings import Settings, flag_set
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import MintedKeys, Organization
     from atmn_auth.api.session import Session
+    from atmn_auth.envfiles.privacy import Checked
     from atmn_auth.flows.console import Console
     from atmn_auth.flows.login import LoginResult
 
@@ -68,6 +69,9 @@ class FreshKeys:
 
     keys: MintedKeys
     organization: Organization | None
+    #: The file they go to, as it was when keys were allowed into it (the writer looks
+    #: again under its lock); None when no check was made.
+    checked: Checked | None = None
 
     def key_for(self, settings: Settings) -> str:
         return self.keys.live_key if settings.prod else self.keys.sandbox_key
@@ -144,7 +148,7 @@ class LoginReauthenticator:
 
         console = self.console
         try:  # the new keys go where the old ones were: only into a private file
-            ensure_private(rejected.env_file, console, self.environ)
+            checked = ensure_private(rejected.env_file, console, self.environ)
         except AtmnError as exc:
             raise RecoveryUnavailable(exc.message) from None
         console.info(
@@ -177,7 +181,7 @@ class LoginReauthenticator:
             organization = Organization(
                 id=org_id, name=organization.name, slug=organization.slug, env=organization.env
             )
-        return FreshKeys(keys=signed.keys, organization=organization)
+        return FreshKeys(keys=signed.keys, organization=organization, checked=checked)
 
 
 def replace_rejected_key(
@@ -216,6 +220,7 @@ def replace_rejected_key(
         update_env_file(
             rejected.env_file,
             set_values={SANDBOX_VAR: fresh.keys.sandbox_key, LIVE_VAR: fresh.keys.live_key},
+            checked=fresh.checked,
         )
     except AtmnError as exc:
         undone = _revoke(rejected, fresh, environ)

@@ -72,7 +72,7 @@ def replaced_lines(result: LoginResult, settings: Settings) -> list[str]:
         if fate.startswith("kept: "):
             how = f"`{_revoke_command(key, settings)}`" if result.can_revoke else elsewhere
             lines.append(
-                f"Replaced {redact(key)}: still valid, {fate.removeprefix('kept: ')}; revoke it "
+                f"Replaced {redact(key)}: kept, {fate.removeprefix('kept: ')}; revoke it "
                 f"once nothing uses it: {how}."
             )
             continue
@@ -82,7 +82,7 @@ def replaced_lines(result: LoginResult, settings: Settings) -> list[str]:
             "revoked": "revoked it on the server",
             "already_invalid": "the server had already revoked it",
             "failed": f"could not revoke it: {elsewhere}",
-            "kept": "still valid (pass --revoke-replaced to revoke replaced keys)",
+            "kept": "kept, not revoked (pass --revoke-replaced to revoke replaced keys)",
         }[fate]
         lines.append(f"Replaced {redact(key)}: {said}.")
     return lines

@@ -93,14 +93,16 @@ def run_rotate(
     force = offered_key_in_force(autumn, settings, cwd=cwd, environ=environ)
     target = _target_file(force)
     writer.ensure_writable(target)
-    ensure_private(target, console)
+    checked = ensure_private(target, console)
     organization = _preflight(autumn, force, target)
 
     new = _sign_in(settings, session, console, environ, options, ports, target, organization)
     unchanged = f"{target} is unchanged and the keys in it still work"
     try:
         update = writer.update_env_file(
-            target, set_values={SANDBOX_VAR: new.sandbox_key, LIVE_VAR: new.live_key}
+            target,
+            set_values={SANDBOX_VAR: new.sandbox_key, LIVE_VAR: new.live_key},
+            checked=checked,
         )
     except AtmnError as exc:
         undone = settings.minted_for_nothing(autumn.revoke_quietly(new), keys="the new keys")

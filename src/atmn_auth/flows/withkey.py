@@ -246,7 +246,7 @@ def run_with_key(
     else:
         target = reader.key_file(cwd, environ, KEY_VARS.values())
     writer.ensure_writable(target)  # before the server is asked
-    ensure_private(target, console or _console(interactive), environ)
+    checked = ensure_private(target, console or _console(interactive), environ)
     trace(f"the key is a well-formed {settings.kind} key ({redact(key)}); writing to {target}")
 
     organization = None
@@ -256,7 +256,7 @@ def run_with_key(
     else:
         trace("--offline: the server was not asked")
 
-    update = writer.update_env_file(target, set_values={var: key})
+    update = writer.update_env_file(target, set_values={var: key}, checked=checked)
     replaced = [v for v in update.previous_all.get(var, []) if v != key and key_kind(v)]
     result = WithKeyResult(
         env_file=update.path,
