@@ -77,6 +77,9 @@ def create_app(cfg: ServerConfig, *, secret_key: str, cookie_name: str) -> Flask
     app.extensions[OAUTH_SERVER_KEY] = server = oauth.create_authorization_server(app, cfg)
     app.extensions[DEVICE_LIMITER_KEY] = FailureLimiter()
     app.extensions[SIGN_IN_LIMITER_KEY] = FailureLimiter(cfg.sign_in_limit, cfg.sign_in_window)
+    # Device requests stored per client address (loopback included: before sign-in nothing
+    # else tells clients apart); the overall cap on pending ones is the store's.
+    device_requests = FailureLimiter(cfg.device_request_limit, cfg.device_request_window)
     app.teardown_appcontext(close_db)
     if cfg.hosted:
         app.before_request(hosted.refuse_cli)
@@ -96,7 +99,14 @@ def create_app(cfg: ServerConfig, *, secret_key: str, cookie_name: str) -> Flask
     def device_authorization() -> Response:
         if not cfg.enabled("device"):
             abort(404)
-        return server.create_endpoint_response("device_authorization")  # type: ignore[no-any-return]
+        keys = [f"address:{request.remote_addr or '-'}"]
+        wait, stamp = device_requests.attempt(keys)
+        if wait > 0:
+            return oauth.too_many_device_requests(wait)
+        response: Response = server.create_endpoint_response("device_authorization")
+        if response.status_code != 200:  # nothing stored: not counted
+            device_requests.forgive(keys, stamp)
+        return response
 
     metadata_paths = hosted.METADATA_PATHS if cfg.hosted else hosted.METADATA_PATHS[:1]
 

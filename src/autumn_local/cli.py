@@ -20,6 +20,9 @@ from .config import (
     DEFAULT_ACCESS_TOKEN_TTL,
     DEFAULT_CODE_TTL,
     DEFAULT_DEVICE_INTERVAL,
+    DEFAULT_DEVICE_PENDING_LIMIT,
+    DEFAULT_DEVICE_REQUEST_LIMIT,
+    DEFAULT_DEVICE_REQUEST_WINDOW,
     DEFAULT_DEVICE_TTL,
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -133,7 +136,10 @@ def main() -> None:
     default=DEFAULT_SIGN_IN_LIMIT,
     show_default=True,
     type=click.IntRange(1),
-    help="Failed sign-ins allowed per account and per address within --sign-in-window.",
+    help=(
+        "Failed sign-ins allowed per account, and per browser session (loopback clients) or"
+        " per address (others), within --sign-in-window."
+    ),
 )
 @click.option(
     "--sign-in-window",
@@ -141,6 +147,33 @@ def main() -> None:
     show_default=True,
     type=click.FloatRange(0.1),
     help="Seconds over which failed sign-ins are counted.",
+)
+@click.option(
+    "--device-request-limit",
+    default=DEFAULT_DEVICE_REQUEST_LIMIT,
+    show_default=True,
+    type=click.IntRange(1),
+    help=(
+        "Device authorization requests (RFC 8628) stored per client address within"
+        " --device-request-window; more get 429 slow_down."
+    ),
+)
+@click.option(
+    "--device-request-window",
+    default=DEFAULT_DEVICE_REQUEST_WINDOW,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds over which device authorization requests are counted.",
+)
+@click.option(
+    "--device-pending-limit",
+    default=DEFAULT_DEVICE_PENDING_LIMIT,
+    show_default=True,
+    type=click.IntRange(1),
+    help=(
+        "Device requests that may wait for approval at once, from all clients; more get"
+        " 503 temporarily_unavailable."
+    ),
 )
 @click.option(
     "--disable",
@@ -176,6 +209,9 @@ def serve(
     device_interval: int,
     sign_in_limit: int,
     sign_in_window: float,
+    device_request_limit: int,
+    device_request_window: float,
+    device_pending_limit: int,
     disabled: tuple[str, ...],
     hosted: bool,
 ) -> None:
@@ -195,6 +231,9 @@ def serve(
             device_interval=device_interval,
             sign_in_limit=sign_in_limit,
             sign_in_window=sign_in_window,
+            device_request_limit=device_request_limit,
+            device_request_window=device_request_window,
+            device_pending_limit=device_pending_limit,
             disabled=disabled,
             hosted=hosted,
         )

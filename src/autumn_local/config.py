@@ -26,9 +26,17 @@ HOSTED_OFF = frozenset({"organizations", "revoke-key", "device", "keys"})
 #: RFC 8628: how long a device code and its user code live, and the polling interval.
 DEFAULT_DEVICE_TTL = 600
 DEFAULT_DEVICE_INTERVAL = 5
-#: Failed sign-ins allowed per account and per client address within the window (seconds).
+#: Failed sign-ins allowed per account and per browser session (per client address for
+#: clients that are not on loopback) within the window (seconds).
 DEFAULT_SIGN_IN_LIMIT = 10
 DEFAULT_SIGN_IN_WINDOW = 300.0
+#: Device authorization requests (RFC 8628) stored per client address within the window
+#: (seconds): a login asks once; the outside test stored 3,000 in 30 s from one client.
+DEFAULT_DEVICE_REQUEST_LIMIT = 20
+DEFAULT_DEVICE_REQUEST_WINDOW = 60.0
+#: Device requests that may wait for approval at once, from everyone (RFC 8628 §5.1: each
+#: pending user code is one more a guess can hit).
+DEFAULT_DEVICE_PENDING_LIMIT = 100
 
 
 def default_data_dir() -> Path:
@@ -48,6 +56,9 @@ class ServerConfig:
     device_interval: int = DEFAULT_DEVICE_INTERVAL
     sign_in_limit: int = DEFAULT_SIGN_IN_LIMIT
     sign_in_window: float = DEFAULT_SIGN_IN_WINDOW
+    device_request_limit: int = DEFAULT_DEVICE_REQUEST_LIMIT
+    device_request_window: float = DEFAULT_DEVICE_REQUEST_WINDOW
+    device_pending_limit: int = DEFAULT_DEVICE_PENDING_LIMIT
     disabled: frozenset[str] = field(default_factory=frozenset)
     #: Answer as hosted Autumn does (contract §H) instead of with the stand-in's extensions.
     hosted: bool = False

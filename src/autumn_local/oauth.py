@@ -8,6 +8,7 @@ RFC 8628 device authorization grant (with optional S256 PKCE) unless `--disable 
 from __future__ import annotations
 
 import hmac
+import math
 import re
 from typing import Any, ClassVar
 
@@ -33,7 +34,7 @@ from authlib.oauth2.rfc8628 import (
     SlowDownError,
 )
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask
+from flask import Flask, Response, jsonify
 
 from . import scopes, store
 from .config import ServerConfig
@@ -55,6 +56,48 @@ _MAX_ORG_HINT = 200
 class TemporarilyUnavailableError(OAuth2Error):  # type: ignore[misc]
     error = "temporarily_unavailable"
     status_code = 503
+
+
+def _seconds(wait: float) -> int:
+    return max(1, math.ceil(wait))
+
+
+def _in_seconds(seconds: int) -> str:
+    return f"try again in {seconds} second{'' if seconds == 1 else 's'}"
+
+
+class DeviceRequestsFullError(TemporarilyUnavailableError):
+    """503 `temporarily_unavailable` with Retry-After: as many device requests as allowed
+    wait for approval (`--device-pending-limit`)."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = _seconds(retry_after)
+        super().__init__(
+            "Too many sign-ins with a code are waiting for approval; "
+            + _in_seconds(self.retry_after)
+            + "."
+        )
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
+def too_many_device_requests(wait: float) -> Response:
+    """429 `slow_down` (RFC 8628 §3.5's word for "ask less often", as an RFC 6749 §5.2
+    error body) with Retry-After: the client's address asked for more device codes than
+    `--device-request-limit` allows within `--device-request-window`."""
+    seconds = _seconds(wait)
+    response = jsonify(
+        error="slow_down",
+        error_description="Too many device authorization requests from this address; "
+        + _in_seconds(seconds)
+        + ".",
+    )
+    response.status_code = 429
+    response.headers["Retry-After"] = str(seconds)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 def query_client(client_id: str) -> Client | None:
@@ -203,18 +246,22 @@ class DeviceAuthorization(DeviceAuthorizationEndpoint):  # type: ignore[misc]
         device_code = self.generate_device_code()
         for _ in range(10):
             user_code = self.generate_user_code()
-            saved = store.save_device_code(
-                db(),
-                device_code=device_code,
-                user_code=user_code,
-                client_id=client.get_client_id(),
-                scope=client.get_allowed_scope(request.payload.scope),
-                code_challenge=challenge,
-                code_challenge_method=method if challenge else None,
-                org_hint=hint,
-                ttl=cfg.device_ttl,
-                interval=cfg.device_interval,
-            )
+            try:
+                saved = store.save_device_code(
+                    db(),
+                    device_code=device_code,
+                    user_code=user_code,
+                    client_id=client.get_client_id(),
+                    scope=client.get_allowed_scope(request.payload.scope),
+                    code_challenge=challenge,
+                    code_challenge_method=method if challenge else None,
+                    org_hint=hint,
+                    ttl=cfg.device_ttl,
+                    interval=cfg.device_interval,
+                    max_pending=cfg.device_pending_limit,
+                )
+            except store.DeviceRequestsFull as full:
+                raise DeviceRequestsFullError(full.retry_after) from None
             if saved:
                 break
         else:

@@ -42,6 +42,15 @@ DEMO_EMAIL = "demo@autumn.local"
 DEMO_ORGS = (("acme", "Acme"), ("globex", "Globex"))
 
 
+class DeviceRequestsFull(Exception):
+    """As many device requests as allowed are pending; `retry_after` seconds until the
+    first of them expires."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"device requests full for {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
 class StoreError(Exception):
     """A request the records cannot satisfy (unknown user, duplicate slug, ...)."""
 
@@ -537,8 +546,13 @@ def save_device_code(
     org_hint: str | None,
     ttl: float,
     interval: float,
+    max_pending: int | None = None,
 ) -> bool:
-    """Store a new device request (hashes of its codes only); False if the user code is taken."""
+    """Store a new device request (hashes of its codes only); False if the user code is taken.
+
+    Raises DeviceRequestsFull when `max_pending` requests are already pending (neither
+    approved, denied nor expired), counted in the same transaction as the insert.
+    """
     now = time.time()
     normalized = normalize_user_code(user_code)
     if normalized is None:
@@ -547,6 +561,14 @@ def save_device_code(
         conn.execute(
             "DELETE FROM device_codes WHERE expires_at < ?", (now - DEVICE_CODE_RETENTION,)
         )
+        if max_pending is not None:
+            pending, first_expiry = conn.execute(
+                "SELECT count(*), min(expires_at) FROM device_codes"
+                " WHERE status = 'pending' AND used_at IS NULL AND expires_at > ?",
+                (now,),
+            ).fetchone()
+            if pending >= max_pending:
+                raise DeviceRequestsFull(first_expiry - now)
         try:
             conn.execute(
                 "INSERT INTO device_codes (device_code_hash, user_code_hash, client_id, scope,"

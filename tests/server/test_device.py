@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,16 +33,27 @@ METADATA = "/.well-known/oauth-authorization-server"
 # --- helpers ------------------------------------------------------------------------------
 
 
-def request_device(server: Any, **extra: str) -> dict[str, Any]:
-    response = request_device_raw(server, **extra)
+def request_device(server: Any, address: str = "127.0.0.1", **extra: str) -> dict[str, Any]:
+    response = request_device_raw(server, address, **extra)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-def request_device_raw(server: Any, **extra: str) -> httpx2.Response:
+def request_device_raw(server: Any, address: str = "127.0.0.1", **extra: str) -> httpx2.Response:
+    """POST to the device endpoint from `address` (any of 127.0.0.0/8)."""
     data = {"client_id": CLIENT_ID, "scope": ALL_SCOPES, **extra}
-    return httpx2.post(server.url + DEVICE_PATH, data=data, timeout=10)
+    transport = httpx2.HTTPTransport(local_address=address)
+    with httpx2.Client(transport=transport, timeout=10) as client:
+        return client.post(server.url + DEVICE_PATH, data=data)
+
+
+def stored_device_requests(server: Any) -> int:
+    conn = sqlite3.connect(server.data_dir / "autumn-local.db")
+    try:
+        return int(conn.execute("SELECT count(*) FROM device_codes").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def poll(server: Any, device_code: str, **extra: str) -> httpx2.Response:
@@ -191,6 +203,105 @@ def test_bad_device_requests_are_refused(autumn_server, extra, error):
     response = request_device_raw(autumn_server, **extra)
     assert response.status_code in (400, 401), response.text
     assert response.json()["error"] == error
+
+
+# --- how many device requests (RFC 8628 §5.1, §5.2) ----------------------------------------
+#
+# Each request stores a pending code, and every pending user code is one more that a guess
+# can hit. Over the per-address rate: 429 `slow_down` (the client asks too often); over the
+# cap on pending requests, whoever asks: 503 `temporarily_unavailable` (the server is full).
+# Both are RFC 6749 §5.2 JSON errors with Retry-After, and store nothing.
+
+
+def assert_refused(response: httpx2.Response, status: int, error: str, most: float) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert set(body) == {"error", "error_description"} and body["error"] == error
+    wait = int(response.headers["retry-after"])
+    assert 1 <= wait <= most
+    assert f"try again in {wait} second" in body["error_description"]
+
+
+def test_device_requests_are_limited_per_address(start_autumn_server):
+    server = start_autumn_server(device_request_limit=3, device_request_window=600)
+    for _ in range(3):
+        request_device(server)
+    refused = request_device_raw(server)
+    assert_refused(refused, 429, "slow_down", 600)
+    assert "from this address" in refused.json()["error_description"]
+    assert stored_device_requests(server) == 3
+    # Another address has its own count; requests refused as invalid are not counted.
+    for _ in range(5):
+        invalid = request_device_raw(server, "127.0.0.2", client_id="someone-else")
+        assert invalid.json()["error"] == "invalid_client"
+    for _ in range(3):
+        assert request_device_raw(server, "127.0.0.2").status_code == 200
+    assert request_device_raw(server, "127.0.0.2").status_code == 429
+    assert request_device_raw(server).status_code == 429
+    assert stored_device_requests(server) == 6
+
+
+def test_the_per_address_limit_is_a_sliding_window(start_autumn_server):
+    server = start_autumn_server(device_request_limit=2, device_request_window=2)
+    request_device(server)
+    request_device(server)
+    assert_refused(request_device_raw(server), 429, "slow_down", 2)
+    time.sleep(2.2)
+    request_device(server)
+
+
+def test_a_flood_of_device_requests_stores_at_most_the_default_limit(autumn_server):
+    """The outside test stored 3,000 requests in under 30 s from one client. With the
+    defaults (20 per address per 60 s), 200 requests in parallel store 20."""
+
+    def ask(_: int) -> int:
+        return request_device_raw(autumn_server).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(ask, range(200)))
+    assert statuses.count(200) == 20 and statuses.count(429) == 180
+    assert stored_device_requests(autumn_server) == 20
+
+
+def test_pending_device_requests_are_capped_overall(start_autumn_server):
+    server = start_autumn_server(
+        device_pending_limit=3, device_request_limit=100, device_interval=1
+    )
+    devices = [request_device(server, address=f"127.0.0.{n}") for n in (1, 2, 3)]
+    full = request_device_raw(server, "127.0.0.4")
+    assert_refused(full, 503, "temporarily_unavailable", 600)
+    assert "waiting for approval" in full.json()["error_description"]
+    assert stored_device_requests(server) == 3
+    # Approved or denied requests are no longer pending: each makes room for one.
+    approve(server, devices[0], org="acme")
+    request_device(server, address="127.0.0.4")
+    approve(server, devices[1], action="deny")
+    request_device(server, address="127.0.0.5")
+    assert request_device_raw(server, "127.0.0.6").status_code == 503
+    # The requests still pending work as before.
+    assert error_of(poll(server, devices[2]["device_code"])) == "authorization_pending"
+    assert poll(server, devices[0]["device_code"]).status_code == 200
+
+
+def test_expired_device_requests_are_not_pending(start_autumn_server):
+    server = start_autumn_server(device_pending_limit=2, device_ttl=2)
+    request_device(server)
+    request_device(server)
+    assert_refused(request_device_raw(server), 503, "temporarily_unavailable", 2)
+    time.sleep(2.2)
+    request_device(server)
+
+
+def test_device_request_limits_are_options_with_their_defaults(autumn_server):
+    shown = " ".join(autumn_server.admin("serve", "--help", check=True).stdout.split())
+    for option, default in (
+        ("--device-request-limit", "20"),
+        ("--device-request-window", "60.0"),
+        ("--device-pending-limit", "100"),
+    ):
+        assert re.search(rf"{option} [^\[]*\[default: {re.escape(default)};", shown), option
 
 
 # --- polling ------------------------------------------------------------------------------
