@@ -4,6 +4,7 @@ verification page (RFC 8628), sign-out."""
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -20,7 +21,7 @@ from flask import (
     url_for,
 )
 
-from . import hosted, params, scopes, store, templates
+from . import apikeys, hosted, params, scopes, store, templates
 from .browser_session import browser_id, csrf_ok, csrf_token, signed_in_user
 from .browser_session import sign_in_as as start_session
 from .browser_session import sign_out as end_session
@@ -343,6 +344,23 @@ _DEVICE_PROBLEMS = {
 }
 
 
+#: A device request older than this gets a warning on its confirm page: a person who started
+#: a sign-in enters its code within a minute or two; an old one is likely someone else's link.
+STALE_DEVICE_REQUEST = 120.0
+
+
+def ago(seconds: float) -> str:
+    """ "just now", "12 seconds ago", "3 minutes ago", "2 hours ago" (rounded down)."""
+    whole = max(0, int(seconds))
+    if whole < 2:
+        return "just now"
+    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
+        if whole >= size:
+            count = whole // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    raise AssertionError("unreachable")
+
+
 def device_limiter() -> FailureLimiter:
     return cast(FailureLimiter, current_app.extensions[DEVICE_LIMITER_KEY])
 
@@ -462,6 +480,7 @@ def device_confirm_page(
     error: str = "",
 ) -> Response:
     scopes = record.scope.split()
+    age = time.time() - record.created_at
     return page(
         templates.DEVICE_CONFIRM,
         400 if error else 200,
@@ -469,6 +488,9 @@ def device_confirm_page(
         client_name=client_display_name(record.client_id),
         email=user.email,
         user_code=user_code,
+        requested_at=apikeys.iso(record.created_at),
+        requested_ago=ago(age),
+        stale=age >= STALE_DEVICE_REQUEST,
         orgs=orgs,
         selected_org=preselected_org(user, orgs, record.org_hint),
         permissions=describe_scopes(scopes),

@@ -102,6 +102,7 @@ class DeviceRecord:
     code_challenge: str | None
     code_challenge_method: str | None
     org_hint: str | None
+    created_at: float
     expires_at: float
     interval: float
     status: str  # "pending", "approved" or "denied"
@@ -600,6 +601,7 @@ def _device(row: sqlite3.Row) -> DeviceRecord:
         code_challenge=row["code_challenge"],
         code_challenge_method=row["code_challenge_method"],
         org_hint=row["org_hint"],
+        created_at=row["created_at"],
         expires_at=row["expires_at"],
         interval=row["interval"],
         status=row["status"],

@@ -45,6 +45,9 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
               color: #9a3412; }
 .pairing-code { margin: .25rem 0; font: 700 2rem/1.2 ui-monospace, SFMono-Regular, Menlo,
                 Consolas, monospace; letter-spacing: .1em; overflow-wrap: normal; }
+.pairing .requested { margin: 0 0 .5rem; color: #57606a; font-size: .9rem; }
+.pairing .stale { margin: .75rem 0; padding: .5rem .75rem; text-align: left; color: #991b1b;
+                  background: #fef2f2; border: 1px solid #fca5a5; border-radius: 6px; }
 ul.permissions { margin: .4rem 0; padding-left: 1.25rem; }
 details { margin: .5rem 0 0; font-size: .9rem; }
 summary { cursor: pointer; color: #57606a; }
@@ -244,6 +247,11 @@ DEVICE_CONFIRM = (
 <section class="pairing" aria-labelledby="code-heading">
   <h2 id="code-heading">Code</h2>
   <p class="pairing-code" id="user-code">{{ user_code }}</p>
+  <p class="requested" id="requested">Requested <time id="requested-at"
+     datetime="{{ requested_at }}">{{ requested_ago }}</time></p>
+  {% if stale %}<p class="stale" id="requested-warning"><strong>This sign-in was started
+  {{ requested_ago }}</strong>, not just now. If someone sent you this link or code, press
+  Deny.</p>{% endif %}
   <p>Check that your terminal shows the same code. If it does not, or you did not start this
   sign-in yourself, press Deny.</p>
 </section>

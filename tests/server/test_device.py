@@ -21,6 +21,7 @@ import httpx2
 import pytest
 
 from support import scripted_browser
+from support.device_requests import backdate
 from support.html_page import parse_page
 from support.oauth_flow import ALL_SCOPES, CLIENT_ID, TOKEN_PATH, bearer, mint
 from support.scripted_browser import approve_device, device_result, parse_forms
@@ -522,6 +523,48 @@ def test_the_confirm_page_says_what_approving_does(autumn_server):
         "approve",
         "deny",
     }
+
+
+def requested_at(page: httpx2.Response) -> tuple[str, str]:
+    """The confirm page's "Requested …" line beside the code, and its <time datetime>."""
+    found = re.search(r'<time id="requested-at"\s+datetime="([^"]+)"', page.text)
+    assert found, page.text
+    return text(page, "requested"), found[1]
+
+
+def test_the_confirm_page_says_how_long_ago_the_request_was_made(start_autumn_server):
+    """Beside the code: "Requested 12 seconds ago", so an old link someone else sent stands
+    out; past two minutes, a warning too."""
+    server = start_autumn_server(device_ttl=3 * 3600)
+    fresh, old, older = (request_device(server) for _ in range(3))
+    made = {
+        "old": backdate(server, old["user_code"], 200),
+        "older": backdate(server, older["user_code"], 2 * 3600 + 100),
+    }
+    with signed_in_client(server) as client:
+        pages = {
+            name: enter_code(client, device["user_code"])
+            for name, device in (("fresh", fresh), ("old", old), ("older", older))
+        }
+    for page in pages.values():
+        assert page.status_code == 200, page.text
+    line, _ = requested_at(pages["fresh"])
+    assert re.fullmatch(r"Requested (just now|\d+ seconds ago)", line), line
+    assert "requested-warning" not in pages["fresh"].text
+
+    line, stamp = requested_at(pages["old"])
+    assert line == "Requested 3 minutes ago"
+    assert stamp == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(made["old"]))
+    warning = text(pages["old"], "requested-warning")
+    assert "started 3 minutes ago" in warning and "press Deny" in warning
+
+    line, stamp = requested_at(pages["older"])
+    assert line == "Requested 2 hours ago"
+    assert stamp == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(made["older"]))
+    assert "started 2 hours ago" in text(pages["older"], "requested-warning")
+    # The line sits in the box with the code, right after it.
+    section = re.search(r'<section class="pairing".*?</section>', pages["old"].text, re.S)
+    assert section and section[0].index('id="user-code"') < section[0].index('id="requested"')
 
 
 @pytest.mark.parametrize(
