@@ -303,6 +303,13 @@ def _warnings(
     too_old = _too_old(report, max_age)
     if too_old:
         warnings.append(too_old)
+    from atmn_auth.flows.pending import notice
+
+    written = winner.path if winner is not None and winner.source != "environment" else None
+    target = written or res.env_file
+    cut_short = notice(target, environ, report.settings) if target is not None else None
+    if cut_short:
+        warnings.append(cut_short)
     return warnings
 
 

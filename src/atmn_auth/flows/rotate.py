@@ -87,6 +87,7 @@ def run_rotate(
 ) -> Rotated:
     from atmn_auth.api.autumn import Autumn
     from atmn_auth.envfiles import writer
+    from atmn_auth.flows import pending
     from atmn_auth.flows.filemode import ensure_private
 
     autumn = Autumn.of(settings, session)
@@ -94,10 +95,16 @@ def run_rotate(
     target = _target_file(force)
     writer.ensure_writable(target)
     checked = ensure_private(target, console)
+    for line in pending.finish(autumn, settings, target, cwd=cwd, environ=environ):
+        console.info(line)
     organization = _preflight(autumn, force, target)
 
     new = _sign_in(settings, session, console, environ, options, ports, target, organization)
     unchanged = f"{target} is unchanged and the keys in it still work"
+    # if this process dies between the write and the old keys' revocation, the next
+    # rotation here finishes the job (`flows.pending`)
+    retiring = _old_keys(writer.replaced_values(target, VARIABLES), force.in_file.values(), new)
+    pending.record(target, retiring, new, settings.backend_url, environ)
     try:
         update = writer.update_env_file(
             target,
@@ -105,6 +112,7 @@ def run_rotate(
             checked=checked,
         )
     except AtmnError as exc:
+        pending.clear(target, environ)
         undone = settings.minted_for_nothing(autumn.revoke_quietly(new), keys="the new keys")
         raise AtmnError(f"{exc.message}; {undone}; {unchanged}") from None
 
@@ -112,15 +120,18 @@ def run_rotate(
         problem = _check(autumn, target, new, organization)
     except KeyboardInterrupt:
         raise Interrupted(
-            f"{target} holds the new keys, not yet checked; the old keys were not revoked"
+            f"{target} holds the new keys, not yet checked; the old keys were not revoked "
+            f"(the next `{settings.command('keys rotate')}` here revokes them)"
         ) from None
     if problem is not None:
+        pending.clear(target, environ)  # the old keys are back, or nothing is revoked
         _undo(autumn, update, new, problem)
 
     replaced = {
         key: _retire(autumn, key, cwd=cwd, environ=environ)
         for key in _old_keys(update.previous_all, force.in_file.values(), new)
     }
+    pending.clear(target, environ)
     winner = force.resolution.winner
     return Rotated(
         env_file=target,
