@@ -391,6 +391,10 @@ def find_code(conn: sqlite3.Connection, code: str, client_id: str) -> CodeRecord
         return None
     if row["expires_at"] <= now:
         return None
+    return _code_record(row)
+
+
+def _code_record(row: sqlite3.Row) -> CodeRecord:
     return CodeRecord(
         id=row["id"],
         client_id=row["client_id"],
@@ -431,16 +435,7 @@ def consume_code(conn: sqlite3.Connection, code: str) -> CodeRecord | None:
         if row is None or row["used_at"] is not None or row["expires_at"] <= now:
             return None
         conn.execute("UPDATE authorization_codes SET used_at = ? WHERE id = ?", (now, row["id"]))
-    return CodeRecord(
-        id=row["id"],
-        client_id=row["client_id"],
-        user_id=row["user_id"],
-        org_id=row["org_id"],
-        redirect_uri=row["redirect_uri"],
-        scope=row["scope"],
-        code_challenge=row["code_challenge"],
-        code_challenge_method=row["code_challenge_method"],
-    )
+    return _code_record(row)
 
 
 def _revoke_code_tokens(conn: sqlite3.Connection, code_id: int, now: float) -> None:

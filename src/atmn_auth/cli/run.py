@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import click
@@ -62,17 +63,19 @@ def run(
     from atmn_auth.flows.run import offer_sign_in, prepare_run, start
 
     settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
-    cwd, environ, warn = Path.cwd(), os.environ, cli_output().warn
+    cwd, environ = Path.cwd(), os.environ
+    prepare = partial(
+        prepare_run,
+        settings,
+        argv=command,
+        cwd=cwd,
+        environ=environ,
+        warn=cli_output().warn,
+        env_file=env_file,
+        live_too=live_too,
+    )
     if offline:
-        prepared = prepare_run(
-            settings,
-            argv=command,
-            cwd=cwd,
-            environ=environ,
-            warn=warn,
-            env_file=env_file,
-            live_too=live_too,
-        )
+        prepared = prepare()
     else:
         from atmn_auth.api.session import Session
         from atmn_auth.flows.console import on_terminal
@@ -86,16 +89,6 @@ def run(
                 offer = lambda report: offer_sign_in(  # noqa: E731
                     settings, report, cwd=cwd, environ=environ, console=console, session=session
                 )
-            prepared = prepare_run(
-                settings,
-                argv=command,
-                cwd=cwd,
-                environ=environ,
-                warn=warn,
-                env_file=env_file,
-                session=session,
-                offer=offer,
-                live_too=live_too,
-            )
+            prepared = prepare(session=session, offer=offer)
         # the session is closed (its background work done) before CMD takes over
     ctx.exit(start(prepared, replace=not no_exec))
