@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dotenv import dotenv_values
@@ -204,38 +205,52 @@ def test_stale_shell_variable_and_env_file(
     assert picked.stderr == ""
 
 
+def on_a_terminal(
+    args: list[str], *, cwd: Path, env: dict[str, str], stream: str, other: Any
+) -> tuple[int, str, Any]:
+    """Runs `atmn ARGS` with `stream` ("stdout" or "stderr") on a new pseudo-terminal and
+    the other stream to `other`; returns the exit code, what the terminal showed, and
+    what `other` got (text, for a pipe)."""
+    controller, terminal = os.openpty()
+    try:
+        streams = {"stdout": other, "stderr": other, stream: terminal}
+        process = subprocess.run(
+            [ATMN, *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=streams["stdout"],
+            stderr=streams["stderr"],
+            text=True,
+            timeout=60,
+        )
+        os.close(terminal)
+        terminal = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: nothing more
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+    piped = process.stderr if stream == "stdout" else process.stdout
+    return process.returncode, shown.decode(), piped
+
+
 def test_on_a_terminal_it_refuses_without_reveal(
     project: Path, env: dict[str, str], fake_keys: Keys
 ) -> None:
     def on_terminal(args: list[str]) -> tuple[int, str, str]:
-        controller, terminal = os.openpty()
-        try:
-            process = subprocess.run(
-                [ATMN, *args],
-                cwd=project,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=terminal,
-                stderr=subprocess.PIPE,
-                text=True,
-                timeout=60,
-            )
-            os.close(terminal)
-            terminal = -1
-            shown = b""
-            while True:
-                try:
-                    chunk = os.read(controller, 4096)
-                except OSError:  # EIO: nothing more
-                    break
-                if not chunk:
-                    break
-                shown += chunk
-        finally:
-            os.close(controller)
-            if terminal >= 0:
-                os.close(terminal)
-        return process.returncode, shown.decode(), process.stderr
+        code, shown, err = on_a_terminal(
+            args, cwd=project, env=env, stream="stdout", other=subprocess.PIPE
+        )
+        return code, shown, str(err)
 
     code, shown, err = on_terminal(["env", "--export"])
     assert code == 2
@@ -261,34 +276,9 @@ def test_github_masks_are_not_shown_on_a_terminal_without_reveal(
     out = tmp_path / "github-env"
 
     def with_stderr_on_a_terminal(args: list[str]) -> tuple[int, str]:
-        controller, terminal = os.openpty()
-        try:
-            with out.open("w") as sink:
-                process = subprocess.run(
-                    [ATMN, *args],
-                    cwd=project,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=sink,
-                    stderr=terminal,
-                    timeout=60,
-                )
-            os.close(terminal)
-            terminal = -1
-            shown = b""
-            while True:
-                try:
-                    chunk = os.read(controller, 4096)
-                except OSError:  # EIO: nothing more
-                    break
-                if not chunk:
-                    break
-                shown += chunk
-        finally:
-            os.close(controller)
-            if terminal >= 0:
-                os.close(terminal)
-        return process.returncode, shown.decode()
+        with out.open("w") as sink:
+            code, shown, _ = on_a_terminal(args, cwd=project, env=env, stream="stderr", other=sink)
+        return code, shown
 
     code, shown = with_stderr_on_a_terminal(["env", "--export", "--format", "github"])
     assert code == 2
