@@ -15,6 +15,7 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -140,6 +141,27 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
+@contextmanager
+def at_viewport(browser: Browser, tmp_path: Path, viewport: str) -> Iterator[tuple[Page, Path]]:
+    """A page of a new browser context at `viewport`, and where its screenshots go."""
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    width, height = VIEWPORTS[viewport]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        yield context.new_page(), shots
+    finally:
+        context.close()
+    print(f"screenshots: {shots}")
+
+
+def sign_in(page: Page, server: AutumnServer) -> None:
+    """Fills in the sign-in page as the demo user and submits it."""
+    page.fill("input[name=email]", server.email)
+    page.fill("input[name=password]", server.password)
+    page.click("#sign-in")
+
+
 def check_page(page: Page, shots: Path, name: str, viewport: str) -> str:
     """Screenshots the page, checks what every page must get right, returns its text."""
     page.screenshot(path=str(shots / f"{name}-{viewport}.png"), full_page=True)
@@ -168,12 +190,7 @@ def consent(page: Page, shots: Path, name: str, viewport: str, pairing: str) -> 
 def test_login_pages_at_desktop_and_phone_widths(
     browser: Browser, autumn_server: AutumnServer, tmp_path: Path, viewport: str
 ) -> None:
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    width, height = VIEWPORTS[viewport]
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    try:
+    with at_viewport(browser, tmp_path, viewport) as (page, shots):
         # Approve: sign in, choose the second organization (Globex), approve.
         login = Login(autumn_server, tmp_path / "approve")
         try:
@@ -182,9 +199,7 @@ def test_login_pages_at_desktop_and_phone_widths(
             page.wait_for_selector("input[name=password]")
             text = check_page(page, shots, "sign-in", viewport)
             assert "Sign in" in text
-            page.fill("input[name=email]", autumn_server.email)
-            page.fill("input[name=password]", autumn_server.password)
-            page.click("#sign-in")
+            sign_in(page, autumn_server)
 
             options = consent(page, shots, "consent", viewport, pairing)
             assert "Globex" in options[1], options
@@ -222,9 +237,6 @@ def test_login_pages_at_desktop_and_phone_widths(
         assert not (login.project / ".env").exists() or not dotenv_values(
             login.project / ".env"
         ).get("AUTUMN_SECRET_KEY")
-    finally:
-        context.close()
-    print(f"screenshots: {shots}")
 
 
 @pytest.mark.browser
@@ -239,19 +251,12 @@ def test_hosted_consent_page_at_desktop_and_phone_widths(
     pairing code anywhere (the terminal shows none either), Authorize goes straight back to
     the CLI, whose page is the last one."""
     server = start_autumn_server(hosted=True)
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    width, height = VIEWPORTS[viewport]
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    try:
+    with at_viewport(browser, tmp_path, viewport) as (page, shots):
         login = Login(server, tmp_path / "approve")
         try:
             page.goto(login.url())
             page.wait_for_selector("input[name=password]")
-            page.fill("input[name=email]", server.email)
-            page.fill("input[name=password]", server.password)
-            page.click("#sign-in")
+            sign_in(page, server)
             page.wait_for_selector("#authorize")
             text = check_page(page, shots, "hosted-consent", viewport)
             assert "Pairing code" not in text and "Pairing code" not in login.transcript()
@@ -266,9 +271,6 @@ def test_hosted_consent_page_at_desktop_and_phone_widths(
         assert returncode == 0, login.transcript()
         assert "Signed in to Globex" in done, done
         assert "✓ Signed in to Globex (globex) as " in login.transcript()
-    finally:
-        context.close()
-    print(f"screenshots: {shots}")
 
 
 @pytest.mark.browser
