@@ -17,6 +17,7 @@ import pytest
 from support.html_page import parse_page
 from support.oauth_flow import (
     AUTHORIZE_PATH,
+    CLI_KEY_SCOPES,
     CLIENT_ID,
     REDIRECT_URI,
     REVOKE_PATH,
@@ -73,21 +74,6 @@ FULL_EXTENSIONS = [
     "key_names",
     "key_revocation",
     "key_listing",
-]
-#: A key minted from the CLI's 20 scopes, for an owner: the token's scopes in hosted
-#: Autumn's modern names, in the token's order, each once.
-CLI_KEY_SCOPES = [
-    "customers:write",
-    "customers:read",
-    "features:write",
-    "features:read",
-    "plans:write",
-    "plans:read",
-    "rewards:read",
-    "rewards:write",
-    "apiKeys:write",
-    "apiKeys:read",
-    "organisation:read",
 ]
 HOSTED_PERMISSIONS = [
     "Read and write customers",

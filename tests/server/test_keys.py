@@ -7,24 +7,9 @@ import re
 
 import httpx2
 
-from support.oauth_flow import authorize, bearer, fetch_token, mint, sign_in
+from support.oauth_flow import CLI_KEY_SCOPES, authorize, bearer, fetch_token, mint, sign_in
 
 KEY = re.compile(r"^am_sk_(test|live)_[A-Za-z0-9]{42}$")
-#: What a key minted from the CLI's 20 scopes may do, in hosted Autumn's modern names and
-#: its order (the token's scopes mapped one by one, each kept once).
-CLI_KEY_SCOPES = [
-    "customers:write",
-    "customers:read",
-    "features:write",
-    "features:read",
-    "plans:write",
-    "plans:read",
-    "rewards:read",
-    "rewards:write",
-    "apiKeys:write",
-    "apiKeys:read",
-    "organisation:read",
-]
 
 
 def org_me(server, key: str) -> httpx2.Response:

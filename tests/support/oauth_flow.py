@@ -129,3 +129,20 @@ def mint(server: Any, access_token: str, body: dict[str, Any] | None = None) -> 
         json=body,
         timeout=10,
     )
+
+
+#: What a key minted from the CLI's 20 scopes may do, in hosted Autumn's modern names and
+#: its order (the token's scopes mapped one by one, each kept once).
+CLI_KEY_SCOPES = [
+    "customers:write",
+    "customers:read",
+    "features:write",
+    "features:read",
+    "plans:write",
+    "plans:read",
+    "rewards:read",
+    "rewards:write",
+    "apiKeys:write",
+    "apiKeys:read",
+    "organisation:read",
+]
