@@ -15,40 +15,24 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 import pytest
 from dotenv import dotenv_values
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from support import chromium
 from support.autumn_server import AutumnServer
+from support.chromium import VIEWPORTS, at_viewport, check_page
 
 from .helpers import ATMN, clean_env, organization_of
 
 URL = re.compile(r"http://127\.0\.0\.1:\d+/api/auth/oauth2/authorize\?\S+")
 PAIRING = re.compile(r"Pairing code: (?P<code>[A-Z0-9]{4}-[A-Z0-9]{4})")
 CALLBACK = re.compile(r"http://localhost:3144[89]/|http://localhost:3145[012]/")
-VIEWPORTS = {"1280x800": (1280, 800), "390x844": (390, 844)}
 LINE_TIMEOUT = 30.0
 EXIT_TIMEOUT = 30.0
-
-UNLABELLED_FIELDS = """
-() => Array.from(document.querySelectorAll('input, select, textarea'))
-  .filter((el) => el.type !== 'hidden')
-  .filter((el) => {
-    const style = getComputedStyle(el);
-    return el.getClientRects().length > 0 && style.visibility !== 'hidden'
-      && style.display !== 'none';
-  })
-  .filter((el) => {
-    const byFor = el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]');
-    return !byFor && !el.closest('label');
-  })
-  .map((el) => el.outerHTML)
-"""
 
 
 class Login:
@@ -133,26 +117,8 @@ class Login:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=chromium.executable(), args=chromium.ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@contextmanager
-def at_viewport(browser: Browser, tmp_path: Path, viewport: str) -> Iterator[tuple[Page, Path]]:
-    """A page of a new browser context at `viewport`, and where its screenshots go."""
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    width, height = VIEWPORTS[viewport]
-    context = browser.new_context(viewport={"width": width, "height": height})
-    try:
-        yield context.new_page(), shots
-    finally:
-        context.close()
-    print(f"screenshots: {shots}")
+    with chromium.launched() as launched:
+        yield launched
 
 
 def sign_in(page: Page, server: AutumnServer) -> None:
@@ -160,17 +126,6 @@ def sign_in(page: Page, server: AutumnServer) -> None:
     page.fill("input[name=email]", server.email)
     page.fill("input[name=password]", server.password)
     page.click("#sign-in")
-
-
-def check_page(page: Page, shots: Path, name: str, viewport: str) -> str:
-    """Screenshots the page, checks what every page must get right, returns its text."""
-    page.screenshot(path=str(shots / f"{name}-{viewport}.png"), full_page=True)
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"{name} scrolls sideways at {viewport}: {width}"
-    assert page.locator("meta[name=viewport]").count() == 1, f"{name} has no viewport meta"
-    unlabelled = page.evaluate(UNLABELLED_FIELDS)
-    assert unlabelled == [], f"{name} at {viewport} has fields without a <label>: {unlabelled}"
-    return page.inner_text("body")
 
 
 def consent(page: Page, shots: Path, name: str, viewport: str, pairing: str) -> list[str]:

@@ -15,33 +15,21 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from support import chromium
 from support.autumn_server import AutumnServer
+from support.chromium import VIEWPORTS, at_viewport, check_page
 from support.device_requests import backdate
 from support.oauth_flow import ALL_SCOPES, CLIENT_ID
 
-VIEWPORTS = {"1280x800": (1280, 800), "390x844": (390, 844)}
 DEVICE_PATH = "/api/auth/oauth2/device"
-
-UNLABELLED_FIELDS = """
-() => Array.from(document.querySelectorAll('input, select, textarea'))
-  .filter((el) => el.type !== 'hidden' && el.getClientRects().length > 0)
-  .filter((el) => !(el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]'))
-                  && !el.closest('label'))
-  .map((el) => el.outerHTML)
-"""
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=chromium.executable(), args=chromium.ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium.launched() as launched:
+        yield launched
 
 
 def request_device(server: AutumnServer) -> str:
@@ -73,10 +61,7 @@ def box(page: Page, selector: str) -> dict[str, float]:
 def check_confirm_page(page: Page, shots: Path, name: str, viewport: str) -> str:
     """Screenshots the page and checks the age line sits under the code, in its box, on the
     first screen; returns the age line."""
-    page.screenshot(path=str(shots / f"{name}-{viewport}.png"), full_page=True)
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"{name} scrolls sideways at {viewport}: {width}"
-    assert page.evaluate(UNLABELLED_FIELDS) == [], f"{name} has fields without a <label>"
+    check_page(page, shots, name, viewport)
     code, age, section = box(page, "#user-code"), box(page, "#requested"), box(page, ".pairing")
     assert code["y"] + code["height"] <= age["y"] < code["y"] + code["height"] + 40
     for inner in (code, age):
@@ -101,12 +86,8 @@ def test_the_device_confirm_page_shows_the_requests_age_beside_the_code(
     viewport: str,
 ) -> None:
     server = start_autumn_server()
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
-    width, height = VIEWPORTS[viewport]
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    try:
+    height = VIEWPORTS[viewport][1]
+    with at_viewport(browser, tmp_path, viewport) as (page, shots):
         fresh = request_device(server)
         open_confirm_page(page, server, fresh)
         assert page.inner_text("#user-code").strip() == fresh
@@ -124,6 +105,3 @@ def test_the_device_confirm_page_shows_the_requests_age_beside_the_code(
         assert "If someone sent you this link or code, press Deny." in warning
         warned = box(page, "#requested-warning")
         assert warned["y"] + warned["height"] <= height, "the warning is below the fold"
-    finally:
-        context.close()
-    print(f"screenshots: {shots}")
