@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support.autumn_server import AutumnServer
 
 # Files the tests create are private (0600), as a developer's `.env` should be: `atmn
-# login` refuses to write keys into a `.env` others can read (flows/filemode.py), and the
+# login` refuses to write keys into a `.env` others can read (auth/filemode.py), and the
 # many tests that write a `.env` and then log in are about other things. Child processes
 # (the real `atmn`) inherit it. The tests of that policy set their modes explicitly.
 os.umask(0o077)

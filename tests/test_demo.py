@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from atmn_auth.keys import key_kind
+from atmn_auth.keyformat import key_kind
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ skips), since then it has checked nothing.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
-import tomllib
 import venv
 from pathlib import Path
 
@@ -21,7 +21,8 @@ import pytest
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[1]
-VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+#: The one place the version is written; the wheel's metadata takes it from there.
+VERSION = re.search(r'__version__ = "([^"]+)"', (REPO / "src/atmn_auth/_version.py").read_text())[1]  # type: ignore[index]
 COMMANDS = ("login", "env", "logout")
 INSTALL_HINT = (
     "autumn-local: error: the local server needs Flask: pip install 'atmn-auth[local]' "

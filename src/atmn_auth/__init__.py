@@ -7,7 +7,7 @@ Heavy parts (the HTTP client, authlib) are imported only when first used, so tha
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from atmn_auth._version import __version__
 
 __all__ = ["AsyncAutumnClient", "AutumnClient", "__version__"]
 

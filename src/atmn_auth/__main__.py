@@ -49,7 +49,7 @@ ENV_FLAGS = {
 def main() -> None:
     args = sys.argv[1:]
     if len(args) == 1 and args[0] in VERSION_FLAGS:
-        from atmn_auth import __version__
+        from atmn_auth._version import __version__
 
         if sys.stdout is not None:  # None: started with stdout closed (as click.echo does)
             sys.stdout.write(f"atmn, version {__version__}\n")
@@ -120,7 +120,7 @@ def env_quick(flags: dict[str, bool]) -> int | None:
         try:
             from pathlib import Path
 
-            from atmn_auth.flows.env import run_env
+            from atmn_auth.commands.env import run_env
             from atmn_auth.settings import load_settings
 
             settings = load_settings(
@@ -140,7 +140,7 @@ def env_quick(flags: dict[str, bool]) -> int | None:
                 )
             stream, text = out, "".join(f"{line}\n" for line in lines)
         except AtmnError as exc:  # what `cli._AtmnGroup.invoke` does with it
-            from atmn_auth.flows.style import Style
+            from atmn_auth.term.style import Style
 
             stream, code = err, exc.exit_code
             text = Style(err, os.environ).error(exc.message) + "\n"
@@ -174,7 +174,7 @@ def _env_online(settings: Settings, lines: list[str], as_json: bool) -> int:
     from pathlib import Path
 
     from atmn_auth.api.session import Session
-    from atmn_auth.flows.env import run_env
+    from atmn_auth.commands.env import run_env
     from atmn_auth.settings import DEFAULT_TIMEOUT
 
     with Session(os.environ, timeout=DEFAULT_TIMEOUT) as session:
@@ -189,7 +189,7 @@ def _env_online(settings: Settings, lines: list[str], as_json: bool) -> int:
 
 
 def _person_here() -> bool:
-    """`atmn_auth.flows.console.on_terminal`, without importing the console."""
+    """`atmn_auth.term.console.on_terminal`, without importing the console."""
     try:
         return sys.stdin.isatty() and sys.stderr.isatty()
     except (AttributeError, ValueError):

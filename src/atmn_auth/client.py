@@ -9,7 +9,7 @@ a rejected key by themselves where a person can approve a new sign-in.
 The key is the one `atmn` itself reads (the process environment first, then the nearest
 `.env`), sent as a Bearer token to the selected environment's backend and to nothing
 else. When Autumn answers 401, `AutumnAuth` signs in again through the `atmn login`
-sign-in (see `atmn_auth.flows.recovery`), stores the new keys in the `.env` the rejected key came
+sign-in (see `atmn_auth.auth.recovery`), stores the new keys in the `.env` the rejected key came
 from, and replays the request once, body included. Threads (or tasks) that hit the same
 401 together wait for that one sign-in and then retry with its key.
 """
@@ -29,9 +29,9 @@ import httpx2
 
 from atmn_auth.api.autumn import ORGANIZATION_ME_PATH, Organization
 from atmn_auth.api.session import USER_AGENT, server_message
+from atmn_auth.auth import recovery
 from atmn_auth.errors import AtmnError, MissingKeyError, OrganizationMismatch
-from atmn_auth.flows import recovery
-from atmn_auth.keys import redact
+from atmn_auth.keyformat import redact
 from atmn_auth.settings import DEFAULT_TIMEOUT, Settings, load_settings
 
 __all__ = [

@@ -63,7 +63,7 @@ class BodyTooLarge(BackendError):
     """An answer over the size cap: refused while it streams in, never held whole."""
 
 
-class KeyRejected(BackendError):
+class InvalidKey(BackendError):
     """The server answered 401 to a secret key: unknown, malformed or revoked."""
 
     def __init__(self, message: str) -> None:

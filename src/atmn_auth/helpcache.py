@@ -74,7 +74,7 @@ def cache_dir() -> str | None:
 
 def cache_key(argv: Sequence[str]) -> str:
     """One line naming everything outside the module files that the page depends on."""
-    from atmn_auth import __version__
+    from atmn_auth._version import __version__
 
     stdout = sys.__stdout__
     try:

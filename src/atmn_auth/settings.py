@@ -8,14 +8,14 @@ this machine, is a one-line usage error before anything is sent.
 from __future__ import annotations
 
 from atmn_auth.errors import UsageError
-from atmn_auth.keys import KEY_VARS
+from atmn_auth.keyformat import KEY_VARS
 from atmn_auth.records import Frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Mapping
 
-    from atmn_auth.keys import KeyKind
+    from atmn_auth.keyformat import KeyKind
 
 HOSTED_BACKEND = "https://api.useautumn.com"
 HOSTED_WEB = "https://app.useautumn.com"
@@ -116,7 +116,7 @@ class Settings(Frozen):
 
     def revoke_elsewhere(self, key: str) -> str:
         """Where a person deletes `key` when the CLI could not: this server's keys page."""
-        from atmn_auth.keys import key_kind
+        from atmn_auth.keyformat import key_kind
 
         if self.local:
             return f"revoke it with `autumn-local keys revoke --last4 {key[-4:]}`"

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from atmn_auth.oauth.callback import CallbackServer
+from atmn_auth.loopback.callback import CallbackServer
 
 from .helpers import STATE, free_ports
 

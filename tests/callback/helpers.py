@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from atmn_auth.errors import CallbackTimeout
-from atmn_auth.oauth.callback import CallbackResult, CallbackServer
+from atmn_auth.loopback.callback import CallbackResult, CallbackServer
 
 STATE = "st4te-Xy9_kQ2pL7mN3vB8cR1dF6gH0jT5wZ-abcd"
 CODE = "c0de-Uj3kL9mP2qR7sT1vW8xY4zA6bC5dE0fG"

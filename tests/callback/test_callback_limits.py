@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from atmn_auth.oauth.callback import CallbackServer
+from atmn_auth.loopback.callback import CallbackServer
 
 from .helpers import CODE, STATE, callback, free_ports, parse_response
 
@@ -149,7 +149,7 @@ def test_connections_read_on_after_an_oversized_head_make_room(
     client sees the answer. A connection in that state used to count as one being
     answered: as many as the cap, held open, made the server close the browser's
     connection unanswered. Now they make room like unfinished heads."""
-    from atmn_auth.oauth import connections
+    from atmn_auth.loopback import connections
 
     monkeypatch.setattr(connections, "LINGER_SECONDS", HOLD)  # waiting them out: too long
     oversized = f"GET /?pad={'A' * 30_000}".encode()
@@ -199,7 +199,7 @@ def test_clients_that_never_read_their_answers_hold_no_room(
 OUT_OF_DESCRIPTORS = textwrap.dedent(
     """
     import os, resource, sys, time
-    from atmn_auth.oauth.callback import CallbackServer
+    from atmn_auth.loopback.callback import CallbackServer
 
     port, state = int(sys.argv[1]), sys.argv[2]
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))

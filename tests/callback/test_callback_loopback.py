@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from atmn_auth.oauth.callback import CallbackServer
+from atmn_auth.loopback.callback import CallbackServer
 
 from .helpers import (
     CODE,

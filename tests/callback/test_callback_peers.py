@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from atmn_auth.errors import AtmnError
-from atmn_auth.oauth.callback import CallbackServer
+from atmn_auth.loopback.callback import CallbackServer
 
 from .helpers import STATE, free_ports, request
 from .test_callback_start_link import SIGN_IN_URL, assert_gives_nothing_away, path_of
@@ -100,7 +100,7 @@ s.close()  # the kernel keeps its end in TIME_WAIT, printed with uid 0: not root
 
 @needs_root
 def test_a_closed_peer_is_nobody_of_this_user() -> None:
-    from atmn_auth.oauth.peers import another_user, peer_uid
+    from atmn_auth.loopback.peers import another_user, peer_uid
 
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -148,7 +148,7 @@ def test_a_peer_missing_from_the_table_counts_as_gone_once_our_end_saw_it_leave(
     nothing (a peer beyond this network namespace, as with WSL's mirrored networking, is
     not listed either, and must not be refused); once our end has seen it close or
     reset, it is gone and cannot use up the start link."""
-    from atmn_auth.oauth.peers import _GONE, _owner
+    from atmn_auth.loopback.peers import _GONE, _owner
 
     empty = _tables(tmp_path)  # from before the connection: neither end
     with socket.socket() as listener:
@@ -187,7 +187,7 @@ def test_a_dead_acceptor_ends_the_wait_at_once(monkeypatch: pytest.MonkeyPatch, 
     """An unexpected error on the thread that accepts connections (here injected: a real
     client cannot cause one on demand) ends wait() with one line, not a traceback and five
     minutes of nothing."""
-    from atmn_auth.oauth import connections
+    from atmn_auth.loopback import connections
 
     def broken(head: bytes) -> bool:
         raise MemoryError

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 import pytest
 
 from atmn_auth.errors import PortsTakenError
-from atmn_auth.oauth.callback import CallbackServer
+from atmn_auth.loopback.callback import CallbackServer
 from atmn_auth.settings import CALLBACK_PORTS
 
 from .helpers import (

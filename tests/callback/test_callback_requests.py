@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from atmn_auth.oauth.callback import CallbackServer
+from atmn_auth.loopback.callback import CallbackServer
 
 from .helpers import (
     CODE,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from atmn_auth.oauth.callback import CallbackServer, peer_uid
+from atmn_auth.loopback.callback import CallbackServer, peer_uid
 
 from .helpers import CODE, STATE, assert_safe_page, assert_still_waiting, callback, request
 

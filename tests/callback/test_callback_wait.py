@@ -13,7 +13,7 @@ from typing import TextIO
 import pytest
 
 from atmn_auth.errors import CallbackTimeout
-from atmn_auth.oauth.callback import CallbackServer
+from atmn_auth.loopback.callback import CallbackServer
 from atmn_auth.text import format_duration
 
 from .helpers import CODE, STATE, Waiter, callback, free_ports

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import pytest
 
 from atmn_auth.cli.options import cli_output
-from atmn_auth.flows.report import print_login_result
-from atmn_auth.flows.style import Output
+from atmn_auth.commands.report import print_login_result
 from atmn_auth.settings import load_settings
+from atmn_auth.term.style import Output
 from support.atmn_cli import clean_env, run_atmn
 
 SANDBOX = "am_sk_test_" + "S1" * 21

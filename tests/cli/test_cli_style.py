@@ -1,4 +1,4 @@
-"""`atmn_auth.flows.style`: marks, colour only on a terminal (and never with NO_COLOR or
+"""`atmn_auth.term.style`: marks, colour only on a terminal (and never with NO_COLOR or
 TERM=dumb), wrapping that never breaks a word, a path or a URL."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from atmn_auth.flows.style import ERROR_PREFIX, Output, Style, terminal_width, wants_color
+from atmn_auth.term.style import ERROR_PREFIX, Output, Style, terminal_width, wants_color
 from support.atmn_cli import ATMN, clean_env
 
 
@@ -122,7 +122,7 @@ def test_output_routes_results_and_warnings() -> None:
 
 def test_style_imports_nothing_heavy() -> None:
     probe = (
-        "import sys; import atmn_auth.flows.style; "
+        "import sys; import atmn_auth.term.style; "
         "print(sorted(m for m in ('click', 'textwrap', 'shutil', 'dataclasses') "
         "if m in sys.modules))"
     )

@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx2
 
+from atmn_auth.auth.login import LoginOptions, run_login
+from atmn_auth.auth.recovery import FreshKeys, LoginReauthenticator, RejectedKey
 from atmn_auth.envfiles.reader import read_env
-from atmn_auth.flows.console import Console
-from atmn_auth.flows.login import LoginOptions, run_login
-from atmn_auth.flows.recovery import FreshKeys, LoginReauthenticator, RejectedKey
-from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR
+from atmn_auth.keyformat import LIVE_VAR, SANDBOX_VAR
 from atmn_auth.settings import Settings, load_settings
+from atmn_auth.term.console import Console
 from support import scripted_browser
 from support.autumn_server import AutumnServer, revoke_key
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx2
 
 from atmn_auth import AsyncAutumnClient, AutumnClient
-from atmn_auth.keys import SANDBOX_VAR
+from atmn_auth.keyformat import SANDBOX_VAR
 
 from .helpers import Project, ScriptedOpener
 

@@ -11,7 +11,7 @@ import pytest
 
 from atmn_auth import AutumnClient
 from atmn_auth.client import KeyRejectedError, MissingKeyError
-from atmn_auth.keys import SANDBOX_VAR
+from atmn_auth.keyformat import SANDBOX_VAR
 
 from .helpers import Project, ScriptedOpener
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from atmn_auth.flows.recovery import recover_interactively
-from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR
+from atmn_auth.auth.recovery import recover_interactively
+from atmn_auth.keyformat import LIVE_VAR, SANDBOX_VAR
 
 from .helpers import PickOrganization, Project, ScriptedOpener
 

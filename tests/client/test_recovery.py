@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from atmn_auth import AutumnClient
+from atmn_auth.auth.recovery import FreshKeys, LoginReauthenticator, RejectedKey
 from atmn_auth.client import KeyRejectedError, OrganizationChangedError
-from atmn_auth.flows.recovery import FreshKeys, LoginReauthenticator, RejectedKey
-from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR
+from atmn_auth.keyformat import LIVE_VAR, SANDBOX_VAR
 from support.autumn_server import AutumnServer, revoke_key
 
 from .helpers import (
@@ -208,7 +208,7 @@ def test_headless_without_a_terminal_prints_the_url_and_waits_for_the_browser(
     start_autumn_server, tmp_path: Path
 ) -> None:
     """Against a server without the device flow (hosted Autumn today): the address."""
-    from atmn_auth.flows.console import Console
+    from atmn_auth.term.console import Console
 
     project = sign_in_project(start_autumn_server(disable=["device"]), tmp_path / "project")
     person = VisitPrintedUrl(project)

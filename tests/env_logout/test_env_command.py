@@ -9,7 +9,7 @@ from pathlib import Path
 from env_logout_helpers import Minted, Output, mint_keys, org_of, settings_for, write_env
 
 from atmn_auth.api.session import Session
-from atmn_auth.flows.env import run_env
+from atmn_auth.commands.env import run_env
 from support.autumn_server import AutumnServer
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from env_logout_helpers import Minted, Output, me_status, settings_for, write_env
 
 from atmn_auth.api.session import Session
-from atmn_auth.flows.logout import run_logout
+from atmn_auth.commands.logout import run_logout
 from support.autumn_server import AutumnServer
 
 

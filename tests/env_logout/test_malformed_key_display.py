@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from atmn_auth.keys import redact
+from atmn_auth.keyformat import redact
 
 ATMN = Path(sys.executable).with_name("atmn")
 

@@ -12,10 +12,10 @@ import pytest
 from dotenv import dotenv_values
 from env_logout_helpers import settings_for, write_env
 
+from atmn_auth.commands.env import run_env
 from atmn_auth.envfiles.gitignore import is_git_ignored
 from atmn_auth.envfiles.resolution import Definition, resolve_key
 from atmn_auth.envfiles.trust import Skipped
-from atmn_auth.flows.env import run_env
 
 SK_A = "am_sk_test_" + "A" * 42
 SK_B = "am_sk_test_" + "B" * 42

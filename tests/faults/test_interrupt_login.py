@@ -15,7 +15,7 @@ import pexpect
 import pytest
 from dotenv import dotenv_values
 
-from atmn_auth.keys import redact
+from atmn_auth.keyformat import redact
 from login.helpers import ATMN, clean_env, organization_of, run_atmn
 from security.cli import Running, cli_env, port_is_free
 from security.conftest import ENV_BEFORE, Project

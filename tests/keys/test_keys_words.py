@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from atmn_auth.api.autumn import ListedKey
+from atmn_auth.auth.inforce import max_age_days, not_offered
+from atmn_auth.commands.keys_revoke import matching
 from atmn_auth.errors import UsageError
-from atmn_auth.flows.keys import ago, max_age_days, not_offered
-from atmn_auth.flows.revoke import matching
 from atmn_auth.settings import load_settings
+from atmn_auth.text import ago
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

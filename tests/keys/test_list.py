@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import atmn_auth.flows.keys as keys_flow
+import atmn_auth.commands.keys_list as keys_list
 from support.autumn_server import AutumnServer
 
 from .keys_helpers import (
@@ -83,9 +83,9 @@ def test_p_lists_the_live_keys(server: AutumnServer, project: Project) -> None:
 
 
 def documented_fields() -> tuple[set[str], set[str]]:
-    """The fields `flows/keys.py` documents for `atmn keys list --json`: the object's,
+    """The fields `commands/keys_list.py` documents for `atmn keys list --json`: the object's,
     and each key's."""
-    doc = keys_flow.__doc__ or ""
+    doc = keys_list.__doc__ or ""
     section = doc.split("`atmn keys list --json` prints one object:", 1)[1]
     top = set(re.findall(r"^- `(\w+)`:", section, re.MULTILINE))
     per_key = set(re.findall(r"^  - `(\w+)`:", section, re.MULTILINE))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from atmn_auth.keys import key_kind
+from atmn_auth.keyformat import key_kind
 from support.autumn_server import AutumnServer
 from support.scripted_browser import browser_env
 

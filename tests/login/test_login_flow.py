@@ -11,10 +11,10 @@ import httpx2
 import pytest
 from dotenv import dotenv_values
 
+from atmn_auth.auth.login import LoginOptions, run_login
 from atmn_auth.errors import CallbackTimeout, OAuthFlowError
-from atmn_auth.flows.console import Console
-from atmn_auth.flows.login import LoginOptions, run_login
 from atmn_auth.settings import load_settings
+from atmn_auth.term.console import Console
 from support.autumn_server import AutumnServer
 from support.scripted_browser import follow_start
 from support.scripted_browser import run as browse

@@ -238,7 +238,7 @@ def test_refusal_pages_at_desktop_and_phone_widths(
 ) -> None:
     """The pages that say no: a start link used twice (the CLI's), a throttled sign-in and
     a request the stand-in cannot take (autumn-local's)."""
-    from atmn_auth.oauth.callback import CallbackServer
+    from atmn_auth.loopback.callback import CallbackServer
 
     shots = tmp_path / "screenshots"
     shots.mkdir()

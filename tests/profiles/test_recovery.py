@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 from atmn_auth import AutumnClient
-from atmn_auth.flows.console import Console
-from atmn_auth.flows.recovery import LoginReauthenticator
+from atmn_auth.auth.recovery import LoginReauthenticator
+from atmn_auth.term.console import Console
 from support import scripted_browser
 from support.autumn_server import AutumnServer
 

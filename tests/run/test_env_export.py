@@ -16,7 +16,7 @@ import pytest
 from dotenv import dotenv_values
 from run_helpers import ATMN, STALE_SANDBOX, Keys, atmn
 
-from atmn_auth.flows.export import render_export
+from atmn_auth.commands.export import render_export
 
 SHELLS = [s for s in ("sh", "bash", "dash") if shutil.which(s)]
 PRINT_BOTH = 'printf "%s\\n%s\\n" "$AUTUMN_SECRET_KEY" "$AUTUMN_PROD_SECRET_KEY"'

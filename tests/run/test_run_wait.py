@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from run_helpers import ATMN
 
-from atmn_auth.flows.run import Prepared, start
+from atmn_auth.commands.run import Prepared, start
 
 CHILD = """
 import os, signal, sys, time

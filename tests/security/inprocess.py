@@ -15,9 +15,9 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
-from atmn_auth.flows.console import Console
-from atmn_auth.flows.login import LoginOptions, LoginResult, run_login
+from atmn_auth.auth.login import LoginOptions, LoginResult, run_login
 from atmn_auth.settings import load_settings
+from atmn_auth.term.console import Console
 
 
 def free_ports(n: int) -> list[int]:

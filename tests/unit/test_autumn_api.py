@@ -9,7 +9,7 @@ import pytest
 
 from atmn_auth.api.autumn import Autumn
 from atmn_auth.api.metadata import EXTENSIONS
-from atmn_auth.errors import AtmnError, BackendError, KeyRejected
+from atmn_auth.errors import AtmnError, BackendError, InvalidKey
 
 from .helpers import ACME, LIVE_KEY, SANDBOX_KEY, Backend, one_line, reply
 
@@ -167,7 +167,7 @@ def test_organization_me_sends_the_key_and_returns_its_organization() -> None:
 
 def test_a_401_means_the_key_is_rejected() -> None:
     backend = Backend({ME: reply(401, {"message": "Invalid secret key"})})
-    with pytest.raises(KeyRejected, match="rejected the key: Invalid secret key") as e:
+    with pytest.raises(InvalidKey, match="rejected the key: Invalid secret key") as e:
         call(backend, "organization_me", SANDBOX_KEY)
     assert e.value.status == 401
 
@@ -179,7 +179,7 @@ def test_a_500_is_a_backend_error_with_the_servers_message() -> None:
     assert e.value.status == 500
     assert "database [31mdown check status" in e.value.message
     assert one_line(e.value.message) and "\x1b" not in e.value.message
-    assert not isinstance(e.value, KeyRejected)
+    assert not isinstance(e.value, InvalidKey)
 
 
 def test_a_500_without_a_message_names_the_status() -> None:
@@ -361,7 +361,7 @@ def test_a_server_without_section_7_lists_nothing(status: int) -> None:
 
 def test_a_rejected_key_cannot_list() -> None:
     backend = Backend({LIST: reply(401, {"message": "Invalid secret key"})})
-    with pytest.raises(KeyRejected, match="Invalid secret key"):
+    with pytest.raises(InvalidKey, match="Invalid secret key"):
         call(backend, "list_keys", SANDBOX_KEY)
 
 
@@ -424,7 +424,7 @@ def test_revoking_by_id(status: int, outcome: str) -> None:
 
 def test_revoking_by_id_with_a_rejected_key() -> None:
     backend = Backend({("DELETE", "/cli/api-keys/key_abc123"): reply(401)})
-    with pytest.raises(KeyRejected):
+    with pytest.raises(InvalidKey):
         call(backend, "revoke_key_by_id", SANDBOX_KEY, "key_abc123")
 
 

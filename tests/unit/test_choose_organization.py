@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import pytest
 
 from atmn_auth.api.autumn import Organization
+from atmn_auth.auth.signin import choose_organization
 from atmn_auth.errors import AtmnError, UsageError
-from atmn_auth.flows.console import Console
-from atmn_auth.flows.signin import choose_organization
+from atmn_auth.term.console import Console
 
 ACME = Organization(id="org_acme", name="Acme", slug="acme")
 BETA = Organization(id="org_beta", name="Beta Corp", slug="beta")

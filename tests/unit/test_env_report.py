@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from atmn_auth.flows.env import run_env
+from atmn_auth.commands.env import run_env
 from atmn_auth.settings import load_settings
 
 from .helpers import ACME, LIVE_KEY, SANDBOX_KEY, Backend, raises, reply

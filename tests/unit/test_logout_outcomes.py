@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from atmn_auth.flows.logout import run_logout
+from atmn_auth.commands.logout import run_logout
 from atmn_auth.settings import load_settings
 
 from .helpers import ACME, LIVE_KEY, OTHER_SANDBOX_KEY, SANDBOX_KEY, Backend, raises, reply

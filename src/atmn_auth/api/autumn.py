@@ -13,7 +13,7 @@ route it lacks with `401 no_auth_header` (§H), which is read the same way, neve
 key is unknown or revoked".
 
 Outcomes of `organization_me`, which callers tell apart by what comes back: the
-`Organization` when accepted; `KeyRejected` (401); `BackendUnreachable` (no answer,
+`Organization` when accepted; `InvalidKey` (401); `BackendUnreachable` (no answer,
 `timed_out` telling a timeout); `BackendError` for any other answer.
 """
 
@@ -29,8 +29,8 @@ from urllib.parse import quote
 
 from atmn_auth.api import metadata as ext
 from atmn_auth.api.session import Session, json_object, server_message
-from atmn_auth.errors import AtmnError, BackendError, BackendUnreachable, KeyRejected
-from atmn_auth.keys import PREFIXES, KeyKind, is_valid_key, key_kind, redact
+from atmn_auth.errors import AtmnError, BackendError, BackendUnreachable, InvalidKey
+from atmn_auth.keyformat import PREFIXES, KeyKind, is_valid_key, key_kind, redact
 from atmn_auth.text import printable
 
 if TYPE_CHECKING:
@@ -260,13 +260,13 @@ def lacks_route(response: Any) -> bool:
     return status in (404, 405) or (status == 401 and error_code(response) == NO_SUCH_ROUTE_CODE)
 
 
-def _rejected(response: Any) -> KeyRejected:
+def _rejected(response: Any) -> InvalidKey:
     """A 401 for a secret key, in words. Autumn's own message repeats the key's first 15
     characters (§4), which is more of it than atmn ever shows: that part is left out."""
     message = server_message(response)
     if error_code(response) == "invalid_secret_key":
         message = message.split(":", 1)[0]
-    return KeyRejected(f"the server rejected the key: {message}")
+    return InvalidKey(f"the server rejected the key: {message}")
 
 
 class Autumn:
@@ -443,7 +443,7 @@ class Autumn:
             try:
                 answer.result()
                 works[key] = True
-            except KeyRejected:
+            except InvalidKey:
                 works[key] = False
             except AtmnError:
                 works[key] = None
@@ -486,7 +486,7 @@ class Autumn:
         """`GET /cli/api-keys` with `key`: the keys of its organization and environment,
         or None when the server does not offer §7 (as hosted Autumn: nothing is sent).
 
-        A 401 raises `KeyRejected`; any other answer `BackendError`; no answer
+        A 401 raises `InvalidKey`; any other answer `BackendError`; no answer
         `BackendUnreachable`. Entries the CLI could not use (see `ListedKey.from_json`)
         are left out.
         """
@@ -512,7 +512,7 @@ class Autumn:
     ) -> RevokeByIdOutcome:
         """`DELETE /cli/api-keys/{key_id}` with `key`: "revoked" (204), "not_found" (404:
         no such key in that organization, which is also what a server without §7 says,
-        so ask `list_keys` first). 401 raises `KeyRejected`; anything else `BackendError`."""
+        so ask `list_keys` first). 401 raises `InvalidKey`; anything else `BackendError`."""
         if not usable_key_id(key_id):
             raise BackendError(f"not a key id the CLI will send: {printable(key_id, 40)!r}")
         if not self.offers(ext.KEY_LISTING):

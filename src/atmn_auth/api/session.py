@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
-from atmn_auth import __version__
+from atmn_auth._version import __version__
 from atmn_auth.api.transport import CappedTransport, NetworkTransport, shown_proxy
 from atmn_auth.errors import (
     AtmnError,

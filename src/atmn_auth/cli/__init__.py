@@ -6,7 +6,7 @@ demand (`_AtmnGroup.get_command`): `atmn --help` lists them from the summaries k
 command imports what it uses (authlib, httpx2, questionary) inside its own body.
 `atmn --version` does not even get here: `atmn_auth.__main__.main` answers it.
 
-Every error is one line on stderr, `atmn: error: <what>` (`atmn_auth.flows.style`):
+Every error is one line on stderr, `atmn: error: <what>` (`atmn_auth.term.style`):
 `AtmnError`s with their exit code, and click's own usage errors (an unknown command or
 option, a missing argument, a bad value) with exit 2, a "did you mean" where one is
 close, and a hint line, `Run 'atmn <command> --help' for usage.`
@@ -21,9 +21,9 @@ from typing import Any, NamedTuple
 
 import click
 
-from atmn_auth import __version__
+from atmn_auth._version import __version__
 from atmn_auth.errors import AtmnError, interrupted_line
-from atmn_auth.flows.style import Style
+from atmn_auth.term.style import Style
 
 
 class LazyCommand(NamedTuple):
@@ -91,7 +91,7 @@ def suggest_command(name: str, names: Sequence[str]) -> str:
     """`no command 'logni'; did you mean 'login'?`, or the list of commands."""
     import difflib
 
-    from atmn_auth.keys import redact
+    from atmn_auth.keyformat import redact
 
     if name.startswith(("am_sk_", "am_pk_")) or len(name) > 40:  # a key pasted in the wrong place
         return (
@@ -115,7 +115,7 @@ def usage_message(exc: click.UsageError) -> str:
     """Click's message for a usage error, in atmn's words: lower case, no final period,
     and never a key (an extra argument is not repeated at all; anything shaped like an
     Autumn key is shown redacted)."""
-    from atmn_auth.keys import redact_keys_in
+    from atmn_auth.keyformat import redact_keys_in
 
     if isinstance(exc, click.NoSuchOption):
         found = f"no option {exc.option_name!r}"
@@ -256,7 +256,7 @@ class _AtmnGroup(click.Group):
             click.echo(f"Run '{where} --help' for usage.", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
-            from atmn_auth.keys import redact_keys_in
+            from atmn_auth.keyformat import redact_keys_in
 
             click.echo(_stderr_style().error(redact_keys_in(exc.format_message())), err=True)
             sys.exit(exc.exit_code)

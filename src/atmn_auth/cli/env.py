@@ -1,4 +1,4 @@
-"""`atmn env`: the click layer over `atmn_auth.flows.env.run_env`."""
+"""`atmn env`: the click layer over `atmn_auth.commands.env.run_env`."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from atmn_auth.cli.options import (
     resolve_options,
     server_timeout_option,
 )
-from atmn_auth.flows.env import EnvReport, check_env, run_env
-from atmn_auth.flows.export import FORMATS
+from atmn_auth.commands.env import EnvReport, check_env, run_env
+from atmn_auth.commands.export import FORMATS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -87,14 +87,14 @@ def env(
         )
 
     from atmn_auth.api.session import Session
-    from atmn_auth.flows.console import terminal_console
+    from atmn_auth.term.console import terminal_console
 
     console = terminal_console()
     with Session(environ, timeout=timeout) as session:
 
         def offer_sign_in(report: EnvReport) -> EnvReport | None:
             """On a terminal: a rejected or missing key can be replaced right away."""
-            from atmn_auth.flows.recovery import recover_interactively
+            from atmn_auth.auth.recovery import recover_interactively
 
             prompter = console.asks
             what = "was rejected" if report.server == "rejected" else "is not set"
@@ -137,7 +137,7 @@ def _export(
     cwd: Path,
     environ: Mapping[str, str],
 ) -> int:
-    """`atmn env --export`: checks the flags, then `atmn_auth.flows.export.run_export`."""
+    """`atmn env --export`: checks the flags, then `atmn_auth.commands.export.run_export`."""
     from atmn_auth.errors import UsageError
 
     if not export:
@@ -161,7 +161,7 @@ def _export(
             "or add --reveal to show them here"
         )
     from atmn_auth.cli.options import cli_output
-    from atmn_auth.flows.export import run_export
+    from atmn_auth.commands.export import run_export
 
     return run_export(
         settings,

@@ -1,4 +1,4 @@
-"""`atmn keys list|create|revoke|rotate`: the click layer over `atmn_auth.flows.keys`,
+"""`atmn keys list|create|revoke|rotate`: the click layer over `atmn_auth.auth.inforce`,
 `flows.create`, `flows.revoke` and `flows.rotate`."""
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def list_keys(
     created; the keys in this project's .env are marked with *.
     """
     from atmn_auth.api.session import Session
-    from atmn_auth.flows.keys import run_list
+    from atmn_auth.commands.keys_list import run_list
 
     settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
     with Session(os.environ, timeout=timeout) as session:
@@ -128,7 +128,7 @@ def create(
     --reveal.
     """
     from atmn_auth.errors import UsageError
-    from atmn_auth.keys import KeyKind
+    from atmn_auth.keyformat import KeyKind
 
     settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
     if kind == "sandbox" and settings.prod:
@@ -142,10 +142,10 @@ def create(
         )
 
     from atmn_auth.api.session import Session
-    from atmn_auth.flows.console import terminal_console
-    from atmn_auth.flows.create import CreateOptions, check_name, run_create
-    from atmn_auth.flows.report import print_created
-    from atmn_auth.flows.style import Output, Style
+    from atmn_auth.commands.keys_create import CreateOptions, check_name, run_create
+    from atmn_auth.commands.report import print_created
+    from atmn_auth.term.console import terminal_console
+    from atmn_auth.term.style import Output, Style
 
     check_name(name)
     console = terminal_console(debug=trace(debug))
@@ -197,8 +197,8 @@ def revoke(
     this project uses asks first on a terminal, and needs --yes elsewhere.
     """
     from atmn_auth.api.session import Session
-    from atmn_auth.flows.console import terminal_console
-    from atmn_auth.flows.revoke import run_revoke
+    from atmn_auth.commands.keys_revoke import run_revoke
+    from atmn_auth.term.console import terminal_console
 
     settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
     console = terminal_console()
@@ -237,9 +237,9 @@ def rotate(
     working.
     """
     from atmn_auth.api.session import Session
-    from atmn_auth.flows.console import terminal_console
-    from atmn_auth.flows.report import print_rotate_result
-    from atmn_auth.flows.rotate import run_rotate
+    from atmn_auth.commands.keys_rotate import run_rotate
+    from atmn_auth.commands.report import print_rotate_result
+    from atmn_auth.term.console import terminal_console
 
     settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
     console = terminal_console(debug=trace(debug))

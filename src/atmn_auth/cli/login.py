@@ -1,4 +1,4 @@
-"""`atmn login`: the click layer over `atmn_auth.flows.login.run_login`."""
+"""`atmn login`: the click layer over `atmn_auth.auth.login.run_login`."""
 
 from __future__ import annotations
 
@@ -97,10 +97,10 @@ def login(
         return
 
     from atmn_auth.api.session import Session
+    from atmn_auth.auth.login import LoginOptions, run_login
+    from atmn_auth.commands.report import print_login_result
     from atmn_auth.errors import AlreadySignedIn
-    from atmn_auth.flows.console import terminal_console
-    from atmn_auth.flows.login import LoginOptions, run_login
-    from atmn_auth.flows.report import print_login_result
+    from atmn_auth.term.console import terminal_console
 
     console = terminal_console(debug=trace(debug))
     options = LoginOptions(
@@ -149,7 +149,7 @@ def _login_with_key(
     settings: Settings, *, env_file: Path | None, offline: bool, debug: bool
 ) -> None:
     """`atmn login --with-key`: the key from standard input, checked, written."""
-    from atmn_auth.flows.withkey import key_prompt, read_key_input, run_with_key
+    from atmn_auth.commands.withkey import key_prompt, read_key_input, run_with_key
 
     try:
         interactive = sys.stdin.isatty()

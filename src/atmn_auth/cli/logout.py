@@ -1,4 +1,4 @@
-"""`atmn logout`: the click layer over `atmn_auth.flows.logout.run_logout`."""
+"""`atmn logout`: the click layer over `atmn_auth.commands.logout.run_logout`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from atmn_auth.cli.options import (
     resolve_options,
     server_timeout_option,
 )
-from atmn_auth.flows.logout import run_logout
+from atmn_auth.commands.logout import run_logout
 
 
 @click.command(name="logout")

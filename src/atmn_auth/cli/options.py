@@ -15,8 +15,8 @@ import click
 from atmn_auth.settings import DEFAULT_TIMEOUT, Settings, load_settings
 
 if TYPE_CHECKING:
-    from atmn_auth.flows.signin import SignInOptions
-    from atmn_auth.flows.style import Output
+    from atmn_auth.auth.signin import SignInOptions
+    from atmn_auth.term.style import Output
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,7 +70,7 @@ def resolve_options(
 def cli_output() -> Output:
     """Results on standard output, warnings (`!`) and errors on standard error, each
     marked for its own stream (colour only on a terminal, without NO_COLOR)."""
-    from atmn_auth.flows.style import Output, Style
+    from atmn_auth.term.style import Output, Style
 
     return Output(
         click.echo,
@@ -159,7 +159,7 @@ def sign_in_choices(
     org: str | None = None,
 ) -> SignInOptions:
     """What `sign_in_options` asked for, as the sign-in flow takes it."""
-    from atmn_auth.flows.signin import SignInOptions
+    from atmn_auth.auth.signin import SignInOptions
 
     return SignInOptions(
         org=org, open_browser=not (no_browser or opts.headless), timeout=timeout, device=device

@@ -1,4 +1,4 @@
-"""`atmn run`: the click layer over `atmn_auth.flows.run`."""
+"""`atmn run`: the click layer over `atmn_auth.commands.run`."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def run(
     """
     if not command:
         raise click.UsageError("no command to run: atmn run [-p] [-l] -- CMD [ARGS]", ctx=ctx)
-    from atmn_auth.flows.run import offer_sign_in, prepare_run, start
+    from atmn_auth.commands.run import offer_sign_in, prepare_run, start
 
     settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
     cwd, environ = Path.cwd(), os.environ
@@ -78,12 +78,12 @@ def run(
         prepared = prepare()
     else:
         from atmn_auth.api.session import Session
-        from atmn_auth.flows.console import on_terminal
+        from atmn_auth.term.console import on_terminal
 
         with Session(environ, timeout=timeout) as session:
             offer = None
             if env_file is None and on_terminal():  # the file signed into is the nearest .env
-                from atmn_auth.flows.console import terminal_console
+                from atmn_auth.term.console import terminal_console
 
                 console = terminal_console()
                 offer = lambda report: offer_sign_in(  # noqa: E731

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from atmn_auth import __version__
+from atmn_auth._version import __version__
 
 
 @click.command(name="version")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from atmn_auth.envfiles.reader import ENV_FILENAME, ENV_LOCAL_FILENAME, read_keys, search
 from atmn_auth.errors import EnvFileError
-from atmn_auth.keys import redact
+from atmn_auth.keyformat import redact
 from atmn_auth.records import Frozen
 
 TYPE_CHECKING = False

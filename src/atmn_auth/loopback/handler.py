@@ -18,12 +18,12 @@ import time
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from atmn_auth.oauth import startlink
-from atmn_auth.oauth.pages import CSP, PAGES, RETURN, page
-from atmn_auth.oauth.settlement import parse_query
+from atmn_auth.loopback import startlink
+from atmn_auth.loopback.pages import CSP, PAGES, RETURN, page
+from atmn_auth.loopback.settlement import parse_query
 
 if TYPE_CHECKING:
-    from atmn_auth.oauth.callback import CallbackServer
+    from atmn_auth.loopback.callback import CallbackServer
 
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atmn_auth.errors import AtmnError
-from atmn_auth.keys import key_kind, redact
+from atmn_auth.keyformat import key_kind, redact
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import Autumn, MintedKeys
@@ -129,9 +129,9 @@ def finish(
     revoked (or kept, when this project still holds it); lines saying so. When the file
     no longer holds that rotation's new keys, nothing is revoked (something else wrote
     it since) and the line says which keys are left."""
+    from atmn_auth.auth.inforce import revoke_one
     from atmn_auth.envfiles.reader import read_env
-    from atmn_auth.flows.keys import revoke_one
-    from atmn_auth.flows.revoke import kept_because
+    from atmn_auth.envfiles.uses import kept_because
 
     data = load(target, environ)
     if data is None or data.get("backend_url") != settings.backend_url:

@@ -24,12 +24,12 @@ from types import TracebackType
 from typing import TextIO
 
 from atmn_auth.errors import AtmnError, CallbackTimeout, PortsTakenError
-from atmn_auth.oauth.connections import Acceptor, Connection, connection_cap, listen
-from atmn_auth.oauth.handler import HEAD_BUDGET, Handler
-from atmn_auth.oauth.pastes import reading_pastes
-from atmn_auth.oauth.peers import peer_uid
-from atmn_auth.oauth.settlement import CallbackResult, Settlement
-from atmn_auth.oauth.startlink import START_PATH, StartLink
+from atmn_auth.loopback.connections import Acceptor, Connection, connection_cap, listen
+from atmn_auth.loopback.handler import HEAD_BUDGET, Handler
+from atmn_auth.loopback.pastes import reading_pastes
+from atmn_auth.loopback.peers import peer_uid
+from atmn_auth.loopback.settlement import CallbackResult, Settlement
+from atmn_auth.loopback.startlink import START_PATH, StartLink
 from atmn_auth.settings import CALLBACK_PORTS
 from atmn_auth.text import format_duration
 

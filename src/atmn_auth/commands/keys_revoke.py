@@ -6,8 +6,8 @@ The selector is compared with each listed key's id, its name (the server's, or t
 with the prefix, only keys of that environment: `am_sk_test_…Ab12` under `-p` is one
 line saying it is a sandbox key, exit 1). No match: one line, exit 1. Several: they are
 listed on standard error and nothing is revoked (exit 2: atmn does not choose). A key
-this project uses (`uses_of`: any variable of the process environment, of its `.env` or
-of the `.env.local` beside it, or a key variable of a `.env` farther up) is only revoked
+this project uses (`envfiles.uses.uses_of`: any variable of the process environment, of its
+`.env` or of the `.env.local` beside it, or a key variable of a `.env` farther up) is only revoked
 after a warning and a yes on a terminal, or with `--yes`; elsewhere it is refused
 (exit 2) without `--yes`.
 """
@@ -20,18 +20,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from atmn_auth.errors import AtmnError, EnvFileError, KeyRejected, UsageError
-from atmn_auth.flows.keys import ago, listed_keys, offered_key_in_force
-from atmn_auth.keys import KEY_VARS, PREFIXES, KeyKind, key_kind
-from atmn_auth.text import printable
+from atmn_auth.auth.inforce import listed_keys, offered_key_in_force
+from atmn_auth.envfiles.uses import uses_of
+from atmn_auth.errors import AtmnError, InvalidKey, UsageError
+from atmn_auth.keyformat import PREFIXES, KeyKind, key_kind
+from atmn_auth.text import ago, printable
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import ListedKey
     from atmn_auth.api.session import Session
-    from atmn_auth.flows.console import Prompter
-    from atmn_auth.flows.keys import KeyInForce
-    from atmn_auth.flows.style import Output
+    from atmn_auth.auth.inforce import KeyInForce
     from atmn_auth.settings import Settings
+    from atmn_auth.term.console import Prompter
+    from atmn_auth.term.style import Output
 
 _LAST4 = re.compile(r"(am_sk_(?:test|live)_)?(?:…|\.\.\.)?([A-Za-z0-9]{4})")
 
@@ -136,7 +137,7 @@ def run_revoke(
             return 0
     try:
         outcome = autumn.revoke_key_by_id(force.key, entry.id)
-    except KeyRejected as exc:
+    except InvalidKey as exc:
         raise force.rejected(exc) from None
     if outcome == "not_found":
         raise AtmnError(
@@ -179,53 +180,4 @@ def _used_here(
     places = uses_of(entry.is_key, cwd=cwd, environ=environ)
     if not places and entry.is_key(force.key):
         places = [f"{force.var} in {force.where()}"]
-    return places
-
-
-def kept_because(key: str, *, cwd: Path, environ: Mapping[str, str]) -> str | None:
-    """Why an old key must not be revoked ("kept: still used by …"): this project still
-    holds it somewhere (`uses_of`), or that cannot be told. None: nothing here uses it."""
-    try:
-        places = uses_of(lambda value: value == key, cwd=cwd, environ=environ)
-    except AtmnError as exc:
-        return f"kept: atmn could not tell whether this project still uses it ({exc.message})"
-    return f"kept: still used by {' and '.join(places)}" if places else None
-
-
-def uses_of(holds: Callable[[str], bool], *, cwd: Path, environ: Mapping[str, str]) -> list[str]:
-    """Every place this project still holds a key `holds` accepts, in words
-    (`BACKUP in /p/.env`, `AUTUMN_SECRET_KEY in the process environment`): any variable of
-    the process environment, of the nearest `.env` and of the `.env.local` beside it, and
-    the key variables of every `.env` farther up (what `resolve_key` and its shadowing
-    check see). Raises `EnvFileError` when the nearest `.env` cannot be read."""
-    from atmn_auth.envfiles.reader import read_env
-    from atmn_auth.envfiles.resolution import ENV_LOCAL, resolve_key
-
-    places: list[str] = []
-
-    def add(var: str, where: object) -> None:
-        place = f"{var} in {where}"
-        if place not in places:
-            places.append(place)
-
-    for var, value in environ.items():
-        if holds(value):
-            add(var, "the process environment")
-    resolutions = [resolve_key(var, cwd=cwd, environ=environ) for var in KEY_VARS.values()]
-    nearest = resolutions[0].env_file
-    if nearest is not None:
-        for path in (nearest, nearest.parent / ENV_LOCAL):
-            try:
-                values = read_env(path)
-            except EnvFileError:
-                if path == nearest:
-                    raise
-                continue  # as the rule does: an unreadable .env.local is not read
-            for var, held in values.items():
-                if held and holds(held):
-                    add(var, path)
-    for resolution in resolutions:
-        for definition in resolution.definitions:
-            if definition.path is not None and holds(definition.value):
-                add(resolution.var, definition.path)
     return places

@@ -26,15 +26,15 @@ from atmn_auth.errors import (
     RecoveryUnavailable,
     SignInFailed,
 )
-from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, key_name, redact
+from atmn_auth.keyformat import LIVE_VAR, SANDBOX_VAR, key_name, redact
 from atmn_auth.settings import Settings, flag_set
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import MintedKeys, Organization
     from atmn_auth.api.session import Session
+    from atmn_auth.auth.login import LoginResult
     from atmn_auth.envfiles.privacy import Checked
-    from atmn_auth.flows.console import Console
-    from atmn_auth.flows.login import LoginResult
+    from atmn_auth.term.console import Console
 
 DISABLE_VAR = "ATMN_DISABLE_AUTH_RECOVERY"
 DEFAULT_TIMEOUT = 300.0
@@ -110,7 +110,7 @@ class LoginReauthenticator:
     ) -> None:
         import os
 
-        from atmn_auth.flows.console import on_terminal
+        from atmn_auth.term.console import on_terminal
 
         self.cwd = Path(cwd) if cwd is not None else Path.cwd()
         self.environ: Mapping[str, str] = environ if environ is not None else os.environ
@@ -122,7 +122,7 @@ class LoginReauthenticator:
     @property
     def console(self) -> Console:
         if self._console is None:
-            from atmn_auth.flows.console import terminal_console
+            from atmn_auth.term.console import terminal_console
 
             self._console = terminal_console(interactive=self.interactive)
         return self._console
@@ -143,8 +143,8 @@ class LoginReauthenticator:
             raise RecoveryUnavailable(reason)
         from atmn_auth.api.autumn import Autumn, Organization
         from atmn_auth.api.session import Session
-        from atmn_auth.flows.filemode import ensure_private
-        from atmn_auth.flows.signin import SignInOptions, sign_in
+        from atmn_auth.auth.filemode import ensure_private
+        from atmn_auth.auth.signin import SignInOptions, sign_in
 
         console = self.console
         try:  # the new keys go where the old ones were: only into a private file
@@ -263,9 +263,9 @@ def recover_interactively(
     """
     if not console.interactive or recovery_disabled(environ):
         return None
+    from atmn_auth.auth.login import LoginOptions, run_login
     from atmn_auth.envfiles.reader import find_env_file
     from atmn_auth.envfiles.resolution import resolve_key
-    from atmn_auth.flows.login import LoginOptions, run_login
 
     winner = resolve_key(settings.key_var, cwd=cwd, environ=environ).winner
     if winner is not None and (winner.source == "environment" or winner.path is None):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from atmn_auth.keys import redact
+from atmn_auth.keyformat import redact
 from atmn_auth.settings import Settings
 
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from atmn_auth.flows.dashboard import still_working
-from atmn_auth.keys import KEY_VARS, key_kind, redact
+from atmn_auth.auth.dashboard import still_working
+from atmn_auth.keyformat import KEY_VARS, key_kind, redact
 from atmn_auth.settings import Settings
 
 if TYPE_CHECKING:

@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atmn_auth.api.metadata import KEY_NAMES
+from atmn_auth.auth.inforce import not_offered, revoke_one
 from atmn_auth.errors import UsageError
-from atmn_auth.flows.keys import not_offered, revoke_one
-from atmn_auth.keys import KeyKind, redact
+from atmn_auth.keyformat import KeyKind, redact
 from atmn_auth.settings import CALLBACK_PORTS
 from atmn_auth.text import printable
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import Organization
     from atmn_auth.api.session import Session
-    from atmn_auth.flows.console import Console
-    from atmn_auth.flows.signin import SignInOptions
+    from atmn_auth.auth.signin import SignInOptions
     from atmn_auth.settings import Settings
+    from atmn_auth.term.console import Console
 
 MAX_NAME_LENGTH = 100
 
@@ -79,7 +79,7 @@ def run_create(
     ports: Sequence[int] = CALLBACK_PORTS,
 ) -> Created:
     from atmn_auth.api.autumn import Autumn
-    from atmn_auth.flows.signin import sign_in
+    from atmn_auth.auth.signin import sign_in
 
     name = check_name(options.name)
     autumn = Autumn.of(settings, session)

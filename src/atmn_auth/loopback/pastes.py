@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from atmn_auth.oauth.settlement import Settlement, parse_query
+from atmn_auth.loopback.settlement import Settlement, parse_query
 
 MAX_PASTE_LINE = 16 * 1024
 _POLL = 0.1  # how often the reader looks whether the wait is over

@@ -123,7 +123,7 @@ def terminal_console(
     """The terminal: messages on stderr; prompts and pastes only when a person is here."""
     import os
 
-    from atmn_auth.oauth.browser import open_in_browser
+    from atmn_auth.term.browser import open_in_browser
 
     person = on_terminal() if interactive is None else interactive and on_terminal()
     live = LiveLine(sys.stderr) if live_capable(sys.stderr, os.environ) else None

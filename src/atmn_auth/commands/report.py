@@ -3,7 +3,7 @@ what `atmn keys rotate` and `atmn keys create` say when they are done.
 
 The results go to standard output (the first line marked `✓`); warnings go to standard
 error, marked `!`, so that `atmn login > log` still shows them and a script reading the
-output sees only the results. `Output` (`atmn_auth.flows.style`) does the routing.
+output sees only the results. `Output` (`atmn_auth.term.style`) does the routing.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from atmn_auth.flows.dashboard import still_working
-from atmn_auth.flows.login import LoginResult
-from atmn_auth.flows.style import Output
-from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, key_kind, redact
+from atmn_auth.auth.dashboard import still_working
+from atmn_auth.auth.login import LoginResult
+from atmn_auth.keyformat import LIVE_VAR, SANDBOX_VAR, key_kind, redact
 from atmn_auth.settings import Settings
+from atmn_auth.term.style import Output
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from atmn_auth.flows.create import Created
-    from atmn_auth.flows.rotate import Rotated
+    from atmn_auth.commands.keys_create import Created
+    from atmn_auth.commands.keys_rotate import Rotated
 
 
 def print_login_result(

@@ -18,11 +18,11 @@ from pathlib import Path
 from atmn_auth.api.autumn import Autumn, MintedKeys, Organization
 from atmn_auth.api.metadata import KEY_REVOCATION
 from atmn_auth.api.session import Session
+from atmn_auth.auth.signin import SignInOptions, sign_in
 from atmn_auth.errors import AlreadySignedIn, AtmnError, Interrupted
-from atmn_auth.flows.console import Console
-from atmn_auth.flows.signin import SignInOptions, sign_in
-from atmn_auth.keys import LIVE_VAR, SANDBOX_VAR, key_kind, key_name, redact
+from atmn_auth.keyformat import LIVE_VAR, SANDBOX_VAR, key_kind, key_name, redact
 from atmn_auth.settings import CALLBACK_PORTS, Settings
+from atmn_auth.term.console import Console
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,8 @@ def run_login(
                 ports=ports,
                 clock=clock,
             )
+    from atmn_auth.auth.filemode import ensure_private
     from atmn_auth.envfiles import reader, writer
-    from atmn_auth.flows.filemode import ensure_private
 
     target = options.env_file
     if target is None:
@@ -194,7 +194,7 @@ def _settle_replaced(
     file, a farther `.env`, the process environment) is kept whatever was asked, as
     `keys rotate` does: "kept: still used by …".
     """
-    from atmn_auth.flows.revoke import kept_because
+    from atmn_auth.envfiles.uses import kept_because
 
     outcome = {} if outcome is None else outcome
     old = []

@@ -40,15 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from atmn_auth.errors import AtmnError, BackendUnreachable, KeyRejected, UsageError
-from atmn_auth.flows.style import Output
-from atmn_auth.keys import KEY_VARS, PREFIXES, KeyKind, key_kind, redact
+from atmn_auth.errors import AtmnError, BackendUnreachable, InvalidKey, UsageError
+from atmn_auth.keyformat import KEY_VARS, PREFIXES, KeyKind, key_kind, redact
 from atmn_auth.settings import Settings
+from atmn_auth.term.style import Output
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import Organization
     from atmn_auth.api.session import Session
-    from atmn_auth.flows.console import Console
+    from atmn_auth.term.console import Console
 
 KEY_BODY_LENGTH = 42
 #: More than this on standard input is not one key (a whole file, say): refused unread.
@@ -234,8 +234,8 @@ def run_with_key(
 
     `console` is who answers the question about a file others can read (by default the
     terminal when `interactive` and one is there, else nobody)."""
+    from atmn_auth.auth.filemode import ensure_private
     from atmn_auth.envfiles import reader, writer
-    from atmn_auth.flows.filemode import ensure_private
 
     trace = debug or (lambda _line: None)
     key = check_key_text(key_text, settings, interactive=interactive)
@@ -273,7 +273,7 @@ def run_with_key(
 
 def _console(interactive: bool) -> Console:
     """The terminal, when a person typed the key there; else a console nobody answers."""
-    from atmn_auth.flows.console import Console, QuestionaryPrompter, on_terminal
+    from atmn_auth.term.console import Console, QuestionaryPrompter, on_terminal
 
     def info(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -291,7 +291,7 @@ def verify_key(key: str, settings: Settings, session: Session) -> Organization:
 
     try:
         return Autumn.of(settings, session).organization_me(key)
-    except KeyRejected as exc:
+    except InvalidKey as exc:
         raise AtmnError(
             f"{settings.backend_url} rejected the key ({_reason(exc)}): it is unknown or "
             "revoked; nothing was written"
@@ -305,7 +305,7 @@ def verify_key(key: str, settings: Settings, session: Session) -> Organization:
         raise AtmnError(f"checking the key failed: {exc.message}; nothing was written") from None
 
 
-def _reason(exc: KeyRejected) -> str:
+def _reason(exc: InvalidKey) -> str:
     return exc.message.removeprefix("the server rejected the key: ")
 
 

@@ -1,53 +1,30 @@
-"""`atmn keys list`, and what every `atmn keys` command (and `atmn env`) shares: the key
-in force that authorizes the §7 calls, the keys of this project's `.env`, ages in words.
+"""What every `atmn keys` command (and `atmn env`) shares: the key in force that
+authorizes the §7 calls, the keys of this project's `.env`, the list of the organization's
+keys, revoking one key by whatever the server offers, and the age past which a key should
+be rotated.
 
 The keys listed are those of the organization and environment of the key in force
 (contract §7), found by the one resolution rule (`envfiles.resolution.resolve_key`), as
 `atmn env` finds it: `-p` lists the live keys. The server never sends a key itself, only
 its last 4 characters; a listed key "is" a key of this project when its environment and
 last 4 characters match.
-
-`atmn keys list --json` prints one object:
-
-- `environment`: "sandbox" or "live" (`-p`);
-- `backend_url`: the server asked;
-- `variable`: the variable read (`AUTUMN_SECRET_KEY`, with `-p` `AUTUMN_PROD_SECRET_KEY`);
-- `key`: the key in force, which authorized the listing, redacted (`am_sk_test_…Ab12`);
-- `source`: where that key comes from: "environment" or "dotenv";
-- `path`: the `.env` it comes from, or null (the process environment);
-- `env_file`: this project's `.env` (the nearest one, which `atmn login` writes), or null;
-- `keys`: the keys, newest first, each an object:
-  - `id`: the server's id for the key (what `atmn keys revoke` takes);
-  - `name`: its name as the server stores it (one name for both keys of a pair);
-  - `label`: the name as shown, with the environment: `NAME (sandbox)`;
-  - `env`: "sandbox" or "live";
-  - `last4`: its last 4 characters;
-  - `key`: the key redacted, `am_sk_test_…Ab12` (never the key itself);
-  - `created_at`: when it was created, ISO 8601 in UTC (`2025-01-31T12:00:00Z`), or null;
-  - `last_used_at`: when it was last used, the same way, or null (never, or not said);
-  - `created_via`: "oauth" (a sign-in minted it), "dashboard", or null;
-  - `age_days`: whole days since it was created, or null;
-  - `in_env_file`: true when this project's `.env` holds it;
-  - `in_use`: true for the key in force.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from atmn_auth.errors import AtmnError, KeyRejected, UsageError
-from atmn_auth.keys import KEY_VARS, PREFIXES, key_kind, redact
+from atmn_auth.errors import AtmnError, InvalidKey, UsageError
+from atmn_auth.keyformat import KEY_VARS, PREFIXES, key_kind, redact
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import Autumn, ListedKey
-    from atmn_auth.api.session import Session
     from atmn_auth.envfiles.resolution import Resolution
-    from atmn_auth.flows.style import Output
     from atmn_auth.settings import Settings
 
 MAX_AGE_VAR = "ATMN_KEY_MAX_AGE_DAYS"
@@ -105,7 +82,7 @@ class KeyInForce:
         winner = self.resolution.winner
         return winner.path if winner is not None and winner.source == "dotenv" else None
 
-    def rejected(self, exc: KeyRejected) -> AtmnError:
+    def rejected(self, exc: InvalidKey) -> AtmnError:
         return AtmnError(
             f"the server rejected {self.var} ({redact(self.key)}, from {self.where()}): it is "
             f"unknown or revoked; run `{self.settings.login_command()}` for new keys"
@@ -168,7 +145,7 @@ def listed_keys(autumn: Autumn, force: KeyInForce) -> list[ListedKey]:
     rejects the key, is a one-line error (exit 1)."""
     try:
         listed = autumn.list_keys(force.key)
-    except KeyRejected as exc:
+    except InvalidKey as exc:
         raise force.rejected(exc) from None
     if listed is None:
         raise not_offered(force.settings)
@@ -197,7 +174,7 @@ def revoke_one(autumn: Autumn, key: str) -> str:
             return "failed: the server's list of keys does not tell which one it is"
         done = autumn.revoke_key_by_id(key, mine[0].id, timeout=5.0)
         return "revoked" if done == "revoked" else "already_invalid"
-    except KeyRejected:
+    except InvalidKey:
         return "already_invalid"
     except AtmnError as exc:
         return f"failed: {exc.message}"
@@ -218,132 +195,3 @@ def max_age_days(environ: Mapping[str, str]) -> float:
     if not (0 <= days < float("inf")):
         raise UsageError(f"{MAX_AGE_VAR} must be a number of days (0 or more), not {raw!r}")
     return days
-
-
-def ago(when: datetime | None, now: datetime) -> str:
-    """`just now`, `5 minutes ago`, `3 days ago`, `4 months ago`, `2 years ago`."""
-    if when is None:
-        return "unknown"
-    seconds = (now - when).total_seconds()
-    if seconds < 60:
-        return "just now"
-    for limit, size, unit in (
-        (3600, 60, "minute"),
-        (86400, 3600, "hour"),
-        (60 * 86400, 86400, "day"),
-        (365 * 86400, 30 * 86400, "month"),
-    ):
-        if seconds < limit:
-            count = int(seconds // size)
-            return f"{count} {unit}{'' if count == 1 else 's'} ago"
-    years = int(seconds // (365 * 86400))
-    return f"{years} year{'' if years == 1 else 's'} ago"
-
-
-def age_days(when: datetime | None, now: datetime) -> int | None:
-    return None if when is None else max(int((now - when).total_seconds() // 86400), 0)
-
-
-def iso(when: datetime | None) -> str | None:
-    return None if when is None else when.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-# ---------------------------------------------------------------------------- atmn keys list
-
-
-def run_list(
-    settings: Settings,
-    *,
-    cwd: Path,
-    environ: Mapping[str, str],
-    session: Session,
-    output: Output,
-    as_json: bool = False,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> int:
-    """`atmn keys list` without click: prints through `output`; returns the exit code."""
-    from atmn_auth.api.autumn import Autumn
-
-    autumn = Autumn.of(settings, session)
-    force = offered_key_in_force(autumn, settings, cwd=cwd, environ=environ)
-    listed = listed_keys(autumn, force)
-    moment = now()
-    if as_json:
-        import json
-
-        output.result(json.dumps(list_json(force, listed, moment), indent=2))
-        return 0
-    for line in render_list(force, listed, moment):
-        output.result(line)
-    return 0
-
-
-def in_env_file(force: KeyInForce, entry: ListedKey) -> str | None:
-    """The variable of this project's `.env` that holds `entry`, if one does."""
-    return next((var for var, value in force.in_file.items() if entry.is_key(value)), None)
-
-
-def render_list(force: KeyInForce, listed: list[ListedKey], now: datetime) -> list[str]:
-    settings = force.settings
-    kind = settings.kind.capitalize()
-    head = (
-        f"{kind} keys of the organization of {force.var} ({redact(force.key)}, from "
-        f"{force.where()}), newest first:"
-    )
-    if not listed:
-        return [head, "  (none)"]
-    header = ("", "NAME", "KEY", "CREATED", "LAST USED", "VIA", "ID")
-    rows = [header]
-    for entry in listed:
-        mark = "*" if in_env_file(force, entry) else ""
-        rows.append(
-            (
-                mark,
-                entry.label(),
-                f"…{entry.last4}",
-                ago(entry.created_at, now),
-                ago(entry.last_used_at, now) if entry.last_used_at else "never",
-                entry.created_via or "?",
-                entry.id,
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [head, ""]
-    for row in rows:
-        cells = [row[0].ljust(widths[0] or 1)]
-        cells += [cell.ljust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-        lines.append("  ".join(cells).rstrip())
-    if any(in_env_file(force, entry) for entry in listed) and force.env_file is not None:
-        lines += ["", f"* in {force.env_file}"]
-    return lines
-
-
-def list_json(force: KeyInForce, listed: list[ListedKey], now: datetime) -> dict[str, Any]:
-    winner = force.resolution.winner
-    return {
-        "environment": force.settings.kind,
-        "backend_url": force.settings.backend_url,
-        "variable": force.var,
-        "key": redact(force.key),
-        "source": winner.source if winner else None,
-        "path": str(force.from_dotenv) if force.from_dotenv else None,
-        "env_file": str(force.env_file) if force.env_file else None,
-        "keys": [key_json(force, entry, now) for entry in listed],
-    }
-
-
-def key_json(force: KeyInForce, entry: ListedKey, now: datetime) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "name": entry.name,
-        "label": entry.label(),
-        "env": entry.env,
-        "last4": entry.last4,
-        "key": entry.redacted(),
-        "created_at": iso(entry.created_at),
-        "last_used_at": iso(entry.last_used_at),
-        "created_via": entry.created_via,
-        "age_days": age_days(entry.created_at, now),
-        "in_env_file": in_env_file(force, entry) is not None,
-        "in_use": entry.is_key(force.key),
-    }

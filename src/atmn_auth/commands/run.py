@@ -1,6 +1,6 @@
 """`atmn run [-p] [-l] -- CMD [ARGS...]`: CMD with the key of the selected environment.
 
-CMD gets the variables `atmn env --export` prints (`atmn_auth.flows.export`), and of
+CMD gets the variables `atmn env --export` prints (`atmn_auth.commands.export`), and of
 the two key variables only those: `AUTUMN_SECRET_KEY` holds the key of the selected
 environment (with `-p`, the live key, so the same program runs against live without
 editing any file); `AUTUMN_PROD_SECRET_KEY` the live key with `-p`, or with `--live-too`
@@ -43,9 +43,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
     from atmn_auth.api.session import Session
-    from atmn_auth.flows.console import Console
-    from atmn_auth.flows.env import EnvReport
+    from atmn_auth.commands.env import EnvReport
     from atmn_auth.settings import Settings
+    from atmn_auth.term.console import Console
 
     #: Called with the report on a rejected or missing key; True when a new sign-in
     #: wrote fresh keys (the keys are then resolved again).
@@ -118,7 +118,7 @@ def prepare_run(
 
     With no `session` the server is not asked (`--offline`).
     """
-    from atmn_auth.flows.export import EXPORTED, Selection, not_usable, select_keys
+    from atmn_auth.commands.export import EXPORTED, Selection, not_usable, select_keys
 
     argv = list(argv)
     if not argv:
@@ -161,7 +161,7 @@ def offer_sign_in(
 
     Not made when nobody can answer, recovery is turned off, or the key comes from the
     process environment (a new key in `.env` would stay shadowed by it)."""
-    from atmn_auth.flows.recovery import recover_interactively, recovery_disabled
+    from atmn_auth.auth.recovery import recover_interactively, recovery_disabled
 
     prompter = console.asks
     winner = report.resolution.winner

@@ -27,15 +27,15 @@ from atmn_auth.api import metadata as ext
 from atmn_auth.api.autumn import Autumn, MintedKeys, Organization, OrganizationList
 from atmn_auth.api.session import Session
 from atmn_auth.errors import AtmnError, BackendError, UsageError
-from atmn_auth.flows.console import Console, Opener
-from atmn_auth.keys import redact
+from atmn_auth.keyformat import redact
 from atmn_auth.oauth import flow
-from atmn_auth.oauth.browser import browser_unavailable_reason
 from atmn_auth.settings import CALLBACK_PORTS, Settings
+from atmn_auth.term.browser import browser_unavailable_reason
+from atmn_auth.term.console import Console, Opener
 from atmn_auth.text import format_duration
 
 if TYPE_CHECKING:
-    from atmn_auth.oauth.callback import CallbackServer
+    from atmn_auth.loopback.callback import CallbackServer
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def _sign_in_in_browser(
     ports: Sequence[int],
     clock: Callable[[], float],
 ) -> SignedIn:
-    from atmn_auth.oauth.callback import CallbackServer
+    from atmn_auth.loopback.callback import CallbackServer
 
     state = flow.new_state()
     with CallbackServer(state, ports=ports, report_outcome=True) as callback:

@@ -47,8 +47,8 @@ timed out, unexpected answer), 2 for bad usage.
 from __future__ import annotations
 
 from atmn_auth.envfiles.resolution import describe, resolve_key, shadows
-from atmn_auth.flows.style import WARN_MARK
-from atmn_auth.keys import PREFIXES, key_kind, redact
+from atmn_auth.keyformat import PREFIXES, key_kind, redact
+from atmn_auth.term.style import WARN_MARK
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -178,7 +178,7 @@ def check_env(
     max_age: float | None = None
     if fmt == "ok" and session is not None:
         if key_details:
-            from atmn_auth.flows.keys import max_age_days
+            from atmn_auth.auth.inforce import max_age_days
 
             max_age = max_age_days(environ)
         _ask_server(report, session, key_details=key_details)
@@ -214,7 +214,7 @@ def _check_format(settings: Settings, resolution: Resolution) -> tuple[FormatSta
 
 def _ask_server(report: EnvReport, session: Session, *, key_details: bool = False) -> None:
     from atmn_auth.api.autumn import Autumn
-    from atmn_auth.errors import BackendError, BackendUnreachable, KeyRejected
+    from atmn_auth.errors import BackendError, BackendUnreachable, InvalidKey
 
     key = report.resolution.value
     assert key is not None
@@ -223,7 +223,7 @@ def _ask_server(report: EnvReport, session: Session, *, key_details: bool = Fals
     listing = session.submit(lambda: autumn.list_keys(key, timeout=5.0)) if key_details else None
     try:
         info = autumn.organization_me(key)
-    except KeyRejected as exc:
+    except InvalidKey as exc:
         report.server, report.server_message = "rejected", exc.message
     except BackendUnreachable as exc:
         report.server = "timed_out" if exc.timed_out else "unreachable"
@@ -244,7 +244,7 @@ def _details(listing: Future[list[ListedKey] | None], key: str) -> dict[str, Any
     from datetime import UTC, datetime
 
     from atmn_auth.errors import AtmnError
-    from atmn_auth.flows.keys import age_days, iso
+    from atmn_auth.text import age_days, iso
 
     try:
         listed = listing.result()
@@ -303,7 +303,7 @@ def _warnings(
     too_old = _too_old(report, max_age)
     if too_old:
         warnings.append(too_old)
-    from atmn_auth.flows.pending import notice
+    from atmn_auth.auth.pending import notice
 
     written = winner.path if winner is not None and winner.source != "environment" else None
     target = written or res.env_file
@@ -460,7 +460,7 @@ def _details_lines(details: dict[str, Any] | None) -> list[str]:
         return []
     from datetime import UTC, datetime
 
-    from atmn_auth.flows.keys import ago
+    from atmn_auth.text import ago
 
     now = datetime.now(UTC)
 

@@ -13,7 +13,7 @@ revoked only once the new ones are known to work.
 4. Check: the file reads back with the new keys, and the server accepts each, for the
    same organization, as the right kind (both asked at once).
 5. Only then revoke every Autumn key the new ones replaced in the file, except one this
-   project still holds somewhere (`revoke.uses_of`: under another variable, in the
+   project still holds somewhere (`envfiles.uses.uses_of`: under another variable, in the
    `.env.local` beside it, a farther `.env`, the process environment): that one is kept,
    and the report says where it is used.
 
@@ -34,26 +34,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from atmn_auth.auth.inforce import not_offered, offered_key_in_force, revoke_one
 from atmn_auth.errors import (
     AtmnError,
     BackendError,
     BackendUnreachable,
     Interrupted,
-    KeyRejected,
+    InvalidKey,
     OrganizationMismatch,
 )
-from atmn_auth.flows.keys import not_offered, offered_key_in_force, revoke_one
-from atmn_auth.keys import KEY_VARS, LIVE_VAR, SANDBOX_VAR, KeyKind, key_kind, key_name, redact
+from atmn_auth.keyformat import KEY_VARS, LIVE_VAR, SANDBOX_VAR, KeyKind, key_kind, key_name, redact
 from atmn_auth.settings import CALLBACK_PORTS
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import Autumn, MintedKeys, Organization
     from atmn_auth.api.session import Session
+    from atmn_auth.auth.inforce import KeyInForce
+    from atmn_auth.auth.signin import SignInOptions
     from atmn_auth.envfiles.writer import EnvUpdate
-    from atmn_auth.flows.console import Console
-    from atmn_auth.flows.keys import KeyInForce
-    from atmn_auth.flows.signin import SignInOptions
     from atmn_auth.settings import Settings
+    from atmn_auth.term.console import Console
 
 VARIABLES: tuple[str, str] = (SANDBOX_VAR, LIVE_VAR)
 
@@ -86,9 +86,9 @@ def run_rotate(
     ports: Sequence[int] = CALLBACK_PORTS,
 ) -> Rotated:
     from atmn_auth.api.autumn import Autumn
+    from atmn_auth.auth import pending
+    from atmn_auth.auth.filemode import ensure_private
     from atmn_auth.envfiles import writer
-    from atmn_auth.flows import pending
-    from atmn_auth.flows.filemode import ensure_private
 
     autumn = Autumn.of(settings, session)
     force = offered_key_in_force(autumn, settings, cwd=cwd, environ=environ)
@@ -174,7 +174,7 @@ def _preflight(autumn: Autumn, force: KeyInForce, target: Path) -> Organization:
     asked = {key: autumn.session.submit(_asker(autumn, key)) for key in others}
     try:
         organization = autumn.organization_me(force.key)
-    except KeyRejected:
+    except InvalidKey:
         raise AtmnError(
             f"the server rejected {force.var} ({redact(force.key)}, from {force.where()}): "
             f"there is no working key to rotate; `{force.settings.login_command()}` writes "
@@ -190,7 +190,7 @@ def _preflight(autumn: Autumn, force: KeyInForce, target: Path) -> Organization:
         var, shown = others[key], redact(key)
         try:
             found = answer.result()
-        except KeyRejected:
+        except InvalidKey:
             continue  # unknown or revoked: replacing it takes nothing from anyone
         except AtmnError as exc:
             raise AtmnError(
@@ -221,7 +221,7 @@ def _sign_in(
     """A sign-in that mints a pair for `organization`; any failure says the old keys are
     untouched. New keys for another organization are revoked at once."""
     from atmn_auth.api.autumn import Autumn
-    from atmn_auth.flows.signin import sign_in
+    from atmn_auth.auth.signin import sign_in
 
     try:
         signed = sign_in(
@@ -279,7 +279,7 @@ def _check(autumn: Autumn, target: Path, new: MintedKeys, organization: Organiza
         shown = redact(new.of(kind))
         try:
             found = answer.result()
-        except KeyRejected as exc:
+        except InvalidKey as exc:
             return f"it rejected the new {kind} key {shown} ({exc.message.split(': ', 1)[-1]})"
         except (BackendError, BackendUnreachable) as exc:
             return f"the new {kind} key {shown} could not be checked: {exc.message}"
@@ -370,6 +370,6 @@ def _old_keys(
 def _retire(autumn: Autumn, key: str, *, cwd: Path, environ: Mapping[str, str]) -> str:
     """Revokes an old key (`revoke_one`'s answer) unless this project still holds it
     somewhere: then "kept: <where>", and it is not revoked."""
-    from atmn_auth.flows.revoke import kept_because
+    from atmn_auth.envfiles.uses import kept_because
 
     return kept_because(key, cwd=cwd, environ=environ) or revoke_one(autumn, key)

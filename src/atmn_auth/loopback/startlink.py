@@ -14,8 +14,8 @@ import secrets
 import socket
 import threading
 
-from atmn_auth.oauth.pages import LINK_USED, OTHER_USER, REDIRECTING
-from atmn_auth.oauth.peers import another_user
+from atmn_auth.loopback.pages import LINK_USED, OTHER_USER, REDIRECTING
+from atmn_auth.loopback.peers import another_user
 
 START_PATH = "/start/"
 

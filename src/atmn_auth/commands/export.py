@@ -23,7 +23,7 @@ itself (`render_export`); messages show keys redacted.
 
 from __future__ import annotations
 
-from atmn_auth.keys import KEY_VARS, LIVE_VAR, SANDBOX_VAR, key_kind, redact
+from atmn_auth.keyformat import KEY_VARS, LIVE_VAR, SANDBOX_VAR, key_kind, redact
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
     from atmn_auth.api.session import Session
+    from atmn_auth.commands.env import EnvReport
     from atmn_auth.envfiles.resolution import Resolution
-    from atmn_auth.flows.env import EnvReport
     from atmn_auth.settings import Settings
 
 #: `atmn env --export --format ...`; the first is the default.
@@ -97,8 +97,8 @@ def select_keys(
     With a `session`, the server is asked about the selected key (`check_env`); without
     one only its format is checked. `variables` is empty unless that key is usable.
     """
+    from atmn_auth.commands.env import check_env
     from atmn_auth.envfiles.resolution import resolve_key
-    from atmn_auth.flows.env import check_env
 
     environ = key_environ(environ, env_file)
     report = check_env(settings, cwd=cwd, environ=environ, session=session, env_file=env_file)

@@ -30,7 +30,7 @@ from pathlib import Path
 from atmn_auth.envfiles import trust
 from atmn_auth.envfiles.privacy import Checked, exposure, open_directory, snapshot
 from atmn_auth.errors import AtmnError
-from atmn_auth.flows.console import Console
+from atmn_auth.term.console import Console
 
 QUESTION = "Make it private (chmod 600)?"
 
