@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from .db import transaction
+from .db import from_row, transaction
 from .secrets_util import new_id, new_secret_key, sha256_hex
 
 Env = Literal["sandbox", "live"]
@@ -223,23 +223,7 @@ def _scopes(text: str | None) -> tuple[str, ...] | None:
 
 
 def _key(row: sqlite3.Row) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        prefix=row["prefix"],
-        last4=row["last4"],
-        env=row["env"],
-        name=row["name"],
-        org_id=row["org_id"],
-        org_slug=row["org_slug"],
-        org_name=row["org_name"],
-        user_id=row["user_id"],
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
-        created_via=row["created_via"],
-        last_used_at=row["last_used_at"],
-        scopes=_scopes(row["scopes"]),
-        user_email=row["user_email"],
-    )
+    return from_row(ApiKey, row, scopes=_scopes(row["scopes"]))
 
 
 def active_key(conn: sqlite3.Connection, secret: str) -> ApiKey | None:

@@ -8,10 +8,11 @@ import signal
 import sqlite3
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any, NoReturn, TypeVar, Unpack
 
 import click
 
@@ -31,10 +32,14 @@ from .config import (
     FEATURES,
     HOSTED_ACCESS_TOKEN_TTL,
     HOSTED_CODE_TTL,
+    Limits,
     default_data_dir,
 )
 from .db import connect
 from .logsafe import printable
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+Record = TypeVar("Record")
 
 data_option = click.option(
     "--data",
@@ -44,18 +49,81 @@ data_option = click.option(
     help="Data directory (default: the user data directory for autumn-local).",
 )
 
+#: `serve`'s options for the `Limits` (each passed on to `server.build` under its name):
+#: flag, default, type and help, in the order `--help` lists them.
+LIMIT_OPTIONS = (
+    (
+        "--device-ttl",
+        DEFAULT_DEVICE_TTL,
+        click.IntRange(1),
+        "Device code (RFC 8628) lifetime, seconds.",
+    ),
+    (
+        "--device-interval",
+        DEFAULT_DEVICE_INTERVAL,
+        click.IntRange(1),
+        "Device code polling interval, seconds.",
+    ),
+    (
+        "--sign-in-limit",
+        DEFAULT_SIGN_IN_LIMIT,
+        click.IntRange(1),
+        "Failed sign-ins allowed per account, and per browser session (loopback clients) or"
+        " per address (others), within --sign-in-window.",
+    ),
+    (
+        "--sign-in-window",
+        DEFAULT_SIGN_IN_WINDOW,
+        click.FloatRange(0.1),
+        "Seconds over which failed sign-ins are counted.",
+    ),
+    (
+        "--device-request-limit",
+        DEFAULT_DEVICE_REQUEST_LIMIT,
+        click.IntRange(1),
+        "Device authorization requests (RFC 8628) stored per client address within"
+        " --device-request-window; more get 429 slow_down.",
+    ),
+    (
+        "--device-request-window",
+        DEFAULT_DEVICE_REQUEST_WINDOW,
+        click.FloatRange(0.1),
+        "Seconds over which device authorization requests are counted.",
+    ),
+    (
+        "--device-pending-limit",
+        DEFAULT_DEVICE_PENDING_LIMIT,
+        click.IntRange(1),
+        "Device requests that may wait for approval at once, from all clients; more get"
+        " 503 temporarily_unavailable.",
+    ),
+)
+
+
+def limit_options(command: Command) -> Command:
+    """Add the LIMIT_OPTIONS to a command, in their order."""
+    for flag, default, kind, help_text in reversed(LIMIT_OPTIONS):
+        command = click.option(flag, default=default, show_default=True, type=kind, help=help_text)(
+            command
+        )
+    return command
+
 
 @contextmanager
 def database(data_dir: Path | None) -> Iterator[sqlite3.Connection]:
+    """The seeded database, closed after the block; a `store.StoreError` the block raises
+    (no such organization, an email taken, ...) ends the command with its message."""
     conn = connect(data_dir or default_data_dir())
     try:
         store.seed(conn)
         yield conn
+    except store.StoreError as exc:
+        fail(str(exc))
     finally:
         conn.close()
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     click.echo(f"autumn-local: {message}", err=True)
     sys.exit(1)
 
@@ -117,64 +185,7 @@ def main() -> None:
         f" or {HOSTED_ACCESS_TOKEN_TTL} with --hosted]."
     ),
 )
-@click.option(
-    "--device-ttl",
-    default=DEFAULT_DEVICE_TTL,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Device code (RFC 8628) lifetime, seconds.",
-)
-@click.option(
-    "--device-interval",
-    default=DEFAULT_DEVICE_INTERVAL,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Device code polling interval, seconds.",
-)
-@click.option(
-    "--sign-in-limit",
-    default=DEFAULT_SIGN_IN_LIMIT,
-    show_default=True,
-    type=click.IntRange(1),
-    help=(
-        "Failed sign-ins allowed per account, and per browser session (loopback clients) or"
-        " per address (others), within --sign-in-window."
-    ),
-)
-@click.option(
-    "--sign-in-window",
-    default=DEFAULT_SIGN_IN_WINDOW,
-    show_default=True,
-    type=click.FloatRange(0.1),
-    help="Seconds over which failed sign-ins are counted.",
-)
-@click.option(
-    "--device-request-limit",
-    default=DEFAULT_DEVICE_REQUEST_LIMIT,
-    show_default=True,
-    type=click.IntRange(1),
-    help=(
-        "Device authorization requests (RFC 8628) stored per client address within"
-        " --device-request-window; more get 429 slow_down."
-    ),
-)
-@click.option(
-    "--device-request-window",
-    default=DEFAULT_DEVICE_REQUEST_WINDOW,
-    show_default=True,
-    type=click.FloatRange(0.1),
-    help="Seconds over which device authorization requests are counted.",
-)
-@click.option(
-    "--device-pending-limit",
-    default=DEFAULT_DEVICE_PENDING_LIMIT,
-    show_default=True,
-    type=click.IntRange(1),
-    help=(
-        "Device requests that may wait for approval at once, from all clients; more get"
-        " 503 temporarily_unavailable."
-    ),
-)
+@limit_options
 @click.option(
     "--disable",
     "disabled",
@@ -205,15 +216,9 @@ def serve(
     issuer: str | None,
     code_ttl: float | None,
     access_token_ttl: int | None,
-    device_ttl: int,
-    device_interval: int,
-    sign_in_limit: int,
-    sign_in_window: float,
-    device_request_limit: int,
-    device_request_window: float,
-    device_pending_limit: int,
     disabled: tuple[str, ...],
     hosted: bool,
+    **limits: Unpack[Limits],
 ) -> None:
     """Serve the sign-in pages, OAuth endpoints and API until Ctrl-C."""
     require_server_libraries()
@@ -227,19 +232,12 @@ def serve(
             issuer=issuer.rstrip("/") if issuer else None,
             code_ttl=code_ttl,
             access_token_ttl=access_token_ttl,
-            device_ttl=device_ttl,
-            device_interval=device_interval,
-            sign_in_limit=sign_in_limit,
-            sign_in_window=sign_in_window,
-            device_request_limit=device_request_limit,
-            device_request_window=device_request_window,
-            device_pending_limit=device_pending_limit,
             disabled=disabled,
             hosted=hosted,
+            **limits,
         )
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-        return
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -298,41 +296,54 @@ def users() -> None:
     """Manage users."""
 
 
-@users.command("add")
-@click.argument("email")
-@click.option("--password", required=True, help="The new user's password.")
-@click.option("--org", "orgs", multiple=True, help="Slug of an organization to join (repeatable).")
-@data_option
-def users_add(email: str, password: str, orgs: tuple[str, ...], data_dir: Path | None) -> None:
-    """Add a user, optionally as a member of organizations."""
-    with database(data_dir) as conn:
-        try:
-            user = store.add_user(conn, email, password, list(orgs))
-        except store.StoreError as exc:
-            fail(str(exc))
-            return
-    click.echo(f"added user {user.email} ({user.id})")
-
-
 @main.group()
 def orgs() -> None:
     """Manage organizations."""
 
 
-@orgs.command("add")
-@click.argument("slug")
-@click.option("--name", required=True, help="Display name.")
-@click.option("--member", "members", multiple=True, help="Email of a member (repeatable).")
-@data_option
-def orgs_add(slug: str, name: str, members: tuple[str, ...], data_dir: Path | None) -> None:
-    """Add an organization, optionally with members."""
-    with database(data_dir) as conn:
-        try:
-            org = store.add_org(conn, slug, name, list(members))
-        except store.StoreError as exc:
-            fail(str(exc))
-            return
-    click.echo(f"added organization {org.slug} ({org.id})")
+def add_command(
+    group: click.Group,
+    help_text: str,
+    *,
+    argument: str,
+    required: tuple[str, str],
+    members: tuple[str, str],
+    add: Callable[[sqlite3.Connection, str, str, list[str]], Record],
+    added: Callable[[Record], str],
+) -> None:
+    """Give `group` its `add` command: ARGUMENT, a `required` option and a repeatable one for
+    the other side of the new record's memberships (each a flag and its help), stored by
+    `add`, then `added ...` printed."""
+
+    @group.command("add", help=help_text)
+    @click.argument("key", metavar=argument)
+    @click.option(required[0], "detail", required=True, help=required[1])
+    @click.option(members[0], "members", multiple=True, help=members[1])
+    @data_option
+    def command(key: str, detail: str, members: tuple[str, ...], data_dir: Path | None) -> None:
+        with database(data_dir) as conn:
+            record = add(conn, key, detail, list(members))
+        click.echo(f"added {added(record)}")
+
+
+add_command(
+    users,
+    "Add a user, optionally as a member of organizations.",
+    argument="EMAIL",
+    required=("--password", "The new user's password."),
+    members=("--org", "Slug of an organization to join (repeatable)."),
+    add=store.add_user,
+    added=lambda user: f"user {user.email} ({user.id})",
+)
+add_command(
+    orgs,
+    "Add an organization, optionally with members.",
+    argument="SLUG",
+    required=("--name", "Display name."),
+    members=("--member", "Email of a member (repeatable)."),
+    add=store.add_org,
+    added=lambda org: f"organization {org.slug} ({org.id})",
+)
 
 
 @main.group()
@@ -389,13 +400,8 @@ def keys_create(
     problem = apikeys.name_problem(name)
     if problem is not None:
         fail(problem)
-        return
     with database(data_dir) as conn:
-        try:
-            org, user = store.org_and_member(conn, org_slug, email)
-        except store.StoreError as exc:
-            fail(str(exc))
-            return
+        org, user = store.org_and_member(conn, org_slug, email)
         key_id, secret = apikeys.create_key(
             conn, org_id=org.id, user_id=user.id, env=env, name=name, created_via=created_via
         )

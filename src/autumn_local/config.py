@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import platformdirs
 
@@ -37,6 +38,20 @@ DEFAULT_DEVICE_REQUEST_WINDOW = 60.0
 #: Device requests that may wait for approval at once, from everyone (RFC 8628 §5.1: each
 #: pending user code is one more a guess can hit).
 DEFAULT_DEVICE_PENDING_LIMIT = 100
+
+
+class Limits(TypedDict, total=False):
+    """The device flow's lifetimes and the throttles' limits, as `ServerConfig` fields: what
+    `autumn-local serve` passes on to `server.build` by name (those left out keep the
+    defaults above)."""
+
+    device_ttl: int
+    device_interval: int
+    sign_in_limit: int
+    sign_in_window: float
+    device_request_limit: int
+    device_request_window: float
+    device_pending_limit: int
 
 
 def default_data_dir() -> Path:

@@ -11,7 +11,14 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    Record = TypeVar("Record", bound=DataclassInstance)
 
 DB_FILENAME = "autumn-local.db"
 
@@ -183,3 +190,10 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def from_row(cls: type[Record], row: sqlite3.Row, **computed: Any) -> Record:
+    """A record dataclass from a row: each field the column of its name, but for those
+    given in `computed` (derived from other columns)."""
+    columns = {f.name: row[f.name] for f in fields(cls) if f.name not in computed}
+    return cls(**columns, **computed)

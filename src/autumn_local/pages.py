@@ -255,20 +255,16 @@ def consent_page(
     grant: Any, user: store.User, orgs: list[store.Organization], error: str = ""
 ) -> Response:
     scopes = (grant.request.scope or "").split()
-    return page(
+    return _consent(
         templates.CONSENT,
-        400 if error else 200,
-        title="Authorize",
-        client_name=client_display_name(grant.client.get_client_id()),
-        email=user.email,
+        grant,
+        user,
+        error,
         orgs=orgs,
         selected_org=preselected_org(user, orgs, request.args.get("organization")),
         pairing_code=pairing_code(grant.request.payload.state or ""),
         permissions=describe_scopes(scopes),
         scopes=scopes,
-        action=request.full_path,
-        csrf_token=csrf_token(),
-        error=error,
     )
 
 
@@ -278,18 +274,30 @@ def hosted_consent_page(
     """Hosted Autumn's consent page: no pairing code, no organization hint, Cancel and
     Authorize (contract §1)."""
     requested = (grant.request.scope or "").split()
-    return page(
+    return _consent(
         templates.HOSTED_CONSENT,
+        grant,
+        user,
+        error,
+        orgs=orgs,
+        selected_org=preselected_org(user, orgs, None),
+        permissions=scopes.hosted_permissions(requested),
+    )
+
+
+def _consent(template: str, grant: Any, user: store.User, error: str, **context: Any) -> Response:
+    """What both consent pages show and post: the client, the user, the form's target and
+    CSRF token, and the error (400 when there is one)."""
+    return page(
+        template,
         400 if error else 200,
         title="Authorize",
         client_name=client_display_name(grant.client.get_client_id()),
         email=user.email,
-        orgs=orgs,
-        selected_org=preselected_org(user, orgs, None),
-        permissions=scopes.hosted_permissions(requested),
         action=request.full_path,
         csrf_token=csrf_token(),
         error=error,
+        **context,
     )
 
 

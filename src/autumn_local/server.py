@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
@@ -30,17 +30,11 @@ from . import store
 from .config import (
     DEFAULT_ACCESS_TOKEN_TTL,
     DEFAULT_CODE_TTL,
-    DEFAULT_DEVICE_INTERVAL,
-    DEFAULT_DEVICE_PENDING_LIMIT,
-    DEFAULT_DEVICE_REQUEST_LIMIT,
-    DEFAULT_DEVICE_REQUEST_WINDOW,
-    DEFAULT_DEVICE_TTL,
     DEFAULT_HOST,
-    DEFAULT_SIGN_IN_LIMIT,
-    DEFAULT_SIGN_IN_WINDOW,
     HOSTED_ACCESS_TOKEN_TTL,
     HOSTED_CODE_TTL,
     HOSTED_ISSUER_PATH,
+    Limits,
     ServerConfig,
 )
 from .db import connect
@@ -434,22 +428,17 @@ def build(
     issuer: str | None = None,
     code_ttl: float | None = None,
     access_token_ttl: int | None = None,
-    device_ttl: int = DEFAULT_DEVICE_TTL,
-    device_interval: int = DEFAULT_DEVICE_INTERVAL,
-    sign_in_limit: int = DEFAULT_SIGN_IN_LIMIT,
-    sign_in_window: float = DEFAULT_SIGN_IN_WINDOW,
-    device_request_limit: int = DEFAULT_DEVICE_REQUEST_LIMIT,
-    device_request_window: float = DEFAULT_DEVICE_REQUEST_WINDOW,
-    device_pending_limit: int = DEFAULT_DEVICE_PENDING_LIMIT,
     disabled: Iterable[str] = (),
     hosted: bool = False,
     log: LogFn = print_line,
+    **limits: Unpack[Limits],
 ) -> RunningServer:
     """Seed the data directory, bind the port and assemble the app (not yet serving).
 
     `issuer` is the backend URL (default `http://localhost:PORT`); the hosted profile's
     OAuth issuer is that plus `/api/auth`, as hosted Autumn's is. Lifetimes left None are
-    the profile's: 60 s codes and 15 min tokens, or hosted Autumn's 600 s and 1 h.
+    the profile's: 60 s codes and 15 min tokens, or hosted Autumn's 600 s and 1 h. `limits`
+    (device flow lifetimes, throttles) left out are `ServerConfig`'s defaults.
     """
     from .app import create_app  # flask and authlib: loaded here, not by admin commands
 
@@ -478,14 +467,8 @@ def build(
         hosted=hosted,
         code_ttl=code_ttl,
         access_token_ttl=access_token_ttl,
-        device_ttl=device_ttl,
-        device_interval=device_interval,
-        sign_in_limit=sign_in_limit,
-        sign_in_window=sign_in_window,
-        device_request_limit=device_request_limit,
-        device_request_window=device_request_window,
-        device_pending_limit=device_pending_limit,
         disabled=frozenset(disabled),
+        **limits,
     )
     app = create_app(cfg, secret_key=secret_key, cookie_name=f"autumn_local_{bound_port}")
     dispatcher.app = RequestLog(app, log)

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from .db import transaction
+from .db import from_row, transaction
 from .secrets_util import check_password, hash_password, new_id, sha256_hex
 
 CLI_CLIENT_ID = "hAWUopQqLnsSwuRgeRzIBzKslwXmQUSr"
@@ -395,16 +395,7 @@ def find_code(conn: sqlite3.Connection, code: str, client_id: str) -> CodeRecord
 
 
 def _code_record(row: sqlite3.Row) -> CodeRecord:
-    return CodeRecord(
-        id=row["id"],
-        client_id=row["client_id"],
-        user_id=row["user_id"],
-        org_id=row["org_id"],
-        redirect_uri=row["redirect_uri"],
-        scope=row["scope"],
-        code_challenge=row["code_challenge"],
-        code_challenge_method=row["code_challenge_method"],
-    )
+    return from_row(CodeRecord, row)
 
 
 def claim_code(conn: sqlite3.Connection, code_id: int) -> bool:
@@ -476,14 +467,9 @@ def save_token(
 
 
 def _token(row: sqlite3.Row) -> TokenRecord:
-    return TokenRecord(
-        id=row["id"],
-        client_id=row["client_id"],
-        user_id=row["user_id"],
-        org_id=row["org_id"],
-        scope=row["scope"],
-        issued_at=row["issued_at"],
-        expires_in=row["expires_in"],
+    return from_row(
+        TokenRecord,
+        row,
         access_revoked=row["access_revoked_at"] is not None,
         refresh_revoked=row["refresh_revoked_at"] is not None,
         has_refresh_token=row["refresh_token_hash"] is not None,
@@ -589,21 +575,7 @@ def save_device_code(
 
 
 def _device(row: sqlite3.Row) -> DeviceRecord:
-    return DeviceRecord(
-        id=row["id"],
-        client_id=row["client_id"],
-        scope=row["scope"],
-        code_challenge=row["code_challenge"],
-        code_challenge_method=row["code_challenge_method"],
-        org_hint=row["org_hint"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-        interval=row["interval"],
-        status=row["status"],
-        user_id=row["user_id"],
-        org_id=row["org_id"],
-        used=row["used_at"] is not None,
-    )
+    return from_row(DeviceRecord, row, used=row["used_at"] is not None)
 
 
 def device_by_code(conn: sqlite3.Connection, device_code: str) -> DeviceRecord | None:
