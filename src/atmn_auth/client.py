@@ -94,7 +94,7 @@ class _KeyKeeper:
     """The key in use, the organizations keys belong to, and the one-at-a-time recovery.
 
     Shared by every request of one client. `recover` is blocking and thread-safe; the
-    async client runs it in a worker thread behind an async lock.
+    async client runs it in a worker thread behind `async_lock`.
     """
 
     def __init__(
@@ -199,16 +199,12 @@ class _KeyKeeper:
         with self._lock:
             self._failures[key] = message
 
-    async def arecover(self, sent_key: str, response: httpx2.Response) -> str:
+    def async_lock(self) -> anyio.Lock:
+        """Lets one task at a time wait in a worker thread for `recover` (made at first use,
+        inside the event loop): the others wait here without holding a thread."""
         if self._async_lock is None:
             self._async_lock = anyio.Lock()
-        async with self._async_lock:
-            if self.source.key != sent_key:
-                return self.source.key
-            # The sign-in blocks (browser, callback server): keep it off the event loop.
-            return await anyio.to_thread.run_sync(
-                self.recover, sent_key, response, abandon_on_cancel=True
-            )
+        return self._async_lock
 
     def _reread(self) -> KeySource | None:
         try:
@@ -311,90 +307,83 @@ class AutumnAuth(httpx2.Auth):
         as a request of its own, so that it never shows up in a response's `history`."""
         self._client = client
 
-    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
-        request.read()
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
+        """The flow of both clients, written once; as in httpx's own `Auth` classes,
+        `sync_auth_flow` and `async_auth_flow` only drive it, doing its I/O their way.
+
+        It yields `request` (with the key, and once more with a fresh one after a 401)
+        and, before that, may yield a lookup of the key's organization: any request other
+        than `request` is that lookup, which a driver sends on its own through the bound
+        client when that is of its kind (else as part of the flow). It looks into the
+        lookup's answer and into a 401 from the backend, whose bodies the drivers read
+        first. What it does after such a 401 to `request` (sign in again, or give up on a
+        key: both wait for the keeper's lock) blocks.
+        """
         keeper = self.keeper
         if not keeper.applies_to(request.url):
             yield request
             return
         key = keeper.key
         if keeper.wants_organization_of(key):
-            lookup = keeper.organization_request(key)
-            if isinstance(self._client, httpx2.Client):
-                probe = self._client.send(lookup, auth=_AS_IS, follow_redirects=False)
-            else:
-                probe = yield lookup
-                probe.read()
-            keeper.note_organization(key, probe)
+            keeper.note_organization(key, (yield keeper.organization_request(key)))
         request.headers["Authorization"] = f"Bearer {key}"
         response = yield request
         if not _from_backend_401(keeper, response):
             return
-        response.read()
         fresh = keeper.recover(key, response)
         request.headers["Authorization"] = f"Bearer {fresh}"
         response = yield request
         if _from_backend_401(keeper, response):
-            response.read()
             raise _rejected_again(keeper, fresh, response)
+
+    def sync_auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response]:
+        request.read()
+        flow = self.auth_flow(request)
+        step: httpx2.Request | None = next(flow)
+        while step is not None:
+            if step is not request and isinstance(self._client, httpx2.Client):
+                response = self._client.send(step, auth=_AS_IS, follow_redirects=False)
+            else:
+                response = yield step
+            if step is not request or _from_backend_401(self.keeper, response):
+                response.read()  # the flow looks into it
+            step = _advance(flow, response)
 
     async def async_auth_flow(
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         await request.aread()
-        keeper = self.keeper
-        if not keeper.applies_to(request.url):
-            yield request
-            return
-        key = keeper.key
-        if keeper.wants_organization_of(key):
-            lookup = keeper.organization_request(key)
-            if isinstance(self._client, httpx2.AsyncClient):
-                probe = await self._client.send(lookup, auth=_AS_IS, follow_redirects=False)
+        flow = self.auth_flow(request)
+        step: httpx2.Request | None = next(flow)
+        while step is not None:
+            if step is not request and isinstance(self._client, httpx2.AsyncClient):
+                response = await self._client.send(step, auth=_AS_IS, follow_redirects=False)
             else:
-                probe = yield lookup
-                await probe.aread()
-            keeper.note_organization(key, probe)
-        request.headers["Authorization"] = f"Bearer {key}"
-        response = yield request
-        if not _from_backend_401(keeper, response):
-            return
-        await response.aread()
-        fresh = await keeper.arecover(key, response)
-        request.headers["Authorization"] = f"Bearer {fresh}"
-        response = yield request
-        if _from_backend_401(keeper, response):
-            await response.aread()
-            raise _rejected_again(keeper, fresh, response)
+                response = yield step
+            rejected = step is request and _from_backend_401(self.keeper, response)
+            if step is not request or rejected:
+                await response.aread()  # the flow looks into it
+            if rejected:
+                # The flow signs in again (or gives up on the key) next, which blocks: off
+                # the event loop, one task at a time, so that the tasks rejected together
+                # share one sign-in and a waiting task does not hold a thread.
+                async with self.keeper.async_lock():
+                    step = await anyio.to_thread.run_sync(
+                        _advance, flow, response, abandon_on_cancel=True
+                    )
+            else:
+                step = _advance(flow, response)
 
 
-def _keeper(
-    *,
-    prod: bool,
-    local: bool,
-    cwd: Path | str | None,
-    environ: Mapping[str, str] | None,
-    headless: bool,
-    interactive: bool | None,
-    reauthenticator: recovery.Reauthenticator | None,
-    allow_org_change: bool,
-) -> _KeyKeeper:
-    env: Mapping[str, str] = os.environ if environ is None else environ
-    where = Path(os.path.abspath(cwd if cwd is not None else Path.cwd()))
-    settings = load_settings(prod=prod, local=local, environ=env)
-    source = resolve_key_source(settings, cwd=where, environ=env)
-    if reauthenticator is None:
-        reauthenticator = recovery.LoginReauthenticator(
-            cwd=where, environ=env, headless=headless, interactive=interactive
-        )
-    return _KeyKeeper(
-        settings,
-        source,
-        cwd=where,
-        environ=env,
-        reauthenticator=reauthenticator,
-        allow_org_change=allow_org_change,
-    )
+def _advance(
+    flow: Generator[httpx2.Request, httpx2.Response], response: httpx2.Response
+) -> httpx2.Request | None:
+    """`flow`'s next request after `response`, or None when it is done (a StopIteration
+    must not cross into a coroutine, or out of a worker thread)."""
+    try:
+        return flow.send(response)
+    except StopIteration:
+        return None
 
 
 #: What says how to reach the server; given any of them, the caller decides the rest.
@@ -425,9 +414,47 @@ def _client_kwargs(
 
 
 class _KeyedClient:
-    """What both clients add to httpx2's: which settings and key they use."""
+    """What both clients add to httpx2's: their constructor (documented on `AutumnClient`),
+    and which settings and key they use. It comes first among their bases, so that its
+    `__init__` takes the arguments and hands the rest to httpx2's."""
 
     _keeper: _KeyKeeper
+
+    def __init__(
+        self,
+        *,
+        prod: bool = False,
+        local: bool = False,
+        cwd: Path | str | None = None,
+        environ: Mapping[str, str] | None = None,
+        headless: bool = False,
+        interactive: bool | None = None,
+        reauthenticator: recovery.Reauthenticator | None = None,
+        allow_org_change: bool = False,
+        timeout: Any = DEFAULT_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        assert isinstance(self, httpx2.Client | httpx2.AsyncClient)
+        env: Mapping[str, str] = os.environ if environ is None else environ
+        where = Path(os.path.abspath(cwd if cwd is not None else Path.cwd()))
+        settings = load_settings(prod=prod, local=local, environ=env)
+        source = resolve_key_source(settings, cwd=where, environ=env)
+        if reauthenticator is None:
+            reauthenticator = recovery.LoginReauthenticator(
+                cwd=where, environ=env, headless=headless, interactive=interactive
+            )
+        self._keeper = _KeyKeeper(
+            settings,
+            source,
+            cwd=where,
+            environ=env,
+            reauthenticator=reauthenticator,
+            allow_org_change=allow_org_change,
+        )
+        auth = AutumnAuth(self._keeper)
+        sync = isinstance(self, httpx2.Client)
+        super().__init__(**_client_kwargs(self._keeper, auth, timeout, kwargs, sync=sync))
+        auth.bind(self)
 
     @property
     def settings(self) -> Settings:
@@ -451,34 +478,6 @@ class AutumnClient(_KeyedClient, httpx2.Client):
     arguments go to `httpx2.Client`.
     """
 
-    def __init__(
-        self,
-        *,
-        prod: bool = False,
-        local: bool = False,
-        cwd: Path | str | None = None,
-        environ: Mapping[str, str] | None = None,
-        headless: bool = False,
-        interactive: bool | None = None,
-        reauthenticator: recovery.Reauthenticator | None = None,
-        allow_org_change: bool = False,
-        timeout: Any = DEFAULT_TIMEOUT,
-        **kwargs: Any,
-    ) -> None:
-        self._keeper = _keeper(
-            prod=prod,
-            local=local,
-            cwd=cwd,
-            environ=environ,
-            headless=headless,
-            interactive=interactive,
-            reauthenticator=reauthenticator,
-            allow_org_change=allow_org_change,
-        )
-        auth = AutumnAuth(self._keeper)
-        super().__init__(**_client_kwargs(self._keeper, auth, timeout, kwargs, sync=True))
-        auth.bind(self)
-
 
 class AsyncAutumnClient(_KeyedClient, httpx2.AsyncClient):
     """`AutumnClient` for async code: same arguments, an `httpx2.AsyncClient`.
@@ -486,31 +485,3 @@ class AsyncAutumnClient(_KeyedClient, httpx2.AsyncClient):
     Concurrent tasks that hit the same 401 share one sign-in, which runs in a worker
     thread so that the event loop keeps going.
     """
-
-    def __init__(
-        self,
-        *,
-        prod: bool = False,
-        local: bool = False,
-        cwd: Path | str | None = None,
-        environ: Mapping[str, str] | None = None,
-        headless: bool = False,
-        interactive: bool | None = None,
-        reauthenticator: recovery.Reauthenticator | None = None,
-        allow_org_change: bool = False,
-        timeout: Any = DEFAULT_TIMEOUT,
-        **kwargs: Any,
-    ) -> None:
-        self._keeper = _keeper(
-            prod=prod,
-            local=local,
-            cwd=cwd,
-            environ=environ,
-            headless=headless,
-            interactive=interactive,
-            reauthenticator=reauthenticator,
-            allow_org_change=allow_org_change,
-        )
-        auth = AutumnAuth(self._keeper)
-        super().__init__(**_client_kwargs(self._keeper, auth, timeout, kwargs, sync=False))
-        auth.bind(self)
