@@ -26,7 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from types import ModuleType
 
-    from atmn_auth.settings import Settings
+    from atmn_auth.commands.invocation import Invocation
 
 VERSION_FLAGS = ("--version", "-V")
 HELP_FLAGS = ("--help", "-h")
@@ -118,26 +118,11 @@ def env_quick(flags: dict[str, bool]) -> int | None:
 
         lines: list[str] = []
         try:
-            from pathlib import Path
-
             from atmn_auth.commands.env import run_env
-            from atmn_auth.settings import load_settings
 
-            settings = load_settings(
-                prod=flags["prod"] or flags["sub_prod"],
-                local=flags["local"] or flags["sub_local"],
-                environ=os.environ,
-            )
-            if online:
-                code = _env_online(settings, lines, flags["as_json"])
-            else:
-                code = run_env(
-                    settings,
-                    cwd=Path.cwd(),
-                    environ=os.environ,
-                    out=lines.append,
-                    as_json=flags["as_json"],
-                )
+            inv = _quick_invocation(flags, lines)
+            with inv:
+                code = run_env(inv, as_json=flags["as_json"])
             stream, text = out, "".join(f"{line}\n" for line in lines)
         except AtmnError as exc:  # what `cli._AtmnGroup.invoke` does with it
             from atmn_auth.term.style import Style
@@ -169,23 +154,29 @@ def env_quick(flags: dict[str, bool]) -> int | None:
     return code
 
 
-def _env_online(settings: Settings, lines: list[str], as_json: bool) -> int:
-    """`atmn env` asking the server, as `atmn_auth.cli.env` does without a person."""
+def _quick_invocation(flags: dict[str, bool], lines: list[str]) -> Invocation:
+    """The invocation `atmn_auth.cli.options.invocation` would build for `atmn env`,
+    without a person (`env_quick` leaves that case to click): results collected in
+    `lines`, messages on stderr, plainly marked (`env_quick` declines colour)."""
     from pathlib import Path
 
-    from atmn_auth.api.session import Session
-    from atmn_auth.commands.env import run_env
-    from atmn_auth.settings import DEFAULT_TIMEOUT
+    from atmn_auth.commands.invocation import Invocation
+    from atmn_auth.settings import DEFAULT_TIMEOUT, load_settings
+    from atmn_auth.term.console import Console
 
-    with Session(os.environ, timeout=DEFAULT_TIMEOUT) as session:
-        return run_env(
-            settings,
-            cwd=Path.cwd(),
-            environ=os.environ,
-            out=lines.append,
-            session=session,
-            as_json=as_json,
-        )
+    settings = load_settings(
+        prod=flags["prod"] or flags["sub_prod"],
+        local=flags["local"] or flags["sub_local"],
+        environ=os.environ,
+    )
+    return Invocation(
+        settings,
+        cwd=Path.cwd(),
+        environ=os.environ,
+        console=Console(out=lines.append),
+        offline=flags["offline"],
+        timeout=DEFAULT_TIMEOUT,
+    )
 
 
 def _person_here() -> bool:

@@ -9,10 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from atmn_auth.cli.options import cli_output
-from atmn_auth.commands.report import print_login_result
+from atmn_auth.commands.login import print_login_result
 from atmn_auth.settings import load_settings
-from atmn_auth.term.style import Output
+from atmn_auth.term.console import Console, terminal_console
 from support.atmn_cli import clean_env, run_atmn
 
 SANDBOX = "am_sk_test_" + "S1" * 21
@@ -45,7 +44,7 @@ def report(result: SimpleNamespace, cwd: Path, environ: dict[str, str]) -> tuple
         load_settings(prod=False, local=False, environ=environ),
         cwd=cwd,
         environ=environ,
-        output=Output(out.append, err.append),
+        console=Console(out=out.append, info=err.append),
     )
     return out, err
 
@@ -85,10 +84,10 @@ def test_login_warnings_go_to_stderr(tmp_path: Path) -> None:
     assert not any(SANDBOX in line or OTHER in line for line in out + err)
 
 
-def test_the_cli_output_writes_results_to_stdout_and_warnings_to_stderr(
+def test_the_terminal_console_writes_results_to_stdout_and_warnings_to_stderr(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    output = cli_output()
+    output = terminal_console()
     output.ok("Signed in.")
     output.result("Updated .env:")
     output.warn("Warning: careful")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from atmn_auth.term.style import ERROR_PREFIX, Output, Style, terminal_width, wants_color
+from atmn_auth.term.console import Console
+from atmn_auth.term.style import ERROR_PREFIX, Style, terminal_width, wants_color
 from support.atmn_cli import ATMN, clean_env
 
 
@@ -108,10 +109,10 @@ def test_a_stream_that_cannot_show_the_check_mark_gets_ascii() -> None:
     assert Style(FakeTerminal(tty=False, encoding="ascii")).ok("done") == "OK done"
 
 
-def test_output_routes_results_and_warnings() -> None:
+def test_the_console_routes_results_and_warnings() -> None:
     out: list[str] = []
     err: list[str] = []
-    output = Output(out.append, err.append)
+    output = Console(out=out.append, info=err.append)
     output.ok("Signed in.")
     output.result("Updated .env:")
     output.warn("Warning: careful")

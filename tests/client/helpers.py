@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx2
 
-from atmn_auth.auth.login import LoginOptions, run_login
+from atmn_auth.api.session import Session
+from atmn_auth.auth.login import LoginOptions, log_in
 from atmn_auth.auth.recovery import FreshKeys, LoginReauthenticator, RejectedKey
 from atmn_auth.envfiles.reader import read_env
 from atmn_auth.keyformat import LIVE_VAR, SANDBOX_VAR
@@ -138,13 +139,15 @@ def sign_in_project(server: AutumnServer, root: Path, *, org: str = "acme") -> P
     # BROWSER marks a browser as available without a display; the opener is what runs.
     environ = {"ATMN_BACKEND_URL": server.url, "BROWSER": "scripted"}
     project = Project(server=server, root=root, environ=environ)
-    run_login(
-        project.settings,
-        cwd=root,
-        environ=environ,
-        options=LoginOptions(org=org, timeout=20),
-        console=project.console(),
-    )
+    with Session(environ) as session:
+        log_in(
+            project.settings,
+            cwd=root,
+            environ=environ,
+            options=LoginOptions(org=org, timeout=20),
+            console=project.console(),
+            session=session,
+        )
     project.lines.clear()
     return project
 

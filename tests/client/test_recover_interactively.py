@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from atmn_auth.api.session import Session
 from atmn_auth.auth.recovery import recover_interactively
 from atmn_auth.keyformat import LIVE_VAR, SANDBOX_VAR
 
@@ -14,7 +15,10 @@ def test_on_a_terminal_it_signs_in_again_and_rewrites_the_keys_file(project: Pro
     menu = PickOrganization("acme")
     console = project.console(ScriptedOpener(project.server), prompter=menu)
 
-    result = recover_interactively(project.settings, project.root, project.environ, console)
+    with Session(project.environ) as session:
+        result = recover_interactively(
+            project.settings, project.root, project.environ, console, session
+        )
 
     assert result is not None
     assert result.env_file == project.env_file
@@ -34,16 +38,14 @@ def test_it_does_nothing_without_a_terminal_or_when_the_environment_shadows(
     sign_ins = project.sign_ins()
 
     no_terminal = project.console(opener)
-    assert (
-        recover_interactively(project.settings, project.root, project.environ, no_terminal) is None
-    )
-
     terminal = project.console(opener, prompter=PickOrganization("acme"))
     shadowed = dict(project.environ, AUTUMN_SECRET_KEY=str(project.keys()[SANDBOX_VAR]))
-    assert recover_interactively(project.settings, project.root, shadowed, terminal) is None
-
     disabled = dict(project.environ, ATMN_DISABLE_AUTH_RECOVERY="1")
-    assert recover_interactively(project.settings, project.root, disabled, terminal) is None
+    with Session(project.environ) as session:
+        root, settings = project.root, project.settings
+        assert recover_interactively(settings, root, project.environ, no_terminal, session) is None
+        assert recover_interactively(settings, root, shadowed, terminal, session) is None
+        assert recover_interactively(settings, root, disabled, terminal, session) is None
 
     assert opener.opened == []
     assert project.env_file.read_bytes() == before

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from env_logout_helpers import Minted, Output, mint_keys, org_of, settings_for, write_env
 
-from atmn_auth.api.session import Session
 from atmn_auth.commands.env import run_env
+from atmn_auth.commands.invocation import Invocation
+from atmn_auth.term.console import Console
 from support.autumn_server import AutumnServer
 
 
@@ -25,16 +26,16 @@ def env(
     env_file: Path | None = None,
 ) -> tuple[int, Output]:
     out = Output()
-    with Session(environ or {}, timeout=timeout) as session:
-        code = run_env(
-            settings_for(url, prod=prod),
-            cwd=cwd,
-            environ=environ or {},
-            out=out,
-            as_json=as_json,
-            session=None if offline else session,
-            env_file=env_file,
-        )
+    inv = Invocation(
+        settings_for(url, prod=prod),
+        cwd=cwd,
+        environ=environ or {},
+        console=Console(out=out),
+        offline=offline,
+        timeout=timeout,
+    )
+    with inv:
+        code = run_env(inv, as_json=as_json, env_file=env_file)
     return code, out
 
 

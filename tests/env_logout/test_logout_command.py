@@ -7,8 +7,9 @@ from pathlib import Path
 
 from env_logout_helpers import Minted, Output, me_status, settings_for, write_env
 
-from atmn_auth.api.session import Session
+from atmn_auth.commands.invocation import Invocation
 from atmn_auth.commands.logout import run_logout
+from atmn_auth.term.console import Console
 from support.autumn_server import AutumnServer
 
 
@@ -20,17 +21,16 @@ def logout(
     env_file: Path | None = None,
     keep_keys: bool = False,
 ) -> tuple[int, Output]:
-    out = Output()
-    with Session(environ or {}, timeout=5.0) as session:
-        code = run_logout(
-            settings_for(url),
-            cwd=cwd,
-            environ=environ or {},
-            out=out,
-            session=session,
-            env_file=env_file,
-            keep_keys=keep_keys,
-        )
+    out = Output()  # results and warnings (marked `!`), in order
+    inv = Invocation(
+        settings_for(url),
+        cwd=cwd,
+        environ=environ or {},
+        console=Console(out=out, info=out),
+        timeout=5.0,
+    )
+    with inv:
+        code = run_logout(inv, env_file=env_file, keep_keys=keep_keys)
     return code, out
 
 
@@ -117,12 +117,13 @@ def test_warns_about_definitions_it_did_not_touch(
         f"Removed AUTUMN_SECRET_KEY ({_short(minted.sandbox)}) from {project / '.env.local'}.",
         f"Removed AUTUMN_SECRET_KEY ({_short(minted.sandbox)}) from {project / '.env'}.",
     ]
-    warnings = [line for line in out.lines if line.startswith("Warning: ")]
+    warnings = [line for line in out.lines if line.startswith("! Warning: ")]
     assert warnings == [
-        f"Warning: AUTUMN_SECRET_KEY is still set in the process environment "
+        f"! Warning: AUTUMN_SECRET_KEY is still set in the process environment "
         f"({_short(minted.sandbox)}), which wins over {project / '.env'}; atmn cannot change "
         "it: run `unset AUTUMN_SECRET_KEY`.",
-        f"Warning: {tmp_path / '.env'} still sets AUTUMN_PROD_SECRET_KEY ({_short(minted.live)}); "
+        f"! Warning: {tmp_path / '.env'} still sets AUTUMN_PROD_SECRET_KEY "
+        f"({_short(minted.live)}); "
         f"logout only edits {project / '.env'}: remove it there if you no longer want it.",
     ]
     assert (project / ".env.local").read_text() == "NAME=app\n"
@@ -137,7 +138,7 @@ def test_unreachable_server_still_removes_and_says_the_key_may_work(
     assert code == 0
     assert dotenv.read_text() == ""
     assert out.lines[1].startswith(
-        f"Warning: could not revoke {_short(minted.sandbox)}: cannot reach"
+        f"! Warning: could not revoke {_short(minted.sandbox)}: cannot reach"
     )
     assert "It may still work: delete it in the Autumn dashboard: " in out.lines[1]
 
@@ -153,9 +154,9 @@ def test_server_without_revocation(
     code, out = logout(hosted_like.url, tmp_path)
     assert code == 0
     assert out.lines[1:3] == [
-        f"Warning: {hosted_like.url} cannot revoke keys from the command line, so this key "
+        f"! Warning: {hosted_like.url} cannot revoke keys from the command line, so this key "
         "still works:",
-        f"  {_short(keys.sandbox)}: delete it in the Autumn dashboard: "
+        f"!   {_short(keys.sandbox)}: delete it in the Autumn dashboard: "
         "https://app.useautumn.com/sandbox/dev?tab=api_keys",
     ]
     assert me_status(hosted_like, keys.sandbox) == 200

@@ -13,9 +13,11 @@ from dotenv import dotenv_values
 from env_logout_helpers import settings_for, write_env
 
 from atmn_auth.commands.env import run_env
+from atmn_auth.commands.invocation import Invocation
 from atmn_auth.envfiles.gitignore import is_git_ignored
 from atmn_auth.envfiles.resolution import Definition, resolve_key
 from atmn_auth.envfiles.trust import Skipped
+from atmn_auth.term.console import Console
 
 SK_A = "am_sk_test_" + "A" * 42
 SK_B = "am_sk_test_" + "B" * 42
@@ -87,13 +89,14 @@ def test_git_ignore_check_and_env_warning(tmp_path: Path) -> None:
     assert is_git_ignored(dotenv) is False
 
     out: list[str] = []
-    code = run_env(
+    offline = Invocation(
         settings_for("http://127.0.0.1:9"),
         cwd=repo,
         environ={},
-        out=out.append,
-        as_json=True,
+        console=Console(out=out.append),
+        offline=True,
     )
+    code = run_env(offline, as_json=True)
     warnings = json.loads("\n".join(out))["warnings"]
     assert code == 0
     assert warnings == [
@@ -103,7 +106,7 @@ def test_git_ignore_check_and_env_warning(tmp_path: Path) -> None:
     (repo / ".gitignore").write_text(".env\n")
     assert is_git_ignored(dotenv) is True
     out.clear()
-    run_env(settings_for("http://127.0.0.1:9"), cwd=repo, environ={}, out=out.append)
+    run_env(offline)
     assert not any("Warning" in line for line in out)
 
 

@@ -11,7 +11,8 @@ import httpx2
 import pytest
 from dotenv import dotenv_values
 
-from atmn_auth.auth.login import LoginOptions, run_login
+from atmn_auth.api.session import Session
+from atmn_auth.auth.login import LoginOptions, log_in
 from atmn_auth.errors import CallbackTimeout, OAuthFlowError
 from atmn_auth.settings import load_settings
 from atmn_auth.term.console import Console
@@ -41,13 +42,16 @@ def _in_background(action):  # type: ignore[no-untyped-def]
 def _login(server: AutumnServer, tmp_path: Path, opener, timeout: float = 20):  # type: ignore[no-untyped-def]
     lines: list[str] = []
     settings = load_settings(prod=False, local=False, environ={"ATMN_BACKEND_URL": server.url})
-    result = run_login(
-        settings,
-        cwd=tmp_path,
-        environ={"BROWSER": "scripted"},  # a browser is there: the injected opener
-        options=LoginOptions(org="acme", timeout=timeout),
-        console=_console(opener, lines),
-    )
+    environ = {"BROWSER": "scripted"}  # a browser is there: the injected opener
+    with Session(environ) as session:
+        result = log_in(
+            settings,
+            cwd=tmp_path,
+            environ=environ,
+            options=LoginOptions(org="acme", timeout=timeout),
+            console=_console(opener, lines),
+            session=session,
+        )
     return result, lines
 
 

@@ -15,7 +15,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
-from atmn_auth.auth.login import LoginOptions, LoginResult, run_login
+from atmn_auth.api.session import Session as HTTPSession
+from atmn_auth.auth.login import LoginOptions, LoginResult, log_in
 from atmn_auth.settings import load_settings
 from atmn_auth.term.console import Console
 
@@ -94,11 +95,13 @@ def login(
         opener=opener or session.browser,
         debug=lambda line: session.lines.append(f"debug: {line}"),
     )
-    return run_login(
-        settings,
-        cwd=project,
-        environ={"BROWSER": "scripted"},
-        options=LoginOptions(org=org, force=True, timeout=10),
-        console=console,
-        ports=ports or free_ports(2),
-    )
+    with HTTPSession({"BROWSER": "scripted"}) as http:
+        return log_in(
+            settings,
+            cwd=project,
+            environ={"BROWSER": "scripted"},
+            options=LoginOptions(org=org, force=True, timeout=10),
+            console=console,
+            session=http,
+            ports=ports or free_ports(2),
+        )

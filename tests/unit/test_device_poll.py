@@ -12,7 +12,7 @@ import pytest
 
 from atmn_auth.errors import OAuthFlowError
 from atmn_auth.oauth import device
-from atmn_auth.oauth.flow import ServerInfo
+from atmn_auth.oauth.pkce import ServerInfo
 from atmn_auth.settings import load_settings
 
 from .helpers import Backend

@@ -11,7 +11,9 @@ import httpx2
 import pytest
 
 from atmn_auth.commands.env import run_env
+from atmn_auth.commands.invocation import Invocation
 from atmn_auth.settings import load_settings
+from atmn_auth.term.console import Console
 
 from .helpers import ACME, LIVE_KEY, SANDBOX_KEY, Backend, raises, reply
 
@@ -37,18 +39,15 @@ def env(
     environ = environ or {}
     settings = load_settings(prod=prod, local=local, environ=environ)
     lines: list[str] = []
-    if backend is None:
-        code = run_env(settings, cwd=tmp_path, environ=environ, out=lines.append, as_json=as_json)
-        return code, lines
-    with backend.session(environ) as session:
-        code = run_env(
-            settings,
-            cwd=tmp_path,
-            environ=environ,
-            out=lines.append,
-            session=session,
-            as_json=as_json,
-        )
+    with Invocation(
+        settings,
+        cwd=tmp_path,
+        environ=environ,
+        console=Console(out=lines.append),
+        offline=backend is None,
+        session=None if backend is None else backend.session(environ),
+    ) as inv:
+        code = run_env(inv, as_json=as_json)
     return code, lines
 
 
@@ -148,22 +147,21 @@ def test_a_rejected_key_from_the_environment_says_to_unset_it(tmp_path: Path) ->
 def test_a_rejected_key_can_be_replaced_by_signing_in_again(project: Path) -> None:
     asked: list[str] = []
 
-    def reauthenticate(report: Any) -> Any:
-        asked.append(report.server)
-        return None  # the person declined: the report stands
+    class Declines:
+        def select(self, message: str, choices: Any, default: str | None) -> str:
+            raise AssertionError("no menu before the person agrees to sign in")
+
+        def confirm(self, message: str, default: bool) -> bool:
+            asked.append(message)
+            return False  # the person declined: the report stands
 
     settings = load_settings(prod=False, local=False, environ={})
     backend = Backend({ME: reply(401, {"message": "Invalid secret key"})})
-    with backend.session() as session:
-        code = run_env(
-            settings,
-            cwd=project,
-            environ={},
-            out=lambda _: None,
-            session=session,
-            reauthenticate=reauthenticate,
-        )
-    assert (code, asked) == (1, ["rejected"])
+    console = Console(out=lambda _: None, interactive=True, prompter=Declines())
+    inv = Invocation(settings, cwd=project, environ={}, console=console, session=backend.session())
+    with inv:
+        code = run_env(inv)
+    assert (code, asked) == (1, ["AUTUMN_SECRET_KEY was rejected. Sign in again now?"])
 
 
 # --- no answer, or not the contract's ----------------------------------------------------

@@ -8,8 +8,10 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from atmn_auth.commands.invocation import Invocation
 from atmn_auth.commands.logout import run_logout
 from atmn_auth.settings import load_settings
+from atmn_auth.term.console import Console
 
 from .helpers import ACME, LIVE_KEY, OTHER_SANDBOX_KEY, SANDBOX_KEY, Backend, raises, reply
 
@@ -31,15 +33,12 @@ def logout(
     environ = environ or {}
     settings = load_settings(prod=False, local=local, environ=environ)
     lines: list[str] = []
-    with backend.session(environ) as session:
-        code = run_logout(
-            settings,
-            cwd=cwd,
-            environ=environ,
-            out=lines.append,
-            session=session,
-            keep_keys=keep_keys,
-        )
+    # results and warnings in one list, in order; warnings without their `! ` mark
+    console = Console(out=lines.append, err=lambda line: lines.append(line.removeprefix("! ")))
+    with Invocation(
+        settings, cwd=cwd, environ=environ, console=console, session=backend.session(environ)
+    ) as inv:
+        code = run_logout(inv, keep_keys=keep_keys)
     return code, lines
 
 

@@ -9,7 +9,7 @@ import httpx2
 import pytest
 
 from atmn_auth.errors import BackendUnreachable, OAuthFlowError
-from atmn_auth.oauth.flow import (
+from atmn_auth.oauth.pkce import (
     AuthRequest,
     ServerInfo,
     Tokens,
@@ -317,6 +317,6 @@ def test_a_malformed_revocation_endpoint_is_best_effort() -> None:
 def test_the_pairing_code_is_the_one_the_consent_page_derives() -> None:
     """Contract §1: the first 8 base32 characters of SHA-256(state), as XXXX-XXXX; the
     same vector as the stand-in's own test (tests/server/test_consent_page.py)."""
-    from atmn_auth.oauth.flow import pairing_code
+    from atmn_auth.oauth.pkce import pairing_code
 
     assert pairing_code("af0ifjsldkj") == "NTUG-2X6B"

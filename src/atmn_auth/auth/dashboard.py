@@ -1,12 +1,13 @@
 """What to say about keys that still work because the server cannot revoke them from the
 command line (hosted Autumn: contract §5, §H): where to delete each one, and where to
-delete every key atmn minted at once. Said once per command, never "revoked"."""
+delete every key atmn minted at once. Said once per command, never "revoked". And the
+`atmn keys revoke` line for a key that a server with §7 can revoke."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from atmn_auth.keyformat import redact
+from atmn_auth.keyformat import key_kind, redact
 from atmn_auth.settings import Settings
 
 
@@ -32,3 +33,14 @@ def still_working(
             f"under Authorized Apps: {settings.apps_page()} (owners and admins)."
         )
     return lines
+
+
+def unrevocable(fates: Mapping[str, str]) -> list[str]:
+    """The keys whose fate is "unsupported": the server cannot revoke them."""
+    return [key for key, fate in fates.items() if fate == "unsupported"]
+
+
+def revoke_command(key: str, settings: Settings) -> str:
+    """The `atmn keys revoke` command line for `key` (its shown form selects it)."""
+    flags = ("-l " if settings.local else "") + ("-p " if key_kind(key) == "live" else "")
+    return f"atmn {flags}keys revoke {redact(key)}"

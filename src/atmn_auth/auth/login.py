@@ -1,4 +1,4 @@
-"""The `atmn login` flow: sign in (`signin`), write the keys to the nearest `.env`, and
+"""The login: sign in (`signin`), write the keys to the nearest `.env`, and
 settle the keys they replaced. Every input comes in as an argument.
 
 Before anyone signs in, the file must be writable (`writer.ensure_writable`) and private
@@ -53,33 +53,20 @@ class LoginResult:
     can_revoke: bool = True
 
 
-def run_login(
+def log_in(
     settings: Settings,
     *,
     cwd: Path,
     environ: Mapping[str, str],
     options: LoginOptions,
     console: Console,
-    session: Session | None = None,
+    session: Session,
     ports: Sequence[int] = CALLBACK_PORTS,
     clock: Callable[[], float] = time.monotonic,
 ) -> LoginResult:
-    """Signs in and writes both keys to `options.env_file` or the nearest `.env`.
-
-    Uses `session` for every request (a new one, closed at the end, when None).
-    """
-    if session is None:
-        with Session(environ) as own:
-            return run_login(
-                settings,
-                cwd=cwd,
-                environ=environ,
-                options=options,
-                console=console,
-                session=own,
-                ports=ports,
-                clock=clock,
-            )
+    """Signs in and writes both keys to `options.env_file` or the nearest `.env`, with
+    `session` for every request. `atmn login` (`commands.login`) and the recovery of a
+    rejected key (`recovery`) both end here."""
     from atmn_auth.auth.filemode import ensure_private
     from atmn_auth.envfiles import reader, writer
 

@@ -249,7 +249,7 @@ def recover_interactively(
     cwd: Path,
     environ: Mapping[str, str],
     console: Console,
-    session: Session | None = None,
+    session: Session,
 ) -> LoginResult | None:
     """Signs in again after a 401 on `settings.key_var`, when a person is at `console`:
     `atmn env`'s offer on a terminal.
@@ -263,7 +263,7 @@ def recover_interactively(
     """
     if not console.interactive or recovery_disabled(environ):
         return None
-    from atmn_auth.auth.login import LoginOptions, run_login
+    from atmn_auth.auth.login import LoginOptions, log_in
     from atmn_auth.envfiles.reader import find_env_file
     from atmn_auth.envfiles.resolution import resolve_key
 
@@ -276,7 +276,7 @@ def recover_interactively(
         f"Autumn rejected {settings.key_var} ({shown}) from {target} (401). "
         "Signing in again to replace the keys in that file…"
     )
-    return run_login(
+    return log_in(
         settings,
         cwd=cwd,
         environ=environ,

@@ -28,7 +28,7 @@ from atmn_auth.api.autumn import Autumn, MintedKeys, Organization, OrganizationL
 from atmn_auth.api.session import Session
 from atmn_auth.errors import AtmnError, BackendError, UsageError
 from atmn_auth.keyformat import redact
-from atmn_auth.oauth import flow
+from atmn_auth.oauth import pkce
 from atmn_auth.settings import CALLBACK_PORTS, Settings
 from atmn_auth.term.browser import browser_unavailable_reason
 from atmn_auth.term.console import Console, Opener
@@ -94,7 +94,7 @@ def _device_server(
     console: Console,
     environ: Mapping[str, str],
     options: SignInOptions,
-) -> flow.ServerInfo | None:
+) -> pkce.ServerInfo | None:
     """The server's endpoints when the sign-in should use a code (RFC 8628), else None:
     with `--device`, or where no browser can be opened here and the server offers it."""
     if options.device is False:
@@ -103,7 +103,7 @@ def _device_server(
     reason = reason or browser_unavailable_reason(environ)
     if options.device is None and reason is None:
         return None
-    server = flow.discover(settings, session)
+    server = pkce.discover(settings, session)
     if server.device_authorization_endpoint is None:
         if options.device:
             raise UsageError(
@@ -121,7 +121,7 @@ def _sign_in_with_code(
     console: Console,
     environ: Mapping[str, str],
     options: SignInOptions,
-    server: flow.ServerInfo,
+    server: pkce.ServerInfo,
     clock: Callable[[], float],
 ) -> SignedIn:
     from atmn_auth.oauth import device
@@ -172,7 +172,7 @@ def _sign_in_in_browser(
 ) -> SignedIn:
     from atmn_auth.loopback.callback import CallbackServer
 
-    state = flow.new_state()
+    state = pkce.new_state()
     with CallbackServer(state, ports=ports, report_outcome=True) as callback:
         console.debug(f"callback server on {callback.redirect_uri}")
         wanted = options.org or options.hint
@@ -180,15 +180,15 @@ def _sign_in_in_browser(
         # preselect needs to know whether the server can: then read it first; else read it
         # while the person is in the browser.
         if settings.issuer or wanted:
-            discovery: Future[flow.ServerInfo] = Future()
-            discovery.set_result(flow.discover(settings, session, console.debug))
+            discovery: Future[pkce.ServerInfo] = Future()
+            discovery.set_result(pkce.discover(settings, session, console.debug))
             _say_no_preselection(discovery.result(), options, console)
         else:
-            discovery = session.submit(lambda: flow.discover(settings, session, console.debug))
-        pkce = flow.PKCEClient(settings, session, callback.redirect_uri)
-        endpoints = discovery.result() if discovery.done() else flow.fixed_endpoints(settings)
+            discovery = session.submit(lambda: pkce.discover(settings, session, console.debug))
+        client = pkce.PKCEClient(settings, session, callback.redirect_uri)
+        endpoints = discovery.result() if discovery.done() else pkce.fixed_endpoints(settings)
         hint = wanted if endpoints.offers(ext.ORGANIZATION_HINT) else None
-        request = pkce.authorization_request(endpoints, state, organization=hint)
+        request = client.authorization_request(endpoints, state, organization=hint)
         # The browser is opened on a single-use link of the callback server, never on the
         # URL itself: a command line is readable by every user here, and `state` with the
         # PKCE challenge is all another one needs to finish this sign-in as themselves.
@@ -209,10 +209,10 @@ def _sign_in_in_browser(
         try:
             server = discovery.result()
             _get_ready_for_two(settings, session, server, options)
-            code = flow.check_callback(result.params, request, server)
+            code = pkce.check_callback(result.params, request, server)
             console.info("Approved in the browser. Finishing sign-in…")
-            tokens = pkce.exchange_code(server, request, code)
-            pkce.close()
+            tokens = client.exchange_code(server, request, code)
+            client.close()
             console.debug("code exchanged for an access token")
             signed = _keys(settings, session, console, server, tokens, options, received_at)
         except AtmnError as exc:
@@ -235,8 +235,8 @@ def _keys(
     settings: Settings,
     session: Session,
     console: Console,
-    server: flow.ServerInfo,
-    tokens: flow.Tokens,
+    server: pkce.ServerInfo,
+    tokens: pkce.Tokens,
     options: SignInOptions,
     received_at: float,
 ) -> SignedIn:
@@ -266,10 +266,10 @@ def _keys(
                 raise
             keys = autumn.mint_keys(tokens.access_token, org_id=chosen.id, name=options.key_name)
     except AtmnError:
-        flow.revoke_tokens(settings, server, tokens, session)
+        pkce.revoke_tokens(settings, server, tokens, session)
         raise
     console.debug(f"minted {redact(keys.sandbox_key)} and {redact(keys.live_key)}")
-    revoked = session.submit(lambda: flow.revoke_tokens(settings, server, tokens, session))
+    revoked = session.submit(lambda: pkce.revoke_tokens(settings, server, tokens, session))
     if chosen is None:  # meanwhile: whose keys these are, and for whom (§4)
         chosen = autumn.organization_of(keys.sandbox_key)
         if options.org and chosen is not None and not chosen.matches(options.org):
@@ -284,7 +284,7 @@ def _keys(
 
 
 def _get_ready_for_two(
-    settings: Settings, session: Session, server: flow.ServerInfo, options: SignInOptions
+    settings: Settings, session: Session, server: pkce.ServerInfo, options: SignInOptions
 ) -> None:
     """While the code is exchanged and the keys minted, open the second connection that
     the grant's revocation and `/v1/organization/me` will need at once (`_keys`)."""
@@ -292,7 +292,7 @@ def _get_ready_for_two(
         session.preconnect(settings.backend_url)
 
 
-def _say_no_preselection(server: flow.ServerInfo, options: SignInOptions, console: Console) -> None:
+def _say_no_preselection(server: pkce.ServerInfo, options: SignInOptions, console: Console) -> None:
     """Before the browser opens: `--org` on a server that cannot preselect it (§X)."""
     if options.org and not server.offers(ext.ORGANIZATION_HINT):
         console.info(
@@ -384,13 +384,13 @@ def _open(opener: Opener, url: str, arrived: threading.Event) -> bool:
 
 
 def _show_sign_in_url(
-    request: flow.AuthRequest,
+    request: pkce.AuthRequest,
     start: str,
     environ: Mapping[str, str],
     options: SignInOptions,
     console: Console,
     callback: CallbackServer,
-    discovery: Future[flow.ServerInfo],
+    discovery: Future[pkce.ServerInfo],
 ) -> None:
     """Opens the browser on `start` (the callback server's single-use link to the sign-in
     URL) and prints the sign-in URL itself, opened or not: a terminal is no command line,
@@ -421,7 +421,7 @@ def _show_sign_in_url(
         )
     if discovery.result().offers(ext.PAIRING_CODE):
         console.info(
-            f"Pairing code: {flow.pairing_code(request.state)} (the consent page shows the same)."
+            f"Pairing code: {pkce.pairing_code(request.state)} (the consent page shows the same)."
         )
     wait_for = format_duration(options.timeout)
     paste = " or for a pasted address" if console.interactive else ""

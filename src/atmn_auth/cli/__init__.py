@@ -1,4 +1,5 @@
-"""The `atmn` command: click parses flags, then hands plain values to plain functions.
+"""The `atmn` command: click parses flags, builds one `Invocation` (`cli.options`) and
+calls the command's `run_*` in `atmn_auth.commands`.
 
 Only click and the small modules it needs are imported here. Subcommands are loaded on
 demand (`_AtmnGroup.get_command`): `atmn --help` lists them from the summaries kept in

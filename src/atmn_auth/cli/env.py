@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,17 +11,15 @@ import click
 from atmn_auth.cli.options import (
     env_file_option,
     env_options,
+    invocation,
     isatty,
-    resolve_options,
     server_timeout_option,
 )
-from atmn_auth.commands.env import EnvReport, check_env, run_env
+from atmn_auth.commands.env import run_env
 from atmn_auth.commands.export import FORMATS
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from atmn_auth.settings import Settings
+    from atmn_auth.commands.invocation import Invocation
 
 
 @click.command(name="env")
@@ -68,74 +65,22 @@ def env(
     With --env-file they come from that file alone. On a terminal it refuses without
     --reveal.
     """
-    settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
-    cwd, environ = Path.cwd(), os.environ
+    inv, _ = invocation(ctx, sub_prod, sub_local, sub_headless, offline=offline, timeout=timeout)
     if export or export_format is not None or reveal:
-        ctx.exit(
-            _export(ctx, settings, export, export_format, reveal, as_json, env_file, cwd, environ)
-        )
-    if offline:
-        ctx.exit(
-            run_env(
-                settings,
-                cwd=cwd,
-                environ=environ,
-                out=click.echo,
-                as_json=as_json,
-                env_file=env_file,
-            )
-        )
-
-    from atmn_auth.api.session import Session
-    from atmn_auth.term.console import terminal_console
-
-    console = terminal_console()
-    with Session(environ, timeout=timeout) as session:
-
-        def offer_sign_in(report: EnvReport) -> EnvReport | None:
-            """On a terminal: a rejected or missing key can be replaced right away."""
-            from atmn_auth.auth.recovery import recover_interactively
-
-            prompter = console.asks
-            what = "was rejected" if report.server == "rejected" else "is not set"
-            if prompter is None or not prompter.confirm(
-                f"{settings.key_var} {what}. Sign in again now?", True
-            ):
-                return None
-            if recover_interactively(settings, cwd, environ, console, session) is None:
-                return None
-            return check_env(
-                settings,
-                cwd=cwd,
-                environ=environ,
-                session=session,
-                env_file=env_file,
-                key_details=True,
-            )
-
-        code = run_env(
-            settings,
-            cwd=cwd,
-            environ=environ,
-            out=click.echo,
-            session=session,
-            as_json=as_json,
-            env_file=env_file,
-            reauthenticate=None if as_json or not console.interactive else offer_sign_in,
-        )
+        ctx.exit(_export(ctx, inv, export, export_format, reveal, as_json, env_file))
+    with inv:
+        code = run_env(inv, as_json=as_json, env_file=env_file)
     ctx.exit(code)
 
 
 def _export(
     ctx: click.Context,
-    settings: Settings,
+    inv: Invocation,
     export: bool,
     export_format: str | None,
     reveal: bool,
     as_json: bool,
     env_file: Path | None,
-    cwd: Path,
-    environ: Mapping[str, str],
 ) -> int:
     """`atmn env --export`: checks the flags, then `atmn_auth.commands.export.run_export`."""
     from atmn_auth.errors import UsageError
@@ -160,16 +105,6 @@ def _export(
             "error, which is a terminal; in a workflow it is not (redirect it: 2>/dev/null), "
             "or add --reveal to show them here"
         )
-    from atmn_auth.cli.options import cli_output
     from atmn_auth.commands.export import run_export
 
-    return run_export(
-        settings,
-        cwd=cwd,
-        environ=environ,
-        out=click.echo,
-        err=lambda line: click.echo(line, err=True),
-        warn=cli_output().warn,
-        fmt=export_format or FORMATS[0],
-        env_file=env_file,
-    )
+    return run_export(inv, fmt=export_format or FORMATS[0], env_file=env_file)

@@ -1,26 +1,22 @@
-"""`atmn keys list|create|revoke|rotate`: the click layer over `atmn_auth.auth.inforce`,
-`flows.create`, `flows.revoke` and `flows.rotate`."""
+"""`atmn keys list|create|revoke|rotate`: the click layer over `commands.keys_list`,
+`commands.keys_create`, `commands.keys_revoke` and `commands.keys_rotate`."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from atmn_auth.cli.options import (
     NoEchoCommand,
-    cli_output,
     env_options,
+    invocation,
     isatty,
-    resolve_options,
     server_timeout_option,
     sign_in_choices,
     sign_in_options,
-    trace,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,19 +72,11 @@ def list_keys(
     Newest first: name, last 4 characters, when created and last used, and how it was
     created; the keys in this project's .env are marked with *.
     """
-    from atmn_auth.api.session import Session
     from atmn_auth.commands.keys_list import run_list
 
-    settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
-    with Session(os.environ, timeout=timeout) as session:
-        code = run_list(
-            settings,
-            cwd=Path.cwd(),
-            environ=os.environ,
-            session=session,
-            output=cli_output(),
-            as_json=as_json,
-        )
+    inv, _ = invocation(ctx, sub_prod, sub_local, sub_headless, timeout=timeout)
+    with inv:
+        code = run_list(inv, as_json=as_json)
     ctx.exit(code)
 
 
@@ -130,7 +118,8 @@ def create(
     from atmn_auth.errors import UsageError
     from atmn_auth.keyformat import KeyKind
 
-    settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
+    inv, opts = invocation(ctx, sub_prod, sub_local, sub_headless, debug=debug)
+    settings = inv.settings
     if kind == "sandbox" and settings.prod:
         raise click.UsageError("-p asks for the live key, --env sandbox for the other", ctx=ctx)
     chosen: KeyKind = "live" if (kind or settings.kind) == "live" else "sandbox"
@@ -141,14 +130,9 @@ def create(
             "show it here"
         )
 
-    from atmn_auth.api.session import Session
     from atmn_auth.commands.keys_create import CreateOptions, check_name, run_create
-    from atmn_auth.commands.report import print_created
-    from atmn_auth.term.console import terminal_console
-    from atmn_auth.term.style import Output, Style
 
     check_name(name)
-    console = terminal_console(debug=trace(debug))
     options = CreateOptions(
         name=name,
         kind=chosen,
@@ -156,24 +140,9 @@ def create(
             opts, org=org, no_browser=no_browser, timeout=timeout, device=device
         ),
     )
-    with Session(os.environ) as session:
-        created = run_create(
-            settings,
-            cwd=Path.cwd(),
-            environ=os.environ,
-            session=session,
-            console=console,
-            options=options,
-        )
-    err_style = Style(sys.stderr, os.environ)
-    to_stderr = Output(
-        lambda line: click.echo(line, err=True),
-        lambda line: click.echo(line, err=True),
-        out_style=err_style,
-        err_style=err_style,
-    )
-    print_created(created, settings, output=to_stderr)
-    click.echo(created.key)
+    with inv:
+        code = run_create(inv, options)
+    ctx.exit(code)
 
 
 @keys.command(name="revoke", cls=NoEchoCommand)
@@ -196,23 +165,11 @@ def revoke(
     A selector that names several keys lists them and revokes nothing. Revoking a key
     this project uses asks first on a terminal, and needs --yes elsewhere.
     """
-    from atmn_auth.api.session import Session
     from atmn_auth.commands.keys_revoke import run_revoke
-    from atmn_auth.term.console import terminal_console
 
-    settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
-    console = terminal_console()
-    with Session(os.environ, timeout=timeout) as session:
-        code = run_revoke(
-            settings,
-            cwd=Path.cwd(),
-            environ=os.environ,
-            session=session,
-            output=cli_output(),
-            selector=selector,
-            yes=yes,
-            prompter=console.asks,
-        )
+    inv, _ = invocation(ctx, sub_prod, sub_local, sub_headless, timeout=timeout)
+    with inv:
+        code = run_revoke(inv, selector=selector, yes=yes)
     ctx.exit(code)
 
 
@@ -236,21 +193,10 @@ def rotate(
     Any failure before the new keys pass the check leaves the old keys in the file and
     working.
     """
-    from atmn_auth.api.session import Session
     from atmn_auth.commands.keys_rotate import run_rotate
-    from atmn_auth.commands.report import print_rotate_result
-    from atmn_auth.term.console import terminal_console
 
-    settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
-    console = terminal_console(debug=trace(debug))
+    inv, opts = invocation(ctx, sub_prod, sub_local, sub_headless, debug=debug)
     options = sign_in_choices(opts, no_browser=no_browser, timeout=timeout, device=device)
-    with Session(os.environ) as session:
-        result = run_rotate(
-            settings,
-            cwd=Path.cwd(),
-            environ=os.environ,
-            session=session,
-            console=console,
-            options=options,
-        )
-    print_rotate_result(result, settings, output=cli_output())
+    with inv:
+        code = run_rotate(inv, options)
+    ctx.exit(code)

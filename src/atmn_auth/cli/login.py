@@ -1,11 +1,10 @@
-"""`atmn login`: the click layer over `atmn_auth.auth.login.run_login`."""
+"""`atmn login`: the click layer over `atmn_auth.commands.login.run_login` (and, with
+`--with-key`, `atmn_auth.commands.withkey.run_with_key`)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -13,19 +12,15 @@ from click.core import ParameterSource
 from atmn_auth.cli.options import (
     NoEchoCommand,
     browser_timeout_option,
-    cli_output,
     debug_option,
     device_option,
     env_file_option,
     env_options,
+    invocation,
+    isatty,
     no_browser_option,
     org_option,
-    resolve_options,
-    trace,
 )
-
-if TYPE_CHECKING:
-    from atmn_auth.settings import Settings
 
 #: What `atmn login` says to any word on its command line that is not an option: it may
 #: be a key, so it is never repeated.
@@ -91,18 +86,14 @@ def login(
     (only the selected environment's variable: AUTUMN_SECRET_KEY, with -p the live one).
     """
     _check_combination(ctx, with_key=with_key, offline=offline)
-    settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
     if with_key:
-        _login_with_key(settings, env_file=env_file, offline=offline, debug=debug)
+        _login_with_key(ctx, sub_prod, sub_local, sub_headless, env_file, offline, debug)
         return
 
-    from atmn_auth.api.session import Session
-    from atmn_auth.auth.login import LoginOptions, run_login
-    from atmn_auth.commands.report import print_login_result
-    from atmn_auth.errors import AlreadySignedIn
-    from atmn_auth.term.console import terminal_console
+    from atmn_auth.auth.login import LoginOptions
+    from atmn_auth.commands.login import run_login
 
-    console = terminal_console(debug=trace(debug))
+    inv, opts = invocation(ctx, sub_prod, sub_local, sub_headless, debug=debug)
     options = LoginOptions(
         env_file=env_file,
         org=org,
@@ -112,21 +103,8 @@ def login(
         revoke_replaced=revoke_replaced,
         device=device,
     )
-    cwd = Path.cwd()
-    try:
-        with Session(os.environ) as session:
-            result = run_login(
-                settings,
-                cwd=cwd,
-                environ=os.environ,
-                options=options,
-                console=console,
-                session=session,
-            )
-    except AlreadySignedIn as done:
-        click.echo(done.message)
-        return
-    print_login_result(result, settings, cwd=cwd, environ=os.environ, output=cli_output())
+    with inv:
+        ctx.exit(run_login(inv, options))
 
 
 def _check_combination(ctx: click.Context, *, with_key: bool, offline: bool) -> None:
@@ -146,32 +124,23 @@ def _check_combination(ctx: click.Context, *, with_key: bool, offline: bool) -> 
 
 
 def _login_with_key(
-    settings: Settings, *, env_file: Path | None, offline: bool, debug: bool
+    ctx: click.Context,
+    sub_prod: bool,
+    sub_local: bool,
+    sub_headless: bool,
+    env_file: Path | None,
+    offline: bool,
+    debug: bool,
 ) -> None:
     """`atmn login --with-key`: the key from standard input, checked, written."""
     from atmn_auth.commands.withkey import key_prompt, read_key_input, run_with_key
 
-    try:
-        interactive = sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        interactive = False
-    key_text = read_key_input(
-        stdin=sys.stdin.buffer, interactive=interactive, prompt=key_prompt(settings)
+    typed = isatty(sys.stdin)
+    inv, _ = invocation(
+        ctx, sub_prod, sub_local, sub_headless, offline=offline, debug=debug, interactive=typed
     )
-    cwd = Path.cwd()
-    common: dict[str, Any] = {
-        "cwd": cwd,
-        "environ": os.environ,
-        "key_text": key_text,
-        "output": cli_output(),
-        "env_file": env_file,
-        "interactive": interactive,
-        "debug": trace(debug),
-    }
-    if offline:
-        run_with_key(settings, session=None, **common)
-        return
-    from atmn_auth.api.session import Session
-
-    with Session(os.environ) as session:
-        run_with_key(settings, session=session, **common)
+    key_text = read_key_input(
+        stdin=sys.stdin.buffer, interactive=typed, prompt=key_prompt(inv.settings)
+    )
+    with inv:
+        run_with_key(inv, key_text=key_text, typed=typed, env_file=env_file)

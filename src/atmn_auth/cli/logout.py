@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from atmn_auth.cli.options import (
-    cli_output,
     env_file_option,
     env_options,
-    resolve_options,
+    invocation,
     server_timeout_option,
 )
 from atmn_auth.commands.logout import run_logout
@@ -34,18 +32,7 @@ def logout(
 ) -> None:
     """Remove AUTUMN_SECRET_KEY and AUTUMN_PROD_SECRET_KEY from the nearest .env and
     revoke them on the server."""
-    settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
-    from atmn_auth.api.session import Session
-
-    with Session(os.environ, timeout=timeout) as session:
-        code = run_logout(
-            settings,
-            cwd=Path.cwd(),
-            environ=os.environ,
-            out=click.echo,
-            session=session,
-            env_file=env_file,
-            keep_keys=keep_keys,
-            warn=cli_output().warn,
-        )
+    inv, _ = invocation(ctx, sub_prod, sub_local, sub_headless, timeout=timeout)
+    with inv:
+        code = run_logout(inv, env_file=env_file, keep_keys=keep_keys)
     ctx.exit(code)

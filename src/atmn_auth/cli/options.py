@@ -1,10 +1,10 @@
 """Options shared by every subcommand (`-p`, `-l` and `--headless` work before or after
-it), and the parts each command is built from: the settings and the HTTP session."""
+it), and the one factory every command is built from: `invocation` (settings, directory,
+environment, console, offline flag; the HTTP session on first use)."""
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,7 @@ from atmn_auth.settings import DEFAULT_TIMEOUT, Settings, load_settings
 
 if TYPE_CHECKING:
     from atmn_auth.auth.signin import SignInOptions
-    from atmn_auth.term.style import Output
+    from atmn_auth.commands.invocation import Invocation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,17 +67,34 @@ def resolve_options(
     return load_settings(prod=opts.prod, local=opts.local, environ=os.environ), opts
 
 
-def cli_output() -> Output:
-    """Results on standard output, warnings (`!`) and errors on standard error, each
-    marked for its own stream (colour only on a terminal, without NO_COLOR)."""
-    from atmn_auth.term.style import Output, Style
+def invocation(
+    ctx: click.Context,
+    sub_prod: bool,
+    sub_local: bool,
+    sub_headless: bool,
+    *,
+    offline: bool = False,
+    timeout: float | None = None,
+    debug: bool = False,
+    interactive: bool | None = None,
+) -> tuple[Invocation, GlobalOptions]:
+    """The one `Invocation` a command runs with: the merged flags' settings, this
+    directory, the process environment, the terminal's console (`--debug` lines on it;
+    `interactive=False`: never ask), and whether the server may be asked."""
+    from atmn_auth.commands.invocation import Invocation
+    from atmn_auth.term.console import terminal_console
 
-    return Output(
-        click.echo,
-        lambda line: click.echo(line, err=True),
-        out_style=Style(sys.stdout, os.environ),
-        err_style=Style(sys.stderr, os.environ),
+    settings, opts = resolve_options(ctx, sub_prod, sub_local, sub_headless)
+    console = terminal_console(interactive=interactive, debug=trace(debug))
+    inv = Invocation(
+        settings,
+        cwd=Path.cwd(),
+        environ=os.environ,
+        console=console,
+        offline=offline,
+        timeout=timeout,
     )
+    return inv, opts
 
 
 # --------------------------------------------------------------------------- sign-in

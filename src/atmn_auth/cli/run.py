@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from functools import partial
 from pathlib import Path
 
 import click
 
 from atmn_auth.cli.options import (
-    cli_output,
     env_file_option,
     env_options,
-    resolve_options,
+    invocation,
     server_timeout_option,
 )
 
@@ -60,35 +57,9 @@ def run(
     """
     if not command:
         raise click.UsageError("no command to run: atmn run [-p] [-l] -- CMD [ARGS]", ctx=ctx)
-    from atmn_auth.commands.run import offer_sign_in, prepare_run, start
+    from atmn_auth.commands.run import prepare_run, start
 
-    settings, _ = resolve_options(ctx, sub_prod, sub_local, sub_headless)
-    cwd, environ = Path.cwd(), os.environ
-    prepare = partial(
-        prepare_run,
-        settings,
-        argv=command,
-        cwd=cwd,
-        environ=environ,
-        warn=cli_output().warn,
-        env_file=env_file,
-        live_too=live_too,
-    )
-    if offline:
-        prepared = prepare()
-    else:
-        from atmn_auth.api.session import Session
-        from atmn_auth.term.console import on_terminal
-
-        with Session(environ, timeout=timeout) as session:
-            offer = None
-            if env_file is None and on_terminal():  # the file signed into is the nearest .env
-                from atmn_auth.term.console import terminal_console
-
-                console = terminal_console()
-                offer = lambda report: offer_sign_in(  # noqa: E731
-                    settings, report, cwd=cwd, environ=environ, console=console, session=session
-                )
-            prepared = prepare(session=session, offer=offer)
-        # the session is closed (its background work done) before CMD takes over
+    inv, _ = invocation(ctx, sub_prod, sub_local, sub_headless, offline=offline, timeout=timeout)
+    with inv:  # the session is closed (its background work done) before CMD takes over
+        prepared = prepare_run(inv, argv=command, env_file=env_file, live_too=live_too)
     ctx.exit(start(prepared, replace=not no_exec))

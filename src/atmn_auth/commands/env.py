@@ -52,13 +52,14 @@ from atmn_auth.term.style import WARN_MARK
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
     from concurrent.futures import Future
     from pathlib import Path
     from typing import Any, Literal
 
     from atmn_auth.api.autumn import ListedKey
     from atmn_auth.api.session import Session
+    from atmn_auth.commands.invocation import Invocation
     from atmn_auth.envfiles.resolution import Definition, Resolution
     from atmn_auth.settings import Settings
 
@@ -66,10 +67,6 @@ if TYPE_CHECKING:  # pragma: no cover
     ServerStatus = Literal[
         "accepted", "rejected", "unreachable", "timed_out", "error", "not_checked"
     ]
-    #: Called when the key is rejected or missing, before the report is shown: returns a
-    #: new report (after signing in again) or None to show this one. On a terminal,
-    #: `atmn env` passes `_offer_sign_in`; elsewhere None.
-    Reauthenticate = Callable[["EnvReport"], "EnvReport | None"]
 
 
 class EnvReport:
@@ -519,37 +516,53 @@ def report_json(report: EnvReport) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- running
 
 
-def run_env(
-    settings: Settings,
-    *,
-    cwd: Path,
-    environ: Mapping[str, str],
-    out: Callable[[str], None],
-    session: Session | None = None,
-    as_json: bool = False,
-    env_file: Path | None = None,
-    reauthenticate: Reauthenticate | None = None,
-) -> int:
-    """`atmn env` without click: prints through `out` and returns the exit code.
+def run_env(inv: Invocation, *, as_json: bool = False, env_file: Path | None = None) -> int:
+    """`atmn env`: prints the report through `inv.console` and returns the exit code (0
+    when the key is usable, else 1). Offline, the server is not asked.
 
-    With no `session` the server is not asked (`--offline`).
+    Where a person can answer (and the output is text), a rejected or missing key can be
+    replaced at once by signing in (`auth.recovery.recover_interactively`).
     """
+    session = inv.session_or_none()
     report = check_env(
-        settings,
-        cwd=cwd,
-        environ=environ,
+        inv.settings,
+        cwd=inv.cwd,
+        environ=inv.environ,
         session=session,
         env_file=env_file,
         key_details=session is not None,
     )
     needs_login = report.server == "rejected" or report.format in ("missing", "empty")
-    if needs_login and reauthenticate is not None:
-        report = reauthenticate(report) or report
+    if needs_login and session is not None and not as_json and inv.console.asks is not None:
+        report = _sign_in_again(inv, report, env_file) or report
     if as_json:
         import json
 
-        out(json.dumps(report_json(report), indent=2))
+        inv.console.result(json.dumps(report_json(report), indent=2))
     else:
         for line in render_text(report):
-            out(line)
+            inv.console.result(line)
     return 0 if report.usable else 1
+
+
+def _sign_in_again(inv: Invocation, report: EnvReport, env_file: Path | None) -> EnvReport | None:
+    """On a terminal: offers to replace a rejected or missing key; the new report, or None
+    when the person declines or the sign-in does not finish."""
+    from atmn_auth.auth.recovery import recover_interactively
+
+    settings, prompter = inv.settings, inv.console.asks
+    what = "was rejected" if report.server == "rejected" else "is not set"
+    if prompter is None or not prompter.confirm(
+        f"{settings.key_var} {what}. Sign in again now?", True
+    ):
+        return None
+    if recover_interactively(settings, inv.cwd, inv.environ, inv.console, inv.session) is None:
+        return None
+    return check_env(
+        settings,
+        cwd=inv.cwd,
+        environ=inv.environ,
+        session=inv.session,
+        env_file=env_file,
+        key_details=True,
+    )

@@ -27,11 +27,12 @@ from atmn_auth.keyformat import KEY_VARS, LIVE_VAR, SANDBOX_VAR, key_kind, redac
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
     from pathlib import Path
 
     from atmn_auth.api.session import Session
     from atmn_auth.commands.env import EnvReport
+    from atmn_auth.commands.invocation import Invocation
     from atmn_auth.envfiles.resolution import Resolution
     from atmn_auth.settings import Settings
 
@@ -218,33 +219,23 @@ def render_export(variables: Mapping[str, str], fmt: str) -> tuple[list[str], li
     raise ValueError(f"unknown export format {fmt!r}")
 
 
-def run_export(
-    settings: Settings,
-    *,
-    cwd: Path,
-    environ: Mapping[str, str],
-    out: Callable[[str], None],
-    err: Callable[[str], None],
-    warn: Callable[[str], None],
-    fmt: str = "sh",
-    env_file: Path | None = None,
-) -> int:
-    """`atmn env --export` without click: the variables on `out` (mask lines, for
-    `github`, on `err`), notes through `warn`. Never asks the server.
+def run_export(inv: Invocation, *, fmt: str = "sh", env_file: Path | None = None) -> int:
+    """`atmn env --export`: the variables as results on `inv.console` (the mask lines, for
+    `github`, on its message stream), notes as warnings. Never asks the server.
 
-    Raises `AtmnError` (exit 1; nothing printed on `out`) when the selected
-    environment's key is missing or not a well-formed key of its kind.
+    Raises `AtmnError` (exit 1; no result printed) when the selected environment's key is
+    missing or not a well-formed key of its kind.
     """
     from atmn_auth.errors import AtmnError
 
-    selection = select_keys(settings, cwd=cwd, environ=environ, env_file=env_file)
+    selection = select_keys(inv.settings, cwd=inv.cwd, environ=inv.environ, env_file=env_file)
     for note in selection.notes:
-        warn(note)
+        inv.console.warn(note)
     if not selection.variables:
         raise AtmnError(not_usable(selection.report, "nothing was exported"))
     lines, masks = render_export(selection.variables, fmt)
     for line in masks:
-        err(line)
+        inv.console.err(line)
     for line in lines:
-        out(line)
+        inv.console.result(line)
     return 0

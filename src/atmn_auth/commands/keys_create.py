@@ -10,9 +10,8 @@ is told apart before the browser opens, from its metadata: the answer is one lin
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atmn_auth.api.metadata import KEY_NAMES
@@ -24,8 +23,8 @@ from atmn_auth.text import printable
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import Organization
-    from atmn_auth.api.session import Session
     from atmn_auth.auth.signin import SignInOptions
+    from atmn_auth.commands.invocation import Invocation
     from atmn_auth.settings import Settings
     from atmn_auth.term.console import Console
 
@@ -69,27 +68,33 @@ def check_name(name: str) -> str:
 
 
 def run_create(
-    settings: Settings,
-    *,
-    cwd: Path,
-    environ: Mapping[str, str],
-    session: Session,
-    console: Console,
-    options: CreateOptions,
-    ports: Sequence[int] = CALLBACK_PORTS,
+    inv: Invocation, options: CreateOptions, *, ports: Sequence[int] = CALLBACK_PORTS
+) -> int:
+    """`atmn keys create`: the key alone as the result (standard output), everything
+    else on the message stream (`print_created`). Returns the exit code."""
+    created = create_key(inv, options, ports=ports)
+    print_created(created, inv.settings, console=inv.console.messages_only())
+    inv.console.result(created.key)
+    return 0
+
+
+def create_key(
+    inv: Invocation, options: CreateOptions, *, ports: Sequence[int] = CALLBACK_PORTS
 ) -> Created:
+    """Signs in, mints the pair named `options.name`, revokes the other key."""
     from atmn_auth.api.autumn import Autumn
     from atmn_auth.auth.signin import sign_in
 
     name = check_name(options.name)
-    autumn = Autumn.of(settings, session)
+    settings = inv.settings
+    autumn = Autumn.of(settings, inv.session)
     if not autumn.offers(KEY_NAMES):
         raise not_offered(settings)
     signed = sign_in(
         settings,
-        session,
-        console,
-        environ=environ,
+        inv.session,
+        inv.console,
+        environ=inv.environ,
         options=dataclasses.replace(options.sign_in, key_name=name),
         ports=ports,
     )
@@ -106,3 +111,21 @@ def run_create(
         other_key=other,
         other_outcome=outcome,
     )
+
+
+def print_created(created: Created, settings: Settings, *, console: Console) -> None:
+    """What `atmn keys create` says besides the key (the key alone goes to stdout): on the
+    stream `console` writes results to, which the command points at stderr."""
+    org = created.organization
+    where = f" for {org.label()}" if org is not None else ""
+    console.ok(f'Created "{created.label}" ({redact(created.key)}){where}.')
+    other, fate = redact(created.other_key), created.other_outcome
+    if fate in ("revoked", "already_invalid"):
+        console.result(f"The other key minted with it ({other}) was revoked.")
+    else:
+        why = "this server cannot revoke keys" if fate == "unsupported" else fate
+        elsewhere = settings.revoke_elsewhere(created.other_key)
+        console.warn(
+            f"Warning: could not revoke the other key minted with it ({other}: {why}); "
+            f"it still works: {elsewhere}."
+        )

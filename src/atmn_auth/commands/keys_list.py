@@ -26,9 +26,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atmn_auth.auth.inforce import KeyInForce, listed_keys, offered_key_in_force
@@ -37,26 +36,21 @@ from atmn_auth.text import age_days, ago, iso
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import ListedKey
-    from atmn_auth.api.session import Session
-    from atmn_auth.settings import Settings
-    from atmn_auth.term.style import Output
+    from atmn_auth.commands.invocation import Invocation
 
 
 def run_list(
-    settings: Settings,
+    inv: Invocation,
     *,
-    cwd: Path,
-    environ: Mapping[str, str],
-    session: Session,
-    output: Output,
     as_json: bool = False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
-    """`atmn keys list` without click: prints through `output`; returns the exit code."""
+    """`atmn keys list`: prints through `inv.console`; returns the exit code."""
+    settings, output = inv.settings, inv.console
     from atmn_auth.api.autumn import Autumn
 
-    autumn = Autumn.of(settings, session)
-    force = offered_key_in_force(autumn, settings, cwd=cwd, environ=environ)
+    autumn = Autumn.of(settings, inv.session)
+    force = offered_key_in_force(autumn, settings, cwd=inv.cwd, environ=inv.environ)
     listed = listed_keys(autumn, force)
     moment = now()
     if as_json:

@@ -28,11 +28,9 @@ from atmn_auth.text import ago, printable
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import ListedKey
-    from atmn_auth.api.session import Session
     from atmn_auth.auth.inforce import KeyInForce
+    from atmn_auth.commands.invocation import Invocation
     from atmn_auth.settings import Settings
-    from atmn_auth.term.console import Prompter
-    from atmn_auth.term.style import Output
 
 _LAST4 = re.compile(r"(am_sk_(?:test|live)_)?(?:…|\.\.\.)?([A-Za-z0-9]{4})")
 
@@ -79,18 +77,15 @@ def candidate_line(entry: ListedKey, now: datetime) -> str:
 
 
 def run_revoke(
-    settings: Settings,
+    inv: Invocation,
     *,
-    cwd: Path,
-    environ: Mapping[str, str],
-    session: Session,
-    output: Output,
     selector: str,
     yes: bool = False,
-    prompter: Prompter | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
-    """`atmn keys revoke` without click; `prompter` is given only when a person can answer."""
+    """`atmn keys revoke`: asks (`inv.console.asks`) only when a person can answer."""
+    settings, cwd, environ = inv.settings, inv.cwd, inv.environ
+    output, prompter = inv.console, inv.console.asks
     from atmn_auth.api.autumn import Autumn
 
     if _looks_like_a_key(selector):  # a key on the command line: never repeated
@@ -101,7 +96,7 @@ def run_revoke(
     named = selector_kind(selector)
     if named is not None and named != settings.kind:
         raise AtmnError(_other_environment(settings, selector.strip(), named))
-    autumn = Autumn.of(settings, session)
+    autumn = Autumn.of(settings, inv.session)
     force = offered_key_in_force(autumn, settings, cwd=cwd, environ=environ)
     listed = listed_keys(autumn, force)
     found = matching(listed, selector)

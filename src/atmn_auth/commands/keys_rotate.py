@@ -5,7 +5,7 @@ revoked only once the new ones are known to work.
    work (§4: its organization), and the server must offer §7; every other key the
    rotation would replace in the file must not be one the server accepts for another
    organization (the new pair is for one organization only); the file must be writable
-   and private (`flows.filemode.ensure_private`, login's policy: `chmod 600` offered on a
+   and private (`auth.filemode.ensure_private`, login's policy: `chmod 600` offered on a
    terminal, refused elsewhere).
 2. Sign in as `atmn login` does, the consent page preselecting the organization of the
    old keys; mint a pair named as login names them.
@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from atmn_auth.auth.dashboard import revoke_command, still_working, unrevocable
 from atmn_auth.auth.inforce import not_offered, offered_key_in_force, revoke_one
 from atmn_auth.errors import (
     AtmnError,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from atmn_auth.api.session import Session
     from atmn_auth.auth.inforce import KeyInForce
     from atmn_auth.auth.signin import SignInOptions
+    from atmn_auth.commands.invocation import Invocation
     from atmn_auth.envfiles.writer import EnvUpdate
     from atmn_auth.settings import Settings
     from atmn_auth.term.console import Console
@@ -76,15 +78,21 @@ class Rotated:
 
 
 def run_rotate(
-    settings: Settings,
-    *,
-    cwd: Path,
-    environ: Mapping[str, str],
-    session: Session,
-    console: Console,
-    options: SignInOptions,
-    ports: Sequence[int] = CALLBACK_PORTS,
+    inv: Invocation, options: SignInOptions, *, ports: Sequence[int] = CALLBACK_PORTS
+) -> int:
+    """`atmn keys rotate`: rotates, then prints what became of the keys. Exit code 0."""
+    result = rotate_keys(inv, options, ports=ports)
+    print_rotate_result(result, inv.settings, console=inv.console)
+    return 0
+
+
+def rotate_keys(
+    inv: Invocation, options: SignInOptions, *, ports: Sequence[int] = CALLBACK_PORTS
 ) -> Rotated:
+    """The rotation itself (the module's doc); raises `AtmnError` with the old keys kept
+    whenever it cannot finish."""
+    settings, cwd, environ = inv.settings, inv.cwd, inv.environ
+    session, console = inv.session, inv.console
     from atmn_auth.api.autumn import Autumn
     from atmn_auth.auth import pending
     from atmn_auth.auth.filemode import ensure_private
@@ -102,7 +110,7 @@ def run_rotate(
     new = _sign_in(settings, session, console, environ, options, ports, target, organization)
     unchanged = f"{target} is unchanged and the keys in it still work"
     # if this process dies between the write and the old keys' revocation, the next
-    # rotation here finishes the job (`flows.pending`)
+    # rotation here finishes the job (`auth.pending`)
     retiring = _old_keys(writer.replaced_values(target, VARIABLES), force.in_file.values(), new)
     pending.record(target, retiring, new, settings.backend_url, environ)
     try:
@@ -373,3 +381,37 @@ def _retire(autumn: Autumn, key: str, *, cwd: Path, environ: Mapping[str, str]) 
     from atmn_auth.envfiles.uses import kept_because
 
     return kept_because(key, cwd=cwd, environ=environ) or revoke_one(autumn, key)
+
+
+def print_rotate_result(result: Rotated, settings: Settings, *, console: Console) -> None:
+    """What `atmn keys rotate` prints once the new keys work and the old ones are settled:
+    the file and the new keys on stdout, an old key that still works as a warning."""
+    console.ok(f"Rotated the keys in {result.env_file} for {result.organization.label()}.")
+    console.result(f"  {SANDBOX_VAR:<24} {redact(result.keys.sandbox_key)}  (sandbox)")
+    console.result(f"  {LIVE_VAR:<24} {redact(result.keys.live_key)}  (live)")
+    for key, fate in result.replaced.items():
+        shown, elsewhere = redact(key), settings.revoke_elsewhere(key)
+        if fate == "revoked":
+            console.result(f"Revoked the old key {shown}.")
+        elif fate == "already_invalid":
+            console.result(f"The old key {shown} was already revoked.")
+        elif fate == "unsupported":
+            continue
+        elif fate.startswith("kept: "):
+            console.warn(
+                f"Warning: kept the old key {shown}, {fate.removeprefix('kept: ')}; revoke it "
+                f"once nothing uses it: `{revoke_command(key, settings)}`."
+            )
+        else:
+            why = fate.removeprefix("failed: ")
+            console.warn(
+                f"Warning: could not revoke the old key {shown} ({why}); it still works: "
+                f"{elsewhere}."
+            )
+    for i, line in enumerate(still_working(settings, unrevocable(result.replaced), "the old keys")):
+        console.warn(f"Warning: {line}" if i == 0 else line)
+    if result.shadowed_by_environment:
+        console.warn(
+            f"Warning: {settings.key_var} is also set in the process environment, which wins "
+            f"over {result.env_file}: run `unset {settings.key_var}` to use the new key."
+        )

@@ -14,7 +14,7 @@ reported. Running it again when nothing is left says so and exits 0.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,27 +24,16 @@ from atmn_auth.settings import Settings
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import Autumn
-    from atmn_auth.api.session import Session
+    from atmn_auth.commands.invocation import Invocation
 
 VARIABLES: tuple[str, ...] = (KEY_VARS["sandbox"], KEY_VARS["live"])
 
 
-def run_logout(
-    settings: Settings,
-    *,
-    cwd: Path,
-    environ: Mapping[str, str],
-    out: Callable[[str], None],
-    session: Session,
-    env_file: Path | None = None,
-    keep_keys: bool = False,
-    warn: Callable[[str], None] | None = None,
-) -> int:
-    """`atmn logout` without click: prints through `out` and returns the exit code.
-
-    Lines starting "Warning: " go to `warn` instead when it is given (the command
-    passes one that marks them `!` on standard error)."""
-    warn = warn or out
+def run_logout(inv: Invocation, *, env_file: Path | None = None, keep_keys: bool = False) -> int:
+    """`atmn logout`: results on `inv.console`; lines starting "Warning: " as its
+    warnings (marked `!`, on standard error). Returns the exit code."""
+    settings, cwd, environ = inv.settings, inv.cwd, inv.environ
+    out, warn = inv.console.result, inv.console.warn
     from atmn_auth.api.autumn import Autumn
     from atmn_auth.envfiles.reader import find_env_file, key_file
     from atmn_auth.envfiles.writer import update_env_file
@@ -71,7 +60,7 @@ def run_logout(
         out(f"Nothing to do: {where} {' or '.join(VARIABLES)}.")
 
     keys = _distinct(removed)
-    autumn = Autumn.of(settings, session)
+    autumn = Autumn.of(settings, inv.session)
     unrevocable = []
     for key in keys:
         line = _revoke(settings, autumn, key, keep_keys=keep_keys)

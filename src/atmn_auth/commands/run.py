@@ -39,17 +39,11 @@ from atmn_auth.errors import AtmnError, UsageError
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import subprocess
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
-    from atmn_auth.api.session import Session
     from atmn_auth.commands.env import EnvReport
-    from atmn_auth.settings import Settings
-    from atmn_auth.term.console import Console
-
-    #: Called with the report on a rejected or missing key; True when a new sign-in
-    #: wrote fresh keys (the keys are then resolved again).
-    Offer = Callable[[EnvReport], bool]
+    from atmn_auth.commands.invocation import Invocation
 
 #: The signals atmn passes on to CMD when it stays CMD's parent.
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP")
@@ -103,23 +97,21 @@ def needs_sign_in(report: EnvReport) -> bool:
 
 
 def prepare_run(
-    settings: Settings,
+    inv: Invocation,
     *,
     argv: Sequence[str],
-    cwd: Path,
-    environ: Mapping[str, str],
-    warn: Callable[[str], None],
     env_file: Path | None = None,
-    session: Session | None = None,
-    offer: Offer | None = None,
     live_too: bool = False,
 ) -> Prepared:
     """Steps 1 to 3 of the module's doc; raises `AtmnError` when CMD must not start.
 
-    With no `session` the server is not asked (`--offline`).
+    Offline, the server is not asked. Where a person can answer and the keys come from
+    the nearest `.env` (no `--env-file`), a rejected or missing key can be replaced first
+    (`offer_sign_in`).
     """
     from atmn_auth.commands.export import EXPORTED, Selection, not_usable, select_keys
 
+    environ = inv.environ
     argv = list(argv)
     if not argv:
         raise UsageError("no command to run: atmn run [-p] [-l] -- CMD [ARGS]")
@@ -127,20 +119,26 @@ def prepare_run(
 
     def select() -> Selection:
         return select_keys(
-            settings,
-            cwd=cwd,
+            inv.settings,
+            cwd=inv.cwd,
             environ=environ,
             env_file=env_file,
-            session=session,
+            session=inv.session_or_none(),
             live_too=live_too,
         )
 
     selection = select()
     report = selection.report
-    if not selection.variables and offer is not None and needs_sign_in(report) and offer(report):
+    may_offer = not inv.offline and env_file is None and inv.console.asks is not None
+    if (
+        not selection.variables
+        and may_offer
+        and needs_sign_in(report)
+        and offer_sign_in(inv, report)
+    ):
         selection = select()
     for note in selection.notes:
-        warn(note)
+        inv.console.warn(note)
     if not selection.variables:
         name = os.path.basename(argv[0]) or argv[0]
         raise AtmnError(not_usable(selection.report, f"{_shown(name)} was not started"))
@@ -148,31 +146,24 @@ def prepare_run(
     return Prepared(executable, argv, {**inherited, **selection.variables})
 
 
-def offer_sign_in(
-    settings: Settings,
-    report: EnvReport,
-    *,
-    cwd: Path,
-    environ: Mapping[str, str],
-    console: Console,
-    session: Session,
-) -> bool:
+def offer_sign_in(inv: Invocation, report: EnvReport) -> bool:
     """`atmn env`'s offer on a terminal: sign in again into the `.env` the key came from.
 
     Not made when nobody can answer, recovery is turned off, or the key comes from the
     process environment (a new key in `.env` would stay shadowed by it)."""
     from atmn_auth.auth.recovery import recover_interactively, recovery_disabled
 
-    prompter = console.asks
+    settings, prompter = inv.settings, inv.console.asks
     winner = report.resolution.winner
-    if prompter is None or recovery_disabled(environ):
+    if prompter is None or recovery_disabled(inv.environ):
         return False
     if winner is not None and winner.source == "environment":
         return False
     what = "was rejected" if report.server == "rejected" else "is not set"
     if not prompter.confirm(f"{settings.key_var} {what}. Sign in again now?", True):
         return False
-    return recover_interactively(settings, cwd, environ, console, session) is not None
+    recovered = recover_interactively(settings, inv.cwd, inv.environ, inv.console, inv.session)
+    return recovered is not None
 
 
 # ---------------------------------------------------------------------------- starting

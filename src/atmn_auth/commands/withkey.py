@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,11 +42,11 @@ from typing import TYPE_CHECKING, BinaryIO
 from atmn_auth.errors import AtmnError, BackendUnreachable, InvalidKey, UsageError
 from atmn_auth.keyformat import KEY_VARS, PREFIXES, KeyKind, key_kind, redact
 from atmn_auth.settings import Settings
-from atmn_auth.term.style import Output
 
 if TYPE_CHECKING:
     from atmn_auth.api.autumn import Organization
     from atmn_auth.api.session import Session
+    from atmn_auth.commands.invocation import Invocation
     from atmn_auth.term.console import Console
 
 KEY_BODY_LENGTH = 42
@@ -216,29 +215,18 @@ def _wrong_kind(given: KeyKind, settings: Settings) -> str:
 
 
 def run_with_key(
-    settings: Settings,
-    *,
-    cwd: Path,
-    environ: Mapping[str, str],
-    key_text: str,
-    session: Session | None,
-    output: Output,
-    env_file: Path | None = None,
-    interactive: bool = False,
-    debug: Callable[[str], None] | None = None,
-    console: Console | None = None,
+    inv: Invocation, *, key_text: str, typed: bool = False, env_file: Path | None = None
 ) -> WithKeyResult:
-    """Checks `key_text`, asks the server through `session` (not at all when None),
-    writes the key to `env_file` or the nearest `.env`, and prints the report on
-    `output`. Raises `AtmnError` (the file untouched) when any step fails.
-
-    `console` is who answers the question about a file others can read (by default the
-    terminal when `interactive` and one is there, else nobody)."""
+    """Checks `key_text` (`typed`: at a prompt on this terminal), asks the server (not
+    offline), writes the key to `env_file` or the nearest `.env`, and prints the report
+    on `inv.console`, which also answers the question about a file others can read.
+    Raises `AtmnError` (the file untouched) when any step fails."""
     from atmn_auth.auth.filemode import ensure_private
     from atmn_auth.envfiles import reader, writer
 
-    trace = debug or (lambda _line: None)
-    key = check_key_text(key_text, settings, interactive=interactive)
+    settings, cwd, environ, console = inv.settings, inv.cwd, inv.environ, inv.console
+    trace = console.debug
+    key = check_key_text(key_text, settings, interactive=typed)
     var = settings.key_var
     if env_file is not None:
         target = env_file if env_file.is_absolute() else cwd / env_file
@@ -246,12 +234,12 @@ def run_with_key(
     else:
         target = reader.key_file(cwd, environ, KEY_VARS.values())
     writer.ensure_writable(target)  # before the server is asked
-    checked = ensure_private(target, console or _console(interactive), environ)
+    checked = ensure_private(target, console, environ)
     trace(f"the key is a well-formed {settings.kind} key ({redact(key)}); writing to {target}")
 
     organization = None
-    if session is not None:
-        organization = verify_key(key, settings, session)
+    if not inv.offline:
+        organization = verify_key(key, settings, inv.session)
         trace(f"the server accepted it: {organization.label()}")
     else:
         trace("--offline: the server was not asked")
@@ -267,21 +255,8 @@ def run_with_key(
         changed=update.changed,
         replaced=replaced,
     )
-    print_with_key_result(result, settings, cwd=cwd, environ=environ, output=output)
+    print_with_key_result(result, settings, cwd=cwd, environ=environ, console=console)
     return result
-
-
-def _console(interactive: bool) -> Console:
-    """The terminal, when a person typed the key there; else a console nobody answers."""
-    from atmn_auth.term.console import Console, QuestionaryPrompter, on_terminal
-
-    def info(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    person = interactive and on_terminal()
-    return Console(
-        info=info, interactive=person, prompter=QuestionaryPrompter() if person else None
-    )
 
 
 def verify_key(key: str, settings: Settings, session: Session) -> Organization:
@@ -318,36 +293,36 @@ def print_with_key_result(
     *,
     cwd: Path,
     environ: Mapping[str, str],
-    output: Output,
+    console: Console,
 ) -> None:
     """What `atmn login --with-key` prints: the server's answer (✓), the file and the
     key (redacted) on stdout; warnings on stderr, as `atmn login` does."""
     org = result.organization
     if org is not None:
-        output.ok(f"Key accepted: organization {org.label()}.")
+        console.ok(f"Key accepted: organization {org.label()}.")
     else:
-        output.ok(f"Key well formed ({settings.kind}); not checked with the server (--offline).")
+        console.ok(f"Key well formed ({settings.kind}); not checked with the server (--offline).")
     if result.changed:
         verb = "Created" if result.created_file else "Updated"
-        output.result(f"{verb} {result.env_file}:")
+        console.result(f"{verb} {result.env_file}:")
     else:
-        output.result(f"{result.env_file} already holds this key; nothing was changed:")
-    output.result(f"  {result.var:<24} {redact(result.key)}  ({settings.kind})")
+        console.result(f"{result.env_file} already holds this key; nothing was changed:")
+    console.result(f"  {result.var:<24} {redact(result.key)}  ({settings.kind})")
     for old in result.replaced:
-        output.result(
+        console.result(
             f"Replaced {redact(old)}: not revoked, it may be in use elsewhere; if not, "
             f"{settings.revoke_elsewhere(old)}."
         )
     for warning in with_key_warnings(result, cwd=cwd, environ=environ):
-        output.warn(f"Warning: {warning}")
-    output.result(
+        console.warn(f"Warning: {warning}")
+    console.result(
         f"Next: `{settings.command('env')}` shows the key in force; your code reads "
         f"{settings.key_var}."
     )
 
 
 def with_key_warnings(result: WithKeyResult, *, cwd: Path, environ: Mapping[str, str]) -> list[str]:
-    """As `flows.report.login_warnings`, for the one variable written."""
+    """As `commands.login.login_warnings`, for the one variable written."""
     from atmn_auth.envfiles.gitignore import is_git_ignored
     from atmn_auth.envfiles.resolution import describe, resolve_key, shadows
 

@@ -10,7 +10,7 @@ each delete the other's temporary file as a dead writer's.
 
 The price of a lock every user can take: anyone who can open the project directory (read
 access is enough for `flock`) can hold it and make writes wait. A writer holds it for
-milliseconds, so `ensure_free` (called before a sign-in, see `flows.filemode`) refuses at
+milliseconds, so `ensure_free` (called before a sign-in, see `auth.filemode`) refuses at
 once when it stays held, and both it and the timeout name the holder (pid, user, command)
 where `/proc/locks` tells it: the person can then see whether it is a stuck atmn or
 someone else's process, instead of signing in for keys that have nowhere to go.

@@ -1,5 +1,5 @@
 """Whether keys may go into a file, checked twice: before anyone signs in
-(`flows.filemode.ensure_private`), and again by the writer under its lock, on the file
+(`auth.filemode.ensure_private`), and again by the writer under its lock, on the file
 that is actually written (`recheck`).
 
 Between the two, minutes may pass in the browser. In a directory other users can write

@@ -16,7 +16,7 @@ from typing import Any
 
 from atmn_auth.api.session import Session, json_object, server_message
 from atmn_auth.errors import AtmnError, OAuthFlowError
-from atmn_auth.oauth.flow import ServerInfo, Tokens, tokens_from
+from atmn_auth.oauth.pkce import ServerInfo, Tokens, tokens_from
 from atmn_auth.settings import SCOPES, Settings
 from atmn_auth.text import printable
 

@@ -3,7 +3,7 @@
 `discover` finds the endpoints (RFC 8414 when `ATMN_OAUTH_ISSUER` is set, else the
 contract's fixed paths, enriched by the backend's metadata when it serves one) and the
 extensions the server advertises (§X);
-`OAuthFlow` makes a fresh verifier and the URL to open, judges what came back to the
+`PKCEClient` makes a fresh verifier and the URL to open, judges what came back to the
 redirect URI (`check_callback`), gets tokens (`exchange_code`) and gives them back
 (`revoke_tokens`). Every request goes through the command's `Session`; authlib's
 client borrows its connections.

@@ -1,18 +1,30 @@
-"""Where a flow talks and listens: the terminal for the CLI, something scripted in tests.
+"""The one output every command and sign-in uses (`Console`), and the terminal's.
+
+A console has two streams and a person, or not:
+
+- results (`result`, `ok`) go to `out`: standard output, so that a script can read them;
+- messages (`info`, plain) and `warn`/`error` (marked by `term.style.Style`) go to
+  standard error, so that `atmn … > file` still shows them;
+- questions (`asks`), the browser (`opener`), pasted answers (`paste_stream`) and a line
+  redrawn in place (`live`) exist only where someone can answer.
 
 One rule says whether a person is here (`on_terminal`: standard input and standard
 error are both terminals), and one factory builds the console for it
 (`terminal_console`). Questions are drawn on standard error, so standard output stays
-for results even when it is piped.
+for results even when it is piped. Tests build a `Console` with lists for its streams.
+
+Only `sys`, `typing` and `term.style` are imported up front: `atmn env --offline` builds one.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
+from atmn_auth.term.style import Style
+
+#: Opens an address in the person's browser; False when none could be opened.
 Opener = Callable[[str], bool]
 
 
@@ -31,25 +43,106 @@ def _no_live(_: str | None) -> None:
     return None
 
 
-@dataclass
-class Console:
-    """The person's side of a flow. `interactive` is whether someone can answer."""
+def _stdout(line: str) -> None:
+    print(line, flush=True)
 
-    info: Callable[[str], None]
-    interactive: bool
-    prompter: Prompter | None = None
-    opener: Opener | None = None
-    paste_stream: TextIO | None = None
-    debug: Callable[[str], None] = field(default=_ignore)
-    #: A line redrawn in place (a wait with its time left); None clears it. Only a
-    #: terminal has one (`live_updates`); elsewhere the flows print plain lines.
-    live: Callable[[str | None], None] = field(default=_no_live)
-    live_updates: bool = False
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Console:
+    """Where a command's lines go and whom it may ask. `interactive`: someone can answer.
+
+    `out` takes results; `info` takes messages for the person (wrapped on a terminal);
+    `err` takes lines already marked (`warn`, `error`), by default the same stream as
+    `info`. `out_style` and `err_style` mark lines for each stream (plain by default).
+    """
+
+    __slots__ = (
+        "debug",
+        "err",
+        "err_style",
+        "info",
+        "interactive",
+        "live",
+        "live_updates",
+        "opener",
+        "out",
+        "out_style",
+        "paste_stream",
+        "prompter",
+    )
+
+    def __init__(
+        self,
+        *,
+        out: Callable[[str], None] = _stdout,
+        info: Callable[[str], None] = _stderr,
+        err: Callable[[str], None] | None = None,
+        interactive: bool = False,
+        out_style: Style | None = None,
+        err_style: Style | None = None,
+        prompter: Prompter | None = None,
+        opener: Opener | None = None,
+        paste_stream: TextIO | None = None,
+        debug: Callable[[str], None] = _ignore,
+        live: Callable[[str | None], None] = _no_live,
+        live_updates: bool = False,
+    ) -> None:
+        self.out = out
+        self.info = info
+        self.err = info if err is None else err
+        self.interactive = interactive
+        self.out_style = out_style or Style()
+        self.err_style = err_style or Style()
+        self.prompter = prompter
+        self.opener = opener
+        self.paste_stream = paste_stream
+        self.debug = debug
+        #: A line redrawn in place (a wait with its time left); None clears it. Only a
+        #: terminal has one (`live_updates`); elsewhere the flows print plain lines.
+        self.live = live
+        self.live_updates = live_updates
 
     @property
     def asks(self) -> Prompter | None:
         """The prompter, when there is someone to answer it."""
         return self.prompter if self.interactive else None
+
+    def messages_only(self) -> Console:
+        """This console with its results on the message stream too, marked for it: for a
+        command whose standard output carries one thing alone (`atmn keys create`)."""
+        return Console(
+            out=self.err,
+            info=self.info,
+            err=self.err,
+            interactive=self.interactive,
+            out_style=self.err_style,
+            err_style=self.err_style,
+            prompter=self.prompter,
+            opener=self.opener,
+            paste_stream=self.paste_stream,
+            debug=self.debug,
+            live=self.live,
+            live_updates=self.live_updates,
+        )
+
+    def result(self, text: str) -> None:
+        """A result, as it is, on `out`."""
+        self.out(text)
+
+    def ok(self, text: str) -> None:
+        """`✓ text` on `out`."""
+        self.out(self.out_style.ok(text))
+
+    def warn(self, text: str) -> None:
+        """`! text` on the message stream."""
+        self.err(self.err_style.warn(text))
+
+    def error(self, text: str) -> None:
+        """`atmn: error: text` on the message stream."""
+        self.err(self.err_style.error(text))
 
 
 def on_terminal() -> bool:
@@ -58,10 +151,6 @@ def on_terminal() -> bool:
         return sys.stdin.isatty() and sys.stderr.isatty()
     except (AttributeError, ValueError):  # closed or replaced streams
         return False
-
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 class LiveLine:
@@ -91,9 +180,14 @@ class LiveLine:
         self.width = len(text)
 
     def print(self, text: str) -> None:
+        """`text` above the live line, wrapped to the terminal (`wrapped`)."""
+        self.print_as_is(wrapped(text))
+
+    def print_as_is(self, text: str) -> None:
+        """`text` above the live line, as it is (already marked and wrapped)."""
         self.stream.write(self._clear())
         self.width = 0  # the next tick draws it again, below
-        print(wrapped(text), file=self.stream, flush=True)
+        print(text, file=self.stream, flush=True)
 
 
 def wrapped(text: str) -> str:
@@ -118,17 +212,27 @@ def live_capable(stream: TextIO, environ: Mapping[str, str]) -> bool:
 
 
 def terminal_console(
-    *, interactive: bool | None = None, debug: Callable[[str], None] | None = None
+    *,
+    interactive: bool | None = None,
+    debug: Callable[[str], None] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Console:
-    """The terminal: messages on stderr; prompts and pastes only when a person is here."""
+    """The terminal: results on stdout; messages on stderr; prompts, pastes and a live
+    line only when a person is here (`interactive=False` never asks). Lines are marked
+    for each stream (`Style`: colour only on a terminal, without NO_COLOR)."""
     import os
 
     from atmn_auth.term.browser import open_in_browser
 
+    env = os.environ if environ is None else environ
     person = on_terminal() if interactive is None else interactive and on_terminal()
-    live = LiveLine(sys.stderr) if live_capable(sys.stderr, os.environ) else None
+    live = LiveLine(sys.stderr) if live_capable(sys.stderr, env) else None
     return Console(
+        out=_stdout,
         info=live.print if live else _stderr,
+        err=live.print_as_is if live else _stderr,
+        out_style=Style(sys.stdout, env),
+        err_style=Style(sys.stderr, env),
         live=live.show if live else _no_live,
         live_updates=live is not None,
         interactive=person,

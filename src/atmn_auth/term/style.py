@@ -7,7 +7,8 @@ width (`COLUMNS`, else the terminal's; at least 40 columns) without breaking wor
 or URLs, and continuation lines are indented under the text after the mark. Piped
 output is never wrapped or coloured, so each message stays one line for grep and tests.
 
-`Output` routes them: results (and `ok`) to one writer, warnings and errors to another.
+`term.console.Console` routes them: results (and `ok`) to standard output, warnings and
+errors to standard error.
 
 Only `os` is imported up front: `atmn env --offline` loads this module before
 click, and it must stay quick.
@@ -19,7 +20,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
     from typing import TextIO
 
 OK_MARK = "✓"
@@ -138,35 +139,3 @@ class Style:
             )
             out.extend(wrapped or [first.rstrip()])
         return out
-
-
-class Output:
-    """Where a command's lines go: results (plain or `ok`) to `out`, warnings and errors
-    to `err`, each marked by the style of its own stream."""
-
-    __slots__ = ("_err", "_out", "err_style", "out_style")
-
-    def __init__(
-        self,
-        out: Callable[[str], None],
-        err: Callable[[str], None] | None = None,
-        *,
-        out_style: Style | None = None,
-        err_style: Style | None = None,
-    ) -> None:
-        self._out = out
-        self._err = out if err is None else err
-        self.out_style = out_style or Style()
-        self.err_style = err_style or Style()
-
-    def result(self, text: str) -> None:
-        self._out(text)
-
-    def ok(self, text: str) -> None:
-        self._out(self.out_style.ok(text))
-
-    def warn(self, text: str) -> None:
-        self._err(self.err_style.warn(text))
-
-    def error(self, text: str) -> None:
-        self._err(self.err_style.error(text))
