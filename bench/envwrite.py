@@ -4,7 +4,7 @@
 
 - first write in a fresh process (what `atmn login` does once): the child imports
   `atmn_auth.envfiles.writer` before the clock starts, so the lazy imports the calls make
-  (python-dotenv, filelock, platformdirs) are counted;
+  (the grammar, filelock, platformdirs) are counted;
 - repeated writes in one process (lazy imports already done).
 
 The file is restored between runs, and every run writes keys that differ from the

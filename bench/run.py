@@ -108,8 +108,8 @@ def main(argv: list[str]) -> int:
             f"| the same file with quoted values (1 line in 10), fresh process | "
             f"{Sample(writes['quoted']).summary()} |\n\n"
             "A `.env` without quote characters is rewritten by parsing only the lines that "
-            "name the two variables; one with quotes goes whole through python-dotenv's "
-            "parser, which is what the last row costs."
+            "name the two variables; one with quotes is cut whole into python-dotenv's "
+            "bindings (`envfiles/grammar.py`), which is what the last row costs."
         )
 
         # --- logins
@@ -287,8 +287,8 @@ def _click_share(figures: list[startup.Timed]) -> str:
         "files that rendered it). `atmn env --offline` "
         f"({env_ms - base:+.1f} ms over the baseline) is answered by `atmn_auth.__main__` "
         "with the click command's own `run_env` (same output and exit code, tested); it "
-        "imports pathlib, re and typing, reads the .env without python-dotenv when the file "
-        "is simple, and starts `git check-ignore` with `os.posix_spawnp`. "
+        "imports pathlib, re and typing, finds the key variables in the .env without "
+        "parsing the rest, and starts `git check-ignore` with `os.posix_spawnp`. "
         "`atmn --version` is answered before click is imported."
     )
 

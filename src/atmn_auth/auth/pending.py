@@ -15,7 +15,6 @@ The record holds the old keys themselves (revoking needs them): it is a private 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -55,6 +54,7 @@ def record(
 ) -> None:
     """Before the write: the old keys the new ones will retire. Best effort (a rotation
     is not refused for want of a state directory)."""
+    import json
     import tempfile
 
     if not old:
@@ -93,6 +93,8 @@ def load(target: Path, environ: Mapping[str, str]) -> dict[str, Any] | None:
     """The record for `target`, when one is left and readable."""
     if not os.path.isdir(_directory(environ)):
         return None  # no rotation was ever cut short here: the usual case, one stat
+    import json  # only now: `atmn env --offline` gets here on every run
+
     try:
         with open(_path(target, environ), encoding="utf-8") as stored:
             data = json.load(stored)
