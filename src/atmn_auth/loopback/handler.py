@@ -16,14 +16,24 @@ import io
 import socket
 import time
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from atmn_auth.loopback import startlink
 from atmn_auth.loopback.pages import CSP, PAGES, RETURN, page
-from atmn_auth.loopback.settlement import parse_query
+from atmn_auth.loopback.settlement import Settlement, parse_query
+from atmn_auth.loopback.startlink import StartLink
 
-if TYPE_CHECKING:
-    from atmn_auth.loopback.callback import CallbackServer
+
+class Owner(Protocol):
+    """What a handler reads of the server that owns it (`callback.CallbackServer`)."""
+
+    connection_timeout: float
+    outcome_timeout: float
+    allowed_hosts: frozenset[str]
+    flow: Settlement
+    report_outcome: bool
+    link: StartLink | None
+
 
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024
@@ -84,9 +94,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     default_request_version = "HTTP/1.0"  # so even a malformed request gets headers back
 
-    def __init__(
-        self, request: socket.socket, address: Any, owner: CallbackServer, head: bytes
-    ) -> None:
+    def __init__(self, request: socket.socket, address: Any, owner: Owner, head: bytes) -> None:
         self._head = head
         self.owner = owner
         super().__init__(request, address, owner)  # type: ignore[arg-type]  # not a socketserver
