@@ -281,7 +281,8 @@ def add_org(
     conn: sqlite3.Connection, slug: str, name: str, member_emails: list[str]
 ) -> Organization:
     with transaction(conn):
-        user_ids = [_require_user(conn, email) for email in member_emails]
+        # one membership a user, however often (and in whatever case) they are named
+        user_ids = list(dict.fromkeys(_require_user(conn, email) for email in member_emails))
         org_id = _insert_org(conn, slug, name)
         for user_id in user_ids:
             conn.execute(

@@ -86,6 +86,18 @@ def test_users_and_orgs_added_by_admin_can_sign_in_and_mint(autumn_server):
     unknown = autumn_server.admin("users", "add", "x@y.test", "--password", "p", "--org", "nope")
     assert unknown.returncode == 1 and "nope" in unknown.stderr
 
+    # the same member twice (in another case, too) is one membership, not a traceback
+    twice = autumn_server.admin(
+        "orgs", "add", "hooli", "--name", "Hooli",
+        "--member", "peter@initech.test", "--member", "PETER@initech.test",
+    )  # fmt: skip
+    assert twice.returncode == 0, twice.stderr
+    assert "Traceback" not in twice.stderr
+    auth = authorize(autumn_server, org="hooli", email="peter@initech.test", password="tps-report")
+    keys = mint(autumn_server, fetch_token(autumn_server, auth)["access_token"]).json()
+    me = httpx2.get(autumn_server.url + "/v1/organization/me", headers=bearer(keys["prod_key"]))
+    assert me.json()["name"] == "Hooli"
+
 
 def test_disable_extensions_to_look_like_hosted_autumn(start_autumn_server):
     server = start_autumn_server(disable=["organizations", "metadata", "iss", "revoke-key"])
