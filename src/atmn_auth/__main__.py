@@ -131,7 +131,7 @@ def env_quick(flags: dict[str, bool]) -> int | None:
             text = Style(err, os.environ).error(exc.message) + "\n"
         except KeyboardInterrupt as exc:
             stream, text, code = err, f"\n{interrupted_line(exc)}\n", 130
-        if "\x1b" in text and not _isatty(stream):  # click.echo would strip it
+        if "\x1b" in text and not _isatty(stream):  # the command strips it (term.console.emit)
             return None
         text.encode("utf-8")  # surrogates (undecodable file names): click's business
     except Exception:

@@ -3,6 +3,7 @@ report (the result itself) stays on stdout with its warnings marked."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,7 +13,7 @@ import pytest
 from atmn_auth.commands.login import print_login_result
 from atmn_auth.settings import load_settings
 from atmn_auth.term.console import Console, terminal_console
-from support.atmn_cli import clean_env, run_atmn
+from support.atmn_cli import ATMN, clean_env, run_atmn
 
 SANDBOX = "am_sk_test_" + "S1" * 21
 LIVE = "am_sk_live_" + "L2" * 21
@@ -122,3 +123,50 @@ def test_env_keeps_its_warnings_in_the_report(tmp_path: Path) -> None:
     assert result.stderr == ""
     warnings = [line for line in result.stdout.splitlines() if "Warning" in line]
     assert warnings and all(line.startswith("! Warning: ") for line in warnings)
+
+
+# --- the streams as click.echo treats them (the commands write through term.console) ------
+
+
+def project_with_sandbox_key(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / ".env").write_text(f"AUTUMN_SECRET_KEY={SANDBOX}\n")
+    (root / ".env").chmod(0o600)
+    return root
+
+
+def test_an_ascii_standard_output_still_gets_the_redacted_key(tmp_path: Path) -> None:
+    project = project_with_sandbox_key(tmp_path / "p")
+    env = clean_env(tmp_path, PYTHONIOENCODING="ascii")
+    result = subprocess.run(
+        [ATMN, "env", "--offline"], cwd=project, env=env, capture_output=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "am_sk_test_…S1S1".encode() in result.stdout
+    assert b"Traceback" not in result.stderr
+
+
+def test_with_standard_error_closed_warnings_do_not_land_in_the_exported_lines(
+    tmp_path: Path,
+) -> None:
+    project = project_with_sandbox_key(tmp_path / "p")  # no live key: a warning
+    command = f"{shlex.quote(ATMN)} env --export --reveal 2>&-"
+    result = subprocess.run(
+        ["sh", "-c", command],
+        cwd=project,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert result.stdout.splitlines() == [f"export AUTUMN_SECRET_KEY='{SANDBOX}'"]
+
+
+def test_escape_sequences_in_a_path_are_taken_out_of_piped_results(tmp_path: Path) -> None:
+    project = project_with_sandbox_key(tmp_path / "q\x1b[31mred")
+    result = run_atmn(
+        ["env"], cwd=project, env=clean_env(tmp_path, ATMN_BACKEND_URL="http://127.0.0.1:9")
+    )
+    assert "\x1b" not in result.stdout
+    assert f"From:         {tmp_path / 'qred' / '.env'}" in result.stdout

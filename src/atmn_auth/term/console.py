@@ -43,12 +43,41 @@ def _no_live(_: str | None) -> None:
     return None
 
 
+def emit(stream: TextIO | None, line: str) -> None:
+    """`line` and a newline on `stream`, as `click.echo` writes them: nowhere when the
+    stream is closed (None), escape sequences taken out when it is not a terminal, and
+    UTF-8 when its own encoding cannot carry the text (an ASCII locale, say)."""
+    if stream is None:
+        return
+    if "\x1b" in line and not _isatty(stream):
+        import re
+
+        line = re.sub(r"\x1b\[[;?0-9]*[a-zA-Z]", "", line)
+    text = line + "\n"
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            raise
+        stream.flush()
+        buffer.write(text.encode("utf-8", "replace"))
+    stream.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def _stdout(line: str) -> None:
-    print(line, flush=True)
+    emit(sys.stdout, line)
 
 
 def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    emit(sys.stderr, line)
 
 
 class Console:
@@ -187,7 +216,7 @@ class LiveLine:
         """`text` above the live line, as it is (already marked and wrapped)."""
         self.stream.write(self._clear())
         self.width = 0  # the next tick draws it again, below
-        print(text, file=self.stream, flush=True)
+        emit(self.stream, text)
 
 
 def wrapped(text: str) -> str:
