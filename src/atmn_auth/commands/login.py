@@ -79,7 +79,8 @@ def print_login_result(
             f"({settings.keys_page(settings.kind)}) and run "
             f"`{settings.login_command()} --with-key`."
         )
-    for warning in login_warnings(result, cwd=cwd, environ=environ):
+    minted = {SANDBOX_VAR: result.keys.sandbox_key, LIVE_VAR: result.keys.live_key}
+    for warning in written_key_warnings(result.env_file, minted, cwd=cwd, environ=environ):
         console.warn(f"Warning: {warning}")
     console.result(
         f"Next: `{settings.command('env')}` shows the key in force; your code reads "
@@ -129,21 +130,28 @@ def scopes_line(scopes: tuple[str, ...] | None) -> str | None:
     return f"The keys may use: {said}."
 
 
-def login_warnings(result: LoginResult, *, cwd: Path, environ: Mapping[str, str]) -> list[str]:
-    """Things that would make the new keys not be the ones in use, or end up in git."""
+def written_key_warnings(
+    env_file: Path, written: Mapping[str, str], *, cwd: Path, environ: Mapping[str, str]
+) -> list[str]:
+    """Things that would make the keys just `written` to `env_file` (by variable) not be
+    the ones in use, or end up in git. `atmn login` and `atmn login --with-key` say them."""
     from atmn_auth.envfiles.gitignore import is_git_ignored
     from atmn_auth.envfiles.resolution import describe, resolve_key, shadows
+    from atmn_auth.errors import AtmnError
 
     warnings: list[str] = []
-    if is_git_ignored(result.env_file) is False:
+    if is_git_ignored(env_file) is False:
+        which = "keys are" if len(written) > 1 else "key is"
         warnings.append(
-            f"{result.env_file} is not ignored by git; add `{result.env_file.name}` to "
-            ".gitignore so the keys are never committed."
+            f"{env_file} is not ignored by git; add `{env_file.name}` to .gitignore so the "
+            f"{which} never committed."
         )
-    minted = {SANDBOX_VAR: result.keys.sandbox_key, LIVE_VAR: result.keys.live_key}
-    for var, value in minted.items():
-        resolution = resolve_key(var, cwd=cwd, environ=environ)
-        for shadow in shadows(resolution, result.env_file, value):
+    for var, value in written.items():
+        try:
+            resolution = resolve_key(var, cwd=cwd, environ=environ)
+        except AtmnError:  # unreadable now: nothing more to say of it
+            continue
+        for shadow in shadows(resolution, env_file, value):
             if shadow.role != "farther":  # a farther .env is not read: no harm done
-                warnings.append(describe(shadow, var, result.env_file))
+                warnings.append(describe(shadow, var, env_file))
     return warnings

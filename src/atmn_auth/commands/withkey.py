@@ -313,30 +313,12 @@ def print_with_key_result(
             f"Replaced {redact(old)}: not revoked, it may be in use elsewhere; if not, "
             f"{settings.revoke_elsewhere(old)}."
         )
-    for warning in with_key_warnings(result, cwd=cwd, environ=environ):
+    from atmn_auth.commands.login import written_key_warnings
+
+    written = {result.var: result.key}
+    for warning in written_key_warnings(result.env_file, written, cwd=cwd, environ=environ):
         console.warn(f"Warning: {warning}")
     console.result(
         f"Next: `{settings.command('env')}` shows the key in force; your code reads "
         f"{settings.key_var}."
     )
-
-
-def with_key_warnings(result: WithKeyResult, *, cwd: Path, environ: Mapping[str, str]) -> list[str]:
-    """As `commands.login.login_warnings`, for the one variable written."""
-    from atmn_auth.envfiles.gitignore import is_git_ignored
-    from atmn_auth.envfiles.resolution import describe, resolve_key, shadows
-
-    warnings: list[str] = []
-    if is_git_ignored(result.env_file) is False:
-        warnings.append(
-            f"{result.env_file} is not ignored by git; add `{result.env_file.name}` to "
-            ".gitignore so the key is never committed."
-        )
-    try:
-        resolution = resolve_key(result.var, cwd=cwd, environ=environ)
-    except AtmnError:
-        return warnings
-    for shadow in shadows(resolution, result.env_file, result.key):
-        if shadow.role != "farther":  # a farther .env is not read: no harm done
-            warnings.append(describe(shadow, result.var, result.env_file))
-    return warnings
