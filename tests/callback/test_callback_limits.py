@@ -154,13 +154,23 @@ def test_connections_read_on_after_an_oversized_head_make_room(
     monkeypatch.setattr(connections, "LINGER_SECONDS", HOLD)  # waiting them out: too long
     oversized = f"GET /?pad={'A' * 30_000}".encode()
     held = []
+    started = time.monotonic()
     try:
         for _ in range(holding_server.max_connections):
             sock = socket.create_connection(("127.0.0.1", holding_server.port), timeout=5)
             sock.sendall(oversized)
             held.append(sock)
-        for sock in held:  # each is answered, and stays open while it is read
-            assert sock.recv(12) == b"HTTP/1.0 414"
+        for i, sock in enumerate(held):  # each is answered, and stays open while it is read
+            try:
+                answer = sock.recv(12)
+            except OSError as exc:  # say what the server was doing, for a failure seen once
+                acceptor = holding_server._acceptor
+                pytest.fail(
+                    f"connection {i} of {len(held)}: {exc!r} "
+                    f"{time.monotonic() - started:.2f} s after the first was opened; "
+                    f"acceptor failure: {acceptor.failure if acceptor else None!r}"
+                )
+            assert answer == b"HTTP/1.0 414"
         sent = time.monotonic()
         response = callback(holding_server.port)
         assert time.monotonic() - sent < AT_ONCE

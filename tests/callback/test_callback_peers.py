@@ -183,6 +183,36 @@ def test_close_leaves_no_thread_answering(server: CallbackServer) -> None:
         assert not [t for t in threading.enumerate() if t.name == "atmn-callback-request"]
 
 
+def test_close_waits_for_a_thread_that_has_just_let_its_connection_go(
+    server: CallbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread that has sent its answer and given up its connection is still running
+    while it closes the socket: close() waits for it too, so none is left answering after
+    close() returns. (The pause in the socket's close is injected: on a loaded machine the
+    thread can be held there by the scheduler, which a test cannot make happen on demand.)"""
+    from atmn_auth.loopback import connections
+
+    closing = threading.Event()
+    real_close = connections._close
+
+    def slow_close(sock: socket.socket) -> None:
+        if threading.current_thread().name == "atmn-callback-request":
+            closing.set()
+            time.sleep(0.3)
+        real_close(sock)
+
+    monkeypatch.setattr(connections, "_close", slow_close)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+        client.sendall(f"GET /elsewhere HTTP/1.1\r\nHost: localhost:{server.port}\r\n\r\n".encode())
+        answer = b""
+        while chunk := client.recv(4096):  # the whole answer, up to the end of it
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.0 404")
+        assert closing.wait(5)
+        server.close()
+        assert not [t for t in threading.enumerate() if t.name == "atmn-callback-request"]
+
+
 def test_a_dead_acceptor_ends_the_wait_at_once(monkeypatch: pytest.MonkeyPatch, capfd) -> None:  # type: ignore[no-untyped-def]
     """An unexpected error on the thread that accepts connections (here injected: a real
     client cannot cause one on demand) ends wait() with one line, not a traceback and five

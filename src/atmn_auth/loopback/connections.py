@@ -29,6 +29,7 @@ import selectors
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +139,8 @@ class Acceptor:
         self._reading: dict[socket.socket, Connection] = {}  # oldest first
         self._lingering: dict[socket.socket, _Lingering] = {}  # oldest first
         self._serving: dict[socket.socket, threading.Thread] = {}  # under _lock
+        # under _lock: every answering thread not yet ended, also those past _serving
+        self._threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
         self._returned: list[socket.socket] = []  # under _lock: answered, to linger
         self._stopping = False  # under _lock: no socket is handed back, nor a wake sent
         self._lock = threading.Lock()
@@ -157,8 +160,9 @@ class Acceptor:
 
     def stop(self, grace: float = 1.0) -> None:
         """Stop the thread (every connection still sending its head, or lingering, is
-        closed), cut the connections being answered, and give their threads `grace` seconds
-        to end (each closes its own)."""
+        closed), cut the connections being answered, and give every answering thread
+        `grace` seconds to end (each closes its own), also one that has just let its
+        connection go and is still on its way out."""
         with self._lock:
             self._stopping = True
         if self._thread.is_alive():
@@ -169,12 +173,12 @@ class Acceptor:
         self._wake_r.close()
         self._wake_w.close()
         with self._lock:  # a socket leaves _serving (under the lock) before it is closed
-            answering = list(self._serving.items())
-            for sock, _ in answering:
+            for sock in self._serving:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)  # wakes its thread; the thread closes it
+            threads = list(self._threads)
         deadline = time.monotonic() + grace
-        for _, thread in answering:
+        for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     # the thread
@@ -335,10 +339,13 @@ class Acceptor:
         )
         with self._lock:
             self._serving[pending.sock] = thread
+            self._threads.add(thread)
         try:
             pending.sock.setblocking(True)
             thread.start()
         except (OSError, RuntimeError):  # no thread could be started: drop this client
+            with self._lock:
+                self._threads.discard(thread)  # (stop() joins only threads that ran)
             pending.oversized = False
             self._finished(pending)
 
