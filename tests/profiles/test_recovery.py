@@ -10,6 +10,7 @@ from pathlib import Path
 
 from atmn_auth import AutumnClient
 from atmn_auth.auth.recovery import LoginReauthenticator
+from atmn_auth.keyformat import redact
 from atmn_auth.term.console import Console
 from support import scripted_browser
 from support.autumn_server import AutumnServer
@@ -18,9 +19,11 @@ from .helpers import (
     LIVE_VAR,
     SANDBOX_VAR,
     RecordingProxy,
+    keys_page,
     logged_in,
     no_whole_key,
     revoke_on_server,
+    slugs,
 )
 
 
@@ -84,10 +87,17 @@ def test_a_deleted_key_is_replaced_through_one_sign_in_and_the_request_succeeds(
     working = project.working()
     assert working == ["acme", "acme"]
     assert project.env_file.read_bytes().startswith(b"# my app\n")
-    assert told[-1] == (
+    assert told[-2] == (
         f"Signed in again for Acme (acme): new keys saved to {project.env_file}; "
         "retrying the request."
     )
+    # the live key it replaced was not rejected, nor revoked: it still works, and is named
+    old_live = before[LIVE_VAR]
+    assert told[-1] == (
+        f"Replaced {LIVE_VAR} ({redact(old_live)}): kept, not revoked, so it may still work; "
+        f"once nothing uses it, delete it in the Autumn dashboard: {keys_page(old_live)}."
+    )
+    assert slugs(any_server.url, [old_live]) == ["acme"]
     clean = no_whole_key(*told)
     assert clean
 

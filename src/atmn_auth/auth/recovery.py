@@ -217,7 +217,7 @@ def replace_rejected_key(
     from atmn_auth.envfiles.writer import update_env_file
 
     try:
-        update_env_file(
+        update = update_env_file(
             rejected.env_file,
             set_values={SANDBOX_VAR: fresh.keys.sandbox_key, LIVE_VAR: fresh.keys.live_key},
             checked=fresh.checked,
@@ -231,7 +231,28 @@ def replace_rejected_key(
     reauthenticator.info(
         f"Signed in again{org}: new keys saved to {rejected.env_file}; retrying the request."
     )
+    for var, key in _replaced_and_kept(update.previous_all, rejected, fresh.keys):
+        reauthenticator.info(  # the server was not asked: it may work, it may not
+            f"Replaced {var} ({redact(key)}): kept, not revoked, so it may still work; once "
+            f"nothing uses it, {rejected.settings.revoke_elsewhere(key)}."
+        )
     return fresh
+
+
+def _replaced_and_kept(
+    previous: Mapping[str, list[str]], rejected: RejectedKey, keys: MintedKeys
+) -> list[tuple[str, str]]:
+    """The Autumn keys the new ones replaced in the file, but the rejected one: recovery
+    revokes none of them, so each is named with where to delete it."""
+    from atmn_auth.keyformat import key_kind
+
+    new = {keys.sandbox_key, keys.live_key}
+    return [
+        (var, value)
+        for var, values in previous.items()
+        for value in values
+        if key_kind(value) is not None and value != rejected.key and value not in new
+    ]
 
 
 def _revoke(rejected: RejectedKey, fresh: FreshKeys, environ: Mapping[str, str]) -> str:
