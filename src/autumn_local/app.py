@@ -5,6 +5,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, Response, abort, jsonify, make_response, request
 from werkzeug.exceptions import HTTPException
 
@@ -27,6 +28,13 @@ from .throttle import FailureLimiter
 _JSON_PREFIXES = ("/cli/", "/v1/", "/api/", "/.well-known/", "/healthz")
 #: The OAuth endpoints whose parameters are checked before anything reads them.
 _OAUTH_PATHS = (oauth.AUTHORIZE_PATH, oauth.TOKEN_PATH, oauth.DEVICE_PATH, oauth.REVOKE_PATH)
+
+
+#: Why OAuth is refused over plain http at any other host name (authlib's rule).
+HTTP_ONLY_ON_LOOPBACK = (
+    "OAuth over plain http is answered only at localhost, 127.0.0.1 or [::1]; "
+    "reach this server there, or put https in front of it"
+)
 
 
 def refuse_malformed() -> Response | None:
@@ -136,6 +144,12 @@ def create_app(cfg: ServerConfig, *, secret_key: str, cookie_name: str) -> Flask
     app.register_blueprint(pages_bp)
     app.register_blueprint(cli_bp)
     app.register_blueprint(v1_bp)
+
+    @app.errorhandler(InsecureTransportError)
+    def insecure_transport(error: InsecureTransportError) -> Response:
+        """authlib refuses OAuth over plain http at a host name that is not loopback (a
+        `--host` address reached from elsewhere): an RFC 6749 error, not a 500."""
+        return hosted.oauth_error(400, error.error, HTTP_ONLY_ON_LOOPBACK)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

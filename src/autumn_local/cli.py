@@ -246,7 +246,11 @@ def serve(
     signal.signal(signal.SIGINT, stop)
     click.echo(running.banner())
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"warning: listening on {host}, not only on this machine's loopback", err=True)
+        click.echo(
+            f"warning: listening on {host}, not only on this machine's loopback; sign-in "
+            "(OAuth) over plain http is answered only at localhost, 127.0.0.1 or [::1]",
+            err=True,
+        )
     profile = running.profile_line()
     if profile:
         click.echo(profile)
