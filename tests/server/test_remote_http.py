@@ -7,7 +7,6 @@ network namespace (support.netns) whose `lo` also has a TEST-NET address."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import httpx2
 
 from support.autumn_server import AutumnServer
-from support.netns import TEST_NET, run_with_addresses
+from support.netns import TEST_NET, run_scenario
 from support.oauth_flow import ALL_SCOPES, CLIENT_ID
 
 SERVER_ADDRESS = f"{TEST_NET}.1"
@@ -44,16 +43,7 @@ def scenario(data_dir: Path) -> dict[str, Any]:
 
 
 def test_oauth_over_http_elsewhere_than_loopback_is_a_readable_refusal(tmp_path: Path) -> None:
-    tests = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=str(tests))
-    done = run_with_addresses(
-        [sys.executable, __file__, str(tmp_path / "data")],
-        [SERVER_ADDRESS],
-        env=env,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = run_scenario(__file__, tmp_path / "data", [SERVER_ADDRESS], timeout=60)
 
     for name in ENDPOINTS:
         status, body = seen[f"{name}@{SERVER_ADDRESS}"]

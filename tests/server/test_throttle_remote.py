@@ -12,7 +12,6 @@ the test and, run as a script, the scenario inside the namespace (it prints what
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from typing import Any
 import httpx2
 
 from support.autumn_server import AutumnServer
-from support.netns import TEST_NET, run_with_addresses
+from support.netns import TEST_NET, run_scenario
 from support.oauth_flow import ALL_SCOPES, CLIENT_ID
 from support.scripted_browser import parse_forms
 
@@ -109,16 +108,9 @@ def scenario(data_dir: Path) -> dict[str, Any]:
 
 
 def test_clients_on_other_addresses_are_counted_per_address(tmp_path: Path) -> None:
-    tests = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=str(tests))
-    done = run_with_addresses(
-        [sys.executable, __file__, str(tmp_path / "data")],
-        [SERVER_ADDRESS, *CLIENTS.values()],
-        env=env,
-        timeout=110,
+    seen = run_scenario(
+        __file__, tmp_path / "data", [SERVER_ADDRESS, *CLIENTS.values()], timeout=110
     )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
 
     # Sign-in: the address that guessed is held back, even with the right password and a
     # new session; another address, and loopback, sign the same account in.

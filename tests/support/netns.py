@@ -8,10 +8,15 @@ real TCP connection from a non-loopback source address, and changes nothing outs
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +58,19 @@ def run_with_addresses(
         text=True,
         timeout=timeout,
     )
+
+
+def run_scenario(
+    script: str, data_dir: Path, addresses: Sequence[str], *, timeout: float
+) -> dict[str, Any]:
+    """Runs the test module `script` as a program (its `__main__` runs a scenario in
+    `data_dir` and prints what it saw as one JSON line) in a namespace with `addresses`,
+    with the tests' support modules importable; returns what it saw."""
+    tests = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(tests))
+    done = run_with_addresses(
+        [sys.executable, script, str(data_dir)], addresses, env=env, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr
+    seen: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return seen
