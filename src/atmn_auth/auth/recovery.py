@@ -234,7 +234,7 @@ def replace_rejected_key(
     for var, key in _replaced_and_kept(update.previous_all, rejected, fresh.keys):
         reauthenticator.info(  # the server was not asked: it may work, it may not
             f"Replaced {var} ({redact(key)}): kept, not revoked, so it may still work; once "
-            f"nothing uses it, {rejected.settings.revoke_elsewhere(key)}."
+            f"nothing uses it, {rejected.settings.revoke_elsewhere(key)}"  # (no period: a link)
         )
     return fresh
 
