@@ -181,6 +181,42 @@ def test_connections_read_on_after_an_oversized_head_make_room(
             sock.close()
 
 
+def test_reaching_the_cap_closes_nobody(
+    holding_server: CallbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As many connections as the cap, the last one slow to send its request: each is
+    answered. (The server used to make room before accepting, so the connection that
+    filled the cap closed the oldest unfinished one, unread, for a connection that never
+    came: on a loaded machine, a person's own browser tab.) The answers are slowed, as the
+    scheduler of a loaded machine slows them, so that none is done yet."""
+    acceptor = holding_server._acceptor
+    assert acceptor is not None
+    answer = acceptor._serve
+    monkeypatch.setattr(acceptor, "_serve", lambda c: (time.sleep(1.0), answer(c)))
+    oversized = f"GET /?pad={'A' * 30_000}".encode()
+    held = []
+    try:
+        for _ in range(holding_server.max_connections - 1):
+            sock = socket.create_connection(("127.0.0.1", holding_server.port), timeout=5)
+            sock.sendall(oversized)
+            held.append(sock)
+        time.sleep(0.3)  # all of them are being answered
+        last = socket.create_connection(("127.0.0.1", holding_server.port), timeout=5)
+        held.append(last)
+        time.sleep(0.2)  # accepted; its request has not come yet
+        last.sendall(oversized)
+        answers = []
+        for sock in held:
+            try:
+                answers.append(sock.recv(12))
+            except OSError as exc:
+                answers.append(repr(exc).encode())
+        assert answers == [b"HTTP/1.0 414"] * holding_server.max_connections
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def test_clients_that_never_read_their_answers_hold_no_room(
     holding_server: CallbackServer,
 ) -> None:

@@ -8,8 +8,9 @@ is answered (414/431) and the connection comes back to the acceptor, which reads
 what the client is still sending for a second at most (`LINGER_SECONDS`), so that the
 client sees the answer rather than a reset.
 
-Connections are capped. To make room for a new one, the one that has lingered the longest
-is closed, else the one that has been sending its head the longest; when every connection
+Connections are capped. To make room for a new one, once it is accepted (never for one
+that may not come), the one that has lingered the longest is closed, else the one that
+has been sending its head the longest; when every connection
 is being answered (a moment each), nothing is accepted until one is done: a new
 connection waits in the kernel's queue, never closed unread. A head must arrive whole
 within `head_timeout` however slowly it trickles, and when `accept()` fails (out of file
@@ -231,6 +232,10 @@ class Acceptor:
         """`stop()`, or a thread done answering: take back the sockets to linger on."""
         with contextlib.suppress(OSError):
             self._wake_r.recv(4096)
+        self._take_back()
+
+    def _take_back(self) -> None:
+        """Answered sockets handed back to linger on join the lingering ones."""
         with self._lock:
             returned, self._returned = self._returned, []
         now = time.monotonic()
@@ -268,10 +273,14 @@ class Acceptor:
         for _ in range(ACCEPT_BATCH):
             if not self._listening:
                 return
-            if self._open() >= self._cap and not self._evict_oldest():
-                return  # every connection is being answered: this one waits its turn
+            if self._open() >= self._cap and not (self._reading or self._lingering):
+                self._take_back()  # (answered ones may be waiting to linger: those can go)
+                if not self._lingering:
+                    return  # every connection is being answered: this one waits its turn
             if not self._accept(listener):
-                return
+                return  # none was waiting: nothing is closed for it
+            if self._open() > self._cap:
+                self._evict_oldest()  # room for the one just accepted, never before
 
     def _accept(self, listener: socket.socket) -> bool:
         """Accept one connection; False when there is none to accept now."""
@@ -375,8 +384,10 @@ class Acceptor:
             _close(sock)
 
     def _evict_oldest(self) -> bool:
-        """Close the connection that has lingered the longest, else the one that has been
-        sending its head the longest; False when there is neither."""
+        """Close the connection that has lingered the longest (answered ones handed back
+        count, though the acceptor has not been woken for them yet), else the one that has
+        been sending its head the longest; False when there is neither."""
+        self._take_back()
         for table in self._tables():
             if table:
                 self._drop(next(iter(table.values())))
