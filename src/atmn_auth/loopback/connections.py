@@ -10,9 +10,9 @@ client sees the answer rather than a reset.
 
 Connections are capped. To make room for a new one, once it is accepted (never for one
 that may not come), the one that has lingered the longest is closed, else the one that
-has been sending its head the longest; when every connection
-is being answered (a moment each), nothing is accepted until one is done: a new
-connection waits in the kernel's queue, never closed unread. A head must arrive whole
+has been sending its head the longest; when every connection is being answered (a moment
+each), nothing is accepted until one is done: a new connection waits in the kernel's
+queue, never closed unread. A head must arrive whole
 within `head_timeout` however slowly it trickles, and when `accept()` fails (out of file
 descriptors) listening pauses, longer each time.
 
@@ -255,7 +255,8 @@ class Acceptor:
         return len(self._reading) + len(self._lingering) + answering
 
     def _has_room(self) -> bool:
-        """Whether a connection can be accepted now, if need be by closing another."""
+        """Whether a connection can be accepted now, if need be by closing another
+        (answered ones handed back count once the acceptor is woken for them)."""
         return bool(self._reading or self._lingering) or self._open() < self._cap
 
     def _set_listening(self, on: bool) -> None:
@@ -383,16 +384,15 @@ class Acceptor:
         if not linger:
             _close(sock)
 
-    def _evict_oldest(self) -> bool:
+    def _evict_oldest(self) -> None:
         """Close the connection that has lingered the longest (answered ones handed back
         count, though the acceptor has not been woken for them yet), else the one that has
-        been sending its head the longest; False when there is neither."""
+        been sending its head the longest, if there is one."""
         self._take_back()
         for table in self._tables():
             if table:
                 self._drop(next(iter(table.values())))
-                return True
-        return False
+                return
 
     def _drop(self, entry: Connection | _Lingering) -> None:
         with contextlib.suppress(KeyError, ValueError):
