@@ -246,9 +246,11 @@ def serve(
     signal.signal(signal.SIGINT, stop)
     click.echo(running.banner())
     if host not in ("127.0.0.1", "localhost", "::1"):
+        from .app import HTTP_ONLY_ON_LOOPBACK
+
         click.echo(
-            f"warning: listening on {host}, not only on this machine's loopback; sign-in "
-            "(OAuth) over plain http is answered only at localhost, 127.0.0.1 or [::1]",
+            f"warning: listening on {host}, not only on this machine's loopback. "
+            f"{HTTP_ONLY_ON_LOOPBACK}",
             err=True,
         )
     profile = running.profile_line()

@@ -94,7 +94,7 @@ def test_a_deleted_key_is_replaced_through_one_sign_in_and_the_request_succeeds(
     # the live key it replaced was not rejected, nor revoked: it still works, and is named
     old_live = before[LIVE_VAR]
     assert told[-1] == (
-        f"Replaced {LIVE_VAR} ({redact(old_live)}): kept, not revoked, so it may still work; "
+        f"Replaced {redact(old_live)}: kept, not revoked, so it may still work; "
         f"once nothing uses it, delete it in the Autumn dashboard: {keys_page(old_live)}"
     )
     assert slugs(any_server.url, [old_live]) == ["acme"]

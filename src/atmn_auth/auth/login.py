@@ -118,7 +118,7 @@ def log_in(
     except KeyboardInterrupt:
         raise Interrupted(
             _interrupted_after_write(
-                update.path, _old_keys(update.previous_all, keys), outcome, settings
+                update.path, old_keys(update.previous_all, keys), outcome, settings
             )
         ) from None
     return LoginResult(
@@ -131,7 +131,7 @@ def log_in(
     )
 
 
-def _old_keys(previous: Mapping[str, list[str]], keys: MintedKeys) -> list[str]:
+def old_keys(previous: Mapping[str, list[str]], keys: MintedKeys) -> list[str]:
     """The Autumn keys the new ones replaced in the file, each once."""
     new = set(keys.all())
     return list(
@@ -185,7 +185,7 @@ def _settle_replaced(
 
     outcome = {} if outcome is None else outcome
     old = []
-    for key in _old_keys(previous, keys):
+    for key in old_keys(previous, keys):
         held = kept_because(key, cwd=cwd, environ=environ)
         if held is None:
             old.append(key)

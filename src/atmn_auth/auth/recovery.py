@@ -231,28 +231,15 @@ def replace_rejected_key(
     reauthenticator.info(
         f"Signed in again{org}: new keys saved to {rejected.env_file}; retrying the request."
     )
-    for var, key in _replaced_and_kept(update.previous_all, rejected, fresh.keys):
-        reauthenticator.info(  # the server was not asked: it may work, it may not
-            f"Replaced {var} ({redact(key)}): kept, not revoked, so it may still work; once "
-            f"nothing uses it, {rejected.settings.revoke_elsewhere(key)}"  # (no period: a link)
-        )
+    from atmn_auth.auth.login import old_keys
+
+    for key in old_keys(update.previous_all, fresh.keys):  # the rejected key is dead
+        if key != rejected.key:  # the server was not asked: it may work, it may not
+            reauthenticator.info(
+                f"Replaced {redact(key)}: kept, not revoked, so it may still work; once "
+                f"nothing uses it, {rejected.settings.revoke_elsewhere(key)}"  # (a link)
+            )
     return fresh
-
-
-def _replaced_and_kept(
-    previous: Mapping[str, list[str]], rejected: RejectedKey, keys: MintedKeys
-) -> list[tuple[str, str]]:
-    """The Autumn keys the new ones replaced in the file, but the rejected one: recovery
-    revokes none of them, so each is named with where to delete it."""
-    from atmn_auth.keyformat import key_kind
-
-    new = {keys.sandbox_key, keys.live_key}
-    return [
-        (var, value)
-        for var, values in previous.items()
-        for value in values
-        if key_kind(value) is not None and value != rejected.key and value not in new
-    ]
 
 
 def _revoke(rejected: RejectedKey, fresh: FreshKeys, environ: Mapping[str, str]) -> str:

@@ -12,9 +12,9 @@ Connections are capped. To make room for a new one, once it is accepted (never f
 that may not come), the one that has lingered the longest is closed, else the one that
 has been sending its head the longest; when every connection is being answered (a moment
 each), nothing is accepted until one is done: a new connection waits in the kernel's
-queue, never closed unread. A head must arrive whole
-within `head_timeout` however slowly it trickles, and when `accept()` fails (out of file
-descriptors) listening pauses, longer each time.
+queue, never closed unread. A head must arrive whole within `head_timeout` however slowly
+it trickles, and when `accept()` fails (out of file descriptors) listening pauses, longer
+each time.
 
 Each socket has one owner, who alone closes it: the acceptor while the head comes in, then
 the thread answering it, then the acceptor again while it lingers. `stop()` only shuts
@@ -274,9 +274,9 @@ class Acceptor:
         for _ in range(ACCEPT_BATCH):
             if not self._listening:
                 return
-            if self._open() >= self._cap and not (self._reading or self._lingering):
-                self._take_back()  # (answered ones may be waiting to linger: those can go)
-                if not self._lingering:
+            if self._open() >= self._cap:
+                self._take_back()  # answered ones waiting to linger can make room too
+                if not (self._reading or self._lingering):
                     return  # every connection is being answered: this one waits its turn
             if not self._accept(listener):
                 return  # none was waiting: nothing is closed for it
